@@ -1,0 +1,47 @@
+//! Everything a request handler needs, built once from a `Config`.
+
+use std::sync::Arc;
+
+use crate::accounts::{AccountRules, Accounts, PasswordHasher};
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::sessions::{Sessions, TokenKeys};
+use crate::store::Db;
+
+pub struct AppContext {
+    pub config: Config,
+    pub db: Db,
+    pub accounts: Accounts,
+    pub sessions: Sessions,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl AppContext {
+    /// Opens and migrates the database and wires the services.
+    pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<Self>> {
+        let db = Db::connect(&config.database_url).await?;
+        let accounts = Accounts::new(
+            db.clone(),
+            PasswordHasher::per_core(),
+            clock.clone(),
+            AccountRules::from(&config),
+        );
+        let keys = TokenKeys::new(config.jwt_secret.expose(), config.jwt_refresh_secret.expose());
+        let sessions = Sessions::new(
+            db.clone(),
+            keys,
+            clock.clone(),
+            config.session_expiry_ms,
+            config.refresh_token_expiry_ms,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("loading session revocations: {e}"))?;
+        Ok(Arc::new(Self {
+            config,
+            db,
+            accounts,
+            sessions,
+            clock,
+        }))
+    }
+}

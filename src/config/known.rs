@@ -1,0 +1,82 @@
+//! The variables Bouncer reads, so that a misspelt one is noticed at start instead of being
+//! silently ignored (a habit borrowed from lldap).
+
+/// Every variable Bouncer reads. Keep in step with `.env.example` and the README.
+pub const BOUNCER_VARIABLES: &[&str] = &[
+    "HOST",
+    "PORT",
+    "DOMAIN_CLIENT",
+    "DOMAIN_SERVER",
+    "DATABASE_URL",
+    "ALLOW_EMAIL_LOGIN",
+    "ALLOW_REGISTRATION",
+    "ALLOW_SOCIAL_LOGIN",
+    "ALLOW_SOCIAL_REGISTRATION",
+    "ALLOW_UNVERIFIED_EMAIL_LOGIN",
+    "ALLOW_ACCOUNT_DELETION",
+    "SESSION_EXPIRY",
+    "REFRESH_TOKEN_EXPIRY",
+    "JWT_SECRET",
+    "JWT_REFRESH_SECRET",
+    "SESSION_COOKIE_SECURE",
+    "NODE_ENV",
+    "MIN_PASSWORD_LENGTH",
+    "APP_TITLE",
+    "CONFIG_PATH",
+    "HELP_AND_FAQ_URL",
+    "CUSTOM_FOOTER",
+    "RUST_LOG",
+];
+
+/// Names LibreChat reads that sit close to one of ours: legitimate in a shared `.env`, so no
+/// typo warning for them.
+const LIBRECHAT_NEIGHBOURS: &[&str] = &[
+    "ALLOW_EMAIL_LOGIN_OVERRIDE",
+    "ALLOW_SHARED_LINKS",
+    "ALLOW_PASSWORD_RESET",
+    "CREDS_KEY",
+    "CREDS_IV",
+];
+
+/// One warning per variable whose name is within two edits of a Bouncer variable without
+/// being one (e.g. `SESSION_EXPIRE`, `JWT_SECRETS`). Other unknown names are LibreChat's or the
+/// system's and are left alone.
+pub fn unknown_variable_warnings<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut warnings: Vec<String> = names
+        .filter(|name| name.len() >= 5 && !BOUNCER_VARIABLES.contains(name))
+        .filter(|name| !LIBRECHAT_NEIGHBOURS.contains(name))
+        .filter_map(|name| {
+            BOUNCER_VARIABLES
+                .iter()
+                .filter(|known| known.len() >= 5)
+                .find(|known| strsim::levenshtein(name, known) <= 2)
+                .map(|known| {
+                    format!("environment variable {name} is not read by Bouncer; did you mean {known}?")
+                })
+        })
+        .collect();
+    warnings.sort();
+    warnings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warns_on_typos_only() {
+        let names = [
+            "SESSION_EXPIRE",
+            "JWT_SECRETS",
+            "MONGO_URI",
+            "PATH",
+            "HOSTNAME",
+            "SESSION_EXPIRY",
+            "ALLOW_EMAIL_LOGIN_OVERRIDE",
+        ];
+        let warnings = unknown_variable_warnings(names.into_iter());
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].contains("JWT_SECRETS") && warnings[0].contains("JWT_SECRET?"));
+        assert!(warnings[1].contains("SESSION_EXPIRE") && warnings[1].contains("SESSION_EXPIRY"));
+    }
+}

@@ -1,0 +1,409 @@
+//! One typed, validated `Config`, read once at start from the environment (plus `.env` and
+//! `librechat.yaml`). Nothing else in Bouncer reads the environment.
+
+mod known;
+pub mod secrets;
+pub mod values;
+pub mod yaml;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+
+pub use known::unknown_variable_warnings;
+pub use secrets::{Secret, SecretsSource};
+use values::{duration_ms, parse_bool};
+pub use yaml::AuthYaml;
+
+/// A configuration value Bouncer cannot start with. The message names the variable, the value
+/// (never for secrets) and what is expected.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("invalid value for {variable}: {value:?}; expected {expected}")]
+    Invalid {
+        variable: String,
+        value: String,
+        expected: String,
+    },
+    #[error("{variable} {problem}")]
+    Secret { variable: String, problem: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl ConfigError {
+    pub fn invalid(variable: &str, value: &str, expected: &str) -> Self {
+        Self::Invalid {
+            variable: variable.into(),
+            value: value.into(),
+            expected: expected.into(),
+        }
+    }
+
+    pub fn secret(variable: &str, problem: &str) -> Self {
+        Self::Secret {
+            variable: variable.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    /// Base URL of the web client, without a trailing slash.
+    pub domain_client: String,
+    /// Base URL of this server, without a trailing slash.
+    pub domain_server: String,
+    pub database_url: String,
+    pub allow_email_login: bool,
+    pub allow_registration: bool,
+    pub allow_social_login: bool,
+    pub allow_social_registration: bool,
+    pub allow_unverified_email_login: bool,
+    /// Access-token lifetime.
+    pub session_expiry_ms: i64,
+    /// Absolute lifetime of a login session.
+    pub refresh_token_expiry_ms: i64,
+    pub jwt_secret: Secret,
+    pub jwt_refresh_secret: Secret,
+    /// Whether auth cookies carry the `Secure` attribute.
+    pub secure_cookies: bool,
+    pub min_password_length: usize,
+    /// `MIN_PASSWORD_LENGTH` was set, so `/api/config` echoes it.
+    pub min_password_length_set: bool,
+    pub app_title: String,
+    pub yaml: AuthYaml,
+    pub help_and_faq_url: String,
+    pub custom_footer: Option<String>,
+    pub allow_account_deletion: bool,
+}
+
+const DEFAULT_DOMAIN: &str = "http://localhost:3080";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/bouncer.db";
+const MAX_PASSWORD_LENGTH: usize = 128;
+
+impl Config {
+    /// Builds the configuration from variables (environment over `.env`), after
+    /// `secrets::fill_missing` has supplied any generated secret.
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| vars.get(name).map(String::as_str);
+        let text = |name: &str, default: &str| -> String {
+            get(name)
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .unwrap_or(default)
+                .to_string()
+        };
+
+        let port_raw = text("PORT", "3080");
+        let port = port_raw
+            .parse::<u16>()
+            .map_err(|_| ConfigError::invalid("PORT", &port_raw, "a port number from 0 to 65535"))?;
+
+        let domain_client = base_url("DOMAIN_CLIENT", &text("DOMAIN_CLIENT", DEFAULT_DOMAIN))?;
+        let domain_server = base_url("DOMAIN_SERVER", &text("DOMAIN_SERVER", DEFAULT_DOMAIN))?;
+
+        let database_url = text("DATABASE_URL", DEFAULT_DATABASE_URL);
+        validate_database_url(&database_url)?;
+
+        let session_expiry_ms = duration_ms("SESSION_EXPIRY", get("SESSION_EXPIRY"), 1000 * 60 * 15)?;
+        let refresh_token_expiry_ms = duration_ms(
+            "REFRESH_TOKEN_EXPIRY",
+            get("REFRESH_TOKEN_EXPIRY"),
+            1000 * 60 * 60 * 24 * 7,
+        )?;
+
+        let secret = |name: &str| {
+            get(name)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or_else(|| ConfigError::secret(name, "is not set"))
+                .and_then(|v| secrets::validate(name, v))
+        };
+        let jwt_secret = secret("JWT_SECRET")?;
+        let jwt_refresh_secret = secret("JWT_REFRESH_SECRET")?;
+        if jwt_secret.expose() == jwt_refresh_secret.expose() {
+            return Err(ConfigError::secret(
+                "JWT_REFRESH_SECRET",
+                "equals JWT_SECRET; each token kind needs its own key (generate another with \
+                 `openssl rand -hex 32`)",
+            ));
+        }
+
+        let node_env = text("NODE_ENV", "");
+        let secure_cookies = match get("SESSION_COOKIE_SECURE").map(str::trim) {
+            None | Some("") => {
+                node_env == "production" && !is_local_host(&domain_server)
+            }
+            Some(v) if v.eq_ignore_ascii_case("true") => true,
+            Some(v) if v.eq_ignore_ascii_case("false") => false,
+            Some(v) => {
+                return Err(ConfigError::invalid(
+                    "SESSION_COOKIE_SECURE",
+                    v,
+                    "`true`, `false`, or unset (Secure when NODE_ENV=production and DOMAIN_SERVER is not localhost)",
+                ))
+            }
+        };
+
+        let min_raw = text("MIN_PASSWORD_LENGTH", "");
+        let min_password_length = if min_raw.is_empty() {
+            8
+        } else {
+            match min_raw.parse::<usize>() {
+                Ok(n) if (1..=MAX_PASSWORD_LENGTH).contains(&n) => n,
+                _ => {
+                    return Err(ConfigError::invalid(
+                        "MIN_PASSWORD_LENGTH",
+                        &min_raw,
+                        "a whole number from 1 to 128 (OWASP asks for at least 8)",
+                    ))
+                }
+            }
+        };
+
+        let help_and_faq_url = text("HELP_AND_FAQ_URL", "https://librechat.ai");
+
+        Ok(Self {
+            host: text("HOST", "localhost"),
+            port,
+            domain_client,
+            domain_server,
+            database_url,
+            allow_email_login: parse_bool(get("ALLOW_EMAIL_LOGIN"), true),
+            allow_registration: parse_bool(get("ALLOW_REGISTRATION"), false),
+            allow_social_login: parse_bool(get("ALLOW_SOCIAL_LOGIN"), false),
+            allow_social_registration: parse_bool(get("ALLOW_SOCIAL_REGISTRATION"), false),
+            allow_unverified_email_login: parse_bool(get("ALLOW_UNVERIFIED_EMAIL_LOGIN"), false),
+            session_expiry_ms,
+            refresh_token_expiry_ms,
+            jwt_secret,
+            jwt_refresh_secret,
+            secure_cookies,
+            min_password_length,
+            min_password_length_set: !min_raw.is_empty(),
+            app_title: text("APP_TITLE", "LibreChat"),
+            yaml: AuthYaml::load(get("CONFIG_PATH"))?,
+            help_and_faq_url,
+            custom_footer: get("CUSTOM_FOOTER").map(str::to_string),
+            allow_account_deletion: parse_bool(get("ALLOW_ACCOUNT_DELETION"), true),
+        })
+    }
+
+    /// Reads the process environment over `.env` in the working directory (environment wins),
+    /// fills missing JWT secrets from `<data_dir>/secrets.env`, and builds the configuration.
+    /// Returns warnings to log (typos of variable names, weak settings) and where the secrets
+    /// came from.
+    pub fn load(data_dir: &Path) -> Result<(Self, Vec<String>, SecretsSource), ConfigError> {
+        let mut vars: HashMap<String, String> = HashMap::new();
+        if let Ok(iter) = dotenvy::from_path_iter(".env") {
+            for item in iter {
+                let (k, v) = item.map_err(|e| ConfigError::Other(format!(".env: {e}")))?;
+                vars.insert(k, v);
+            }
+        }
+        vars.extend(std::env::vars());
+        let mut warnings = unknown_variable_warnings(vars.keys().map(String::as_str));
+        let source = secrets::fill_missing(&mut vars, data_dir)?;
+        let config = Self::from_vars(&vars)?;
+        if config.min_password_length < 8 {
+            warnings.push(format!(
+                "MIN_PASSWORD_LENGTH={} is below the 8 characters OWASP ASVS requires",
+                config.min_password_length
+            ));
+        }
+        Ok((config, warnings, source))
+    }
+
+    pub fn max_password_length(&self) -> usize {
+        MAX_PASSWORD_LENGTH
+    }
+}
+
+fn base_url(variable: &str, raw: &str) -> Result<String, ConfigError> {
+    match url::Url::parse(raw) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host_str().is_some() => {
+            Ok(raw.trim_end_matches('/').to_string())
+        }
+        _ => Err(ConfigError::invalid(
+            variable,
+            raw,
+            "an absolute http(s) URL such as http://localhost:3080",
+        )),
+    }
+}
+
+fn validate_database_url(raw: &str) -> Result<(), ConfigError> {
+    if raw.starts_with("sqlite:") {
+        return sqlx::sqlite::SqliteConnectOptions::from_str(raw)
+            .map(|_| ())
+            .map_err(|e| {
+                ConfigError::invalid(
+                    "DATABASE_URL",
+                    raw,
+                    &format!("a SQLite URL such as {DEFAULT_DATABASE_URL} ({e})"),
+                )
+            });
+    }
+    if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+        return Err(ConfigError::invalid(
+            "DATABASE_URL",
+            "postgres://…",
+            "a SQLite URL: PostgreSQL support is not in this version yet",
+        ));
+    }
+    Err(ConfigError::invalid(
+        "DATABASE_URL",
+        raw,
+        &format!("a database URL such as {DEFAULT_DATABASE_URL}"),
+    ))
+}
+
+/// LibreChat's secure-cookie heuristic exempts local development hosts.
+fn is_local_host(domain: &str) -> bool {
+    let Ok(url) = url::Url::parse(domain) else {
+        return false;
+    };
+    match url.host_str() {
+        Some(h) => {
+            h == "localhost"
+                || h == "127.0.0.1"
+                || h == "[::1]"
+                || h == "::1"
+                || h.ends_with(".localhost")
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> HashMap<String, String> {
+        HashMap::from([
+            ("JWT_SECRET".into(), "s".repeat(64)),
+            ("JWT_REFRESH_SECRET".into(), "r".repeat(64)),
+            ("CONFIG_PATH".into(), "".into()),
+        ])
+    }
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut vars = base();
+        for (k, v) in pairs {
+            vars.insert(k.to_string(), v.to_string());
+        }
+        Config::from_vars(&vars)
+    }
+
+    #[test]
+    fn defaults_match_librechat() {
+        let c = with(&[]).unwrap();
+        assert_eq!((c.host.as_str(), c.port), ("localhost", 3080));
+        assert_eq!(c.session_expiry_ms, 900_000);
+        assert_eq!(c.refresh_token_expiry_ms, 604_800_000);
+        assert!(c.allow_email_login);
+        assert!(!c.allow_registration);
+        assert!(!c.allow_social_login);
+        assert!(!c.secure_cookies);
+        assert_eq!(c.min_password_length, 8);
+        assert!(!c.min_password_length_set);
+        assert_eq!(c.app_title, "LibreChat");
+        assert_eq!(c.database_url, "sqlite://data/bouncer.db");
+        assert_eq!(c.domain_client, "http://localhost:3080");
+    }
+
+    #[test]
+    fn reads_expressions_and_booleans() {
+        let c = with(&[
+            ("SESSION_EXPIRY", "1000 * 60 * 5"),
+            ("REFRESH_TOKEN_EXPIRY", "(1000 * 60 * 60 * 24) * 30"),
+            ("ALLOW_EMAIL_LOGIN", "false"),
+            ("ALLOW_REGISTRATION", "TRUE"),
+            ("ALLOW_SOCIAL_LOGIN", "1"),
+            ("MIN_PASSWORD_LENGTH", "12"),
+            ("DOMAIN_SERVER", "https://chat.example.com/"),
+        ])
+        .unwrap();
+        assert_eq!(c.session_expiry_ms, 300_000);
+        assert_eq!(c.refresh_token_expiry_ms, 2_592_000_000);
+        assert!(!c.allow_email_login);
+        assert!(c.allow_registration);
+        assert!(!c.allow_social_login, "only the string true turns a switch on");
+        assert_eq!(c.min_password_length, 12);
+        assert!(c.min_password_length_set);
+        assert_eq!(c.domain_server, "https://chat.example.com");
+    }
+
+    #[test]
+    fn each_bad_value_names_variable_value_and_expectation() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("PORT", "eighty", "port number"),
+            ("PORT", "70000", "port number"),
+            ("SESSION_EXPIRY", "15 minutes", "integer expression"),
+            ("SESSION_EXPIRY", "0", "positive"),
+            ("REFRESH_TOKEN_EXPIRY", "1000 * ", "integer expression"),
+            ("DATABASE_URL", "mysql://localhost/x", "database URL"),
+            ("DOMAIN_CLIENT", "not a url", "http(s) URL"),
+            ("DOMAIN_SERVER", "ftp://x.example", "http(s) URL"),
+            ("MIN_PASSWORD_LENGTH", "abc", "whole number"),
+            ("MIN_PASSWORD_LENGTH", "0", "whole number"),
+            ("MIN_PASSWORD_LENGTH", "500", "whole number"),
+            ("SESSION_COOKIE_SECURE", "yes", "`true`, `false`"),
+        ];
+        for (var, value, expected) in cases {
+            let err = with(&[(var, value)]).unwrap_err().to_string();
+            assert!(err.contains(var), "{var}={value}: {err}");
+            assert!(err.contains(value.trim()), "{var}={value}: {err}");
+            assert!(err.contains(expected), "{var}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn refuses_missing_equal_and_example_secrets() {
+        let mut vars = base();
+        vars.remove("JWT_SECRET");
+        assert!(Config::from_vars(&vars).unwrap_err().to_string().contains("JWT_SECRET is not set"));
+        let same = "z".repeat(40);
+        let err = with(&[("JWT_SECRET", &same), ("JWT_REFRESH_SECRET", &same)]).unwrap_err();
+        assert!(err.to_string().contains("equals JWT_SECRET"));
+        let err = with(&[(
+            "JWT_REFRESH_SECRET",
+            "eaa5191f2914e30b9387fd84e254e4ba6fc51b4654968a9b0803b456a54b8418",
+        )])
+        .unwrap_err();
+        assert!(err.to_string().contains("public example"));
+    }
+
+    #[test]
+    fn secure_cookie_rule() {
+        assert!(!with(&[("NODE_ENV", "production")]).unwrap().secure_cookies);
+        assert!(
+            with(&[("NODE_ENV", "production"), ("DOMAIN_SERVER", "https://chat.example.com")])
+                .unwrap()
+                .secure_cookies
+        );
+        assert!(
+            !with(&[("NODE_ENV", "production"), ("DOMAIN_SERVER", "http://app.localhost")])
+                .unwrap()
+                .secure_cookies
+        );
+        assert!(with(&[("SESSION_COOKIE_SECURE", "true")]).unwrap().secure_cookies);
+        assert!(
+            !with(&[
+                ("SESSION_COOKIE_SECURE", "false"),
+                ("NODE_ENV", "production"),
+                ("DOMAIN_SERVER", "https://chat.example.com")
+            ])
+            .unwrap()
+            .secure_cookies
+        );
+    }
+
+    #[test]
+    fn explicit_config_path_must_exist() {
+        let err = with(&[("CONFIG_PATH", "/nonexistent/librechat.yaml")]).unwrap_err();
+        assert!(err.to_string().contains("CONFIG_PATH"));
+    }
+}

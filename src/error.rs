@@ -1,0 +1,121 @@
+//! One error type for the whole server, and the only place that knows how each failure looks
+//! on the wire (status code, JSON or text body, exact message of the LibreChat spec).
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// The single body for every credential failure at login: an unknown email and a wrong
+/// password must be indistinguishable (LibreChat tells them apart; the client only looks at the
+/// 404 status).
+pub const INVALID_CREDENTIALS: &str = "Incorrect email or password.";
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// 400 `{"message"}`: a body that is not the JSON the route takes.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// 401 `{"message"}`: missing, expired, tampered or revoked access token.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    #[error("email login is disabled")]
+    EmailLoginDisabled,
+    #[error("registration is disabled")]
+    RegistrationDisabled,
+    #[error("email domain is not allowed")]
+    DomainNotAllowed,
+    /// 404 `{"message":"<field>: <reason> ..."}`: LibreChat answers validation failures of
+    /// login and registration with 404.
+    #[error("validation failed: {0}")]
+    Validation(String),
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("user not found")]
+    UserNotFound,
+    #[error("email not verified")]
+    EmailNotVerified,
+    /// 403 text: the refresh JWT does not verify (bad signature, expired, malformed).
+    #[error("invalid refresh token")]
+    RefreshTokenInvalid,
+    /// 401 text (403 with `?retry=true`): no live session for this refresh token.
+    #[error("refresh session not found")]
+    SessionNotFound { retry: bool },
+    /// The refresh token names a user that no longer exists: LibreChat redirects to /login.
+    #[error("refresh token user no longer exists")]
+    RefreshUserGone,
+    /// 503: the database cannot be reached right now.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// 500: a bug or an unexpected failure; logged once, never shown.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => Error::Unavailable(e),
+            other => Error::Internal(other.into()),
+        }
+    }
+}
+
+fn json_message(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({ "message": message }))).into_response()
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        match self {
+            Error::BadRequest(m) => json_message(StatusCode::BAD_REQUEST, &m),
+            Error::Unauthorized(m) => json_message(StatusCode::UNAUTHORIZED, &m),
+            Error::EmailLoginDisabled => {
+                json_message(StatusCode::FORBIDDEN, "Email login is not allowed.")
+            }
+            Error::RegistrationDisabled => {
+                json_message(StatusCode::FORBIDDEN, "Registration is not allowed.")
+            }
+            Error::DomainNotAllowed => json_message(
+                StatusCode::FORBIDDEN,
+                "The email address provided cannot be used. Please use a different email address.",
+            ),
+            Error::Validation(m) => json_message(StatusCode::NOT_FOUND, &m),
+            Error::InvalidCredentials => json_message(StatusCode::NOT_FOUND, INVALID_CREDENTIALS),
+            Error::UserNotFound => json_message(StatusCode::NOT_FOUND, "User not found"),
+            Error::EmailNotVerified => {
+                json_message(StatusCode::UNPROCESSABLE_ENTITY, "Email not verified.")
+            }
+            Error::RefreshTokenInvalid => text(StatusCode::FORBIDDEN, "Invalid refresh token"),
+            Error::SessionNotFound { retry: true } => text(StatusCode::FORBIDDEN, "No session found"),
+            Error::SessionNotFound { retry: false } => text(
+                StatusCode::UNAUTHORIZED,
+                "Refresh token expired or not found for this user",
+            ),
+            Error::RefreshUserGone => {
+                (StatusCode::FOUND, [(header::LOCATION, "/login")]).into_response()
+            }
+            Error::Unavailable(e) => {
+                tracing::warn!(error = %e, "database unavailable");
+                json_message(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable")
+            }
+            Error::Internal(e) => {
+                tracing::error!(error = ?e, "request failed");
+                json_message(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong")
+            }
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! `/api/auth`: login, registration, refresh, logout.
+
+use std::sync::Arc;
+
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::cookies;
+use super::extract::{bearer_token, ApiJson};
+use crate::accounts::validation::RegistrationInput;
+use crate::accounts::PublicUser;
+use crate::app::AppContext;
+use crate::error::{Error, Result};
+use crate::sessions::Issued;
+use crate::store::users::User;
+
+/// The one answer to every accepted registration, new email or taken (no enumeration).
+pub const REGISTRATION_MESSAGE: &str = "Please check your email to verify your email address.";
+
+#[derive(Deserialize)]
+pub struct LoginBody {
+    email: Option<String>,
+    password: Option<String>,
+}
+
+/// 200 `{token, user}` with the session cookies.
+fn session_response(ctx: &AppContext, issued: &Issued, user: &User) -> Response {
+    let mut headers = HeaderMap::new();
+    cookies::set_session(
+        &mut headers,
+        &issued.refresh_token,
+        issued.session_expires_at_ms,
+        ctx.config.secure_cookies,
+    );
+    let body = json!({ "token": issued.access_token, "user": PublicUser::from(user) });
+    (StatusCode::OK, headers, Json(body)).into_response()
+}
+
+pub async fn login(State(ctx): State<Arc<AppContext>>, ApiJson(body): ApiJson<LoginBody>) -> Result<Response> {
+    if !ctx.config.allow_email_login {
+        return Err(Error::EmailLoginDisabled);
+    }
+    let user = ctx
+        .accounts
+        .login(body.email.as_deref(), body.password.as_deref())
+        .await?;
+    let issued = ctx.sessions.start(&user).await?;
+    tracing::info!(user_id = %user.id, "login");
+    Ok(session_response(&ctx, &issued, &user))
+}
+
+pub async fn register(
+    State(ctx): State<Arc<AppContext>>,
+    ApiJson(input): ApiJson<RegistrationInput>,
+) -> Result<Json<serde_json::Value>> {
+    if !ctx.config.allow_registration {
+        return Err(Error::RegistrationDisabled);
+    }
+    // A taken email gets the same answer as a new account, after the same hashing work.
+    ctx.accounts.register(&input).await?;
+    Ok(Json(json!({ "message": REGISTRATION_MESSAGE })))
+}
+
+pub async fn refresh(
+    State(ctx): State<Arc<AppContext>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let retry = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .any(|(k, v)| k == "retry" && v == "true");
+    let Some(token) = cookies::refresh_token(&headers) else {
+        return Ok((
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "Refresh token not provided",
+        )
+            .into_response());
+    };
+    let claims = ctx.sessions.verify_refresh(&token)?;
+    let user = ctx.accounts.user(&claims.id).await?.ok_or(Error::RefreshUserGone)?;
+    let issued = ctx.sessions.rotate(&claims, &token, &user, retry).await?;
+    Ok(session_response(&ctx, &issued, &user))
+}
+
+/// Ends the session named by the refresh cookie (and by the access token, if one is sent) and
+/// clears the cookies. Needs no valid access token: logging out with an expired one works.
+pub async fn logout(State(ctx): State<Arc<AppContext>>, headers: HeaderMap) -> Result<Response> {
+    let refresh = cookies::refresh_token(&headers);
+    ctx.sessions.logout(refresh.as_deref(), bearer_token(&headers)).await?;
+    let mut out = HeaderMap::new();
+    cookies::clear_session(&mut out, ctx.config.secure_cookies);
+    Ok((StatusCode::OK, out, Json(json!({ "message": "Logout successful" }))).into_response())
+}

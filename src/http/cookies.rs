@@ -1,0 +1,51 @@
+//! The auth cookies of LibreChat's contract: `refreshToken` and `token_provider`, both
+//! `HttpOnly; SameSite=Strict; Path=/; Expires=<session end>`, `Secure` by configuration.
+
+use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue};
+use cookie::{Cookie, SameSite};
+use time::OffsetDateTime;
+
+pub const REFRESH_COOKIE: &str = "refreshToken";
+pub const PROVIDER_COOKIE: &str = "token_provider";
+/// Cookies LibreChat's OpenID mode sets; cleared on logout so an imported browser session
+/// leaves nothing behind.
+const OPENID_COOKIES: [&str; 3] = ["openid_access_token", "openid_id_token", "openid_user_id"];
+
+fn auth_cookie(name: &'static str, value: String, expires: OffsetDateTime, secure: bool) -> HeaderValue {
+    let cookie = Cookie::build((name, value))
+        .path("/")
+        .expires(expires)
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .build();
+    HeaderValue::from_str(&cookie.to_string()).expect("cookie is a valid header value")
+}
+
+/// Adds the cookies of a new or rotated session.
+pub fn set_session(headers: &mut HeaderMap, refresh_token: &str, session_end_ms: i64, secure: bool) {
+    let expires = OffsetDateTime::from_unix_timestamp(session_end_ms.div_euclid(1000))
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    headers.append(SET_COOKIE, auth_cookie(REFRESH_COOKIE, refresh_token.to_string(), expires, secure));
+    headers.append(SET_COOKIE, auth_cookie(PROVIDER_COOKIE, "librechat".to_string(), expires, secure));
+}
+
+/// Expires every auth cookie.
+pub fn clear_session(headers: &mut HeaderMap, secure: bool) {
+    for name in [REFRESH_COOKIE, PROVIDER_COOKIE].into_iter().chain(OPENID_COOKIES) {
+        headers.append(SET_COOKIE, auth_cookie(name, String::new(), OffsetDateTime::UNIX_EPOCH, secure));
+    }
+}
+
+/// The value of the `refreshToken` cookie, if the request carries one.
+pub fn refresh_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == REFRESH_COOKIE && !c.value().is_empty())
+        .map(|c| c.value().to_string())
+}

@@ -1,0 +1,76 @@
+//! Extractors: a JSON body whose rejections speak our error format, and the authenticated
+//! caller read from `Authorization: Bearer`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use serde::de::DeserializeOwned;
+
+use crate::app::AppContext;
+use crate::error::Error;
+use crate::sessions::AccessClaims;
+
+/// Largest request body accepted anywhere.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A JSON body. Like Express's parser, an empty body counts as `{}` and the content type is
+/// not insisted on; unlike it, every failure is a 400 with a JSON message.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Error::BadRequest("Request body is larger than 1 MiB".into())
+            } else {
+                Error::BadRequest("Could not read the request body".into())
+            }
+        })?;
+        let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
+        serde_json::from_slice(body)
+            .map(ApiJson)
+            .map_err(|e| Error::BadRequest(format!("Invalid JSON body: {e}")))
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header (scheme in any case).
+pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// A caller with a valid, unrevoked access token; anything else is a 401.
+pub struct AuthUser(pub AccessClaims);
+
+impl FromRequestParts<Arc<AppContext>> for AuthUser {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &Arc<AppContext>) -> Result<Self, Error> {
+        ctx.sessions.authenticate(bearer_token(&parts.headers)).map(AuthUser)
+    }
+}
+
+/// The caller if they sent a valid access token; never a rejection.
+pub struct OptionalAuthUser(pub Option<AccessClaims>);
+
+impl FromRequestParts<Arc<AppContext>> for OptionalAuthUser {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &Arc<AppContext>) -> Result<Self, Self::Rejection> {
+        Ok(OptionalAuthUser(
+            ctx.sessions.authenticate(bearer_token(&parts.headers)).ok(),
+        ))
+    }
+}

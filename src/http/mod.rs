@@ -1,0 +1,66 @@
+//! The wire: routes, cookies and extractors. Rules live in the services; this layer only
+//! translates between HTTP and them.
+
+pub mod auth;
+pub mod cookies;
+pub mod extract;
+pub mod startup_config;
+pub mod user;
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{middleware, Json, Router};
+use serde_json::json;
+
+use crate::app::AppContext;
+
+pub fn router(ctx: Arc<AppContext>) -> Router {
+    Router::new()
+        .route("/api/auth/login", post(auth::login))
+        .route("/api/auth/register", post(auth::register))
+        .route("/api/auth/refresh", post(auth::refresh))
+        .route("/api/auth/logout", post(auth::logout))
+        .route("/api/user", get(user::me))
+        .route("/api/user/terms", get(user::terms))
+        .route("/api/user/terms/accept", post(user::accept_terms))
+        .route("/api/config", get(startup_config::get))
+        .route("/healthz", get(health))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .layer(middleware::map_response(no_store))
+        .with_state(ctx)
+}
+
+/// 200 when the database answers, 503 (naming it) otherwise.
+async fn health(State(ctx): State<Arc<AppContext>>) -> Response {
+    if ctx.db.ping().await {
+        (StatusCode::OK, Json(json!({ "status": "ok", "database": "up" }))).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "unavailable", "database": "down" })),
+        )
+            .into_response()
+    }
+}
+
+async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, Json(json!({ "message": "Not found" }))).into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    (StatusCode::METHOD_NOT_ALLOWED, Json(json!({ "message": "Method not allowed" }))).into_response()
+}
+
+/// Answers carry tokens and user data: no cache may keep them.
+async fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

@@ -1,0 +1,78 @@
+//! `GET /api/config`: what the login pages need to render. Anonymous callers get the public
+//! payload; a valid Bearer token adds the authenticated fields. Never a 401.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+use super::extract::OptionalAuthUser;
+use crate::app::AppContext;
+use crate::config::Config;
+
+/// The anonymous payload (spec §2.4). Social and OpenID providers report disabled until
+/// Bouncer serves their `/oauth` routes; password reset and mail likewise.
+pub fn anonymous_payload(c: &Config) -> Map<String, Value> {
+    let mut p = Map::new();
+    let mut put = |k: &str, v: Value| {
+        p.insert(k.to_string(), v);
+    };
+    put("appTitle", json!(c.app_title));
+    for provider in ["discord", "facebook", "github", "google", "apple", "openid", "saml"] {
+        put(&format!("{provider}LoginEnabled"), json!(false));
+    }
+    put("openidLabel", json!("Continue with OpenID"));
+    put("openidAutoRedirect", json!(false));
+    put("serverDomain", json!(c.domain_server));
+    put("emailLoginEnabled", json!(c.allow_email_login));
+    put("registrationEnabled", json!(c.allow_registration));
+    put("socialLoginEnabled", json!(c.allow_social_login));
+    put("emailEnabled", json!(false));
+    put("passwordResetEnabled", json!(false));
+    if c.min_password_length_set {
+        put("minPasswordLength", json!(c.min_password_length));
+    }
+    put("ldap", json!({ "enabled": false }));
+    put("socialLogins", json!(c.yaml.social_logins));
+    if let Some(t) = &c.yaml.turnstile {
+        put("turnstile", t.clone());
+    }
+    if let Some(interface) = interface(c) {
+        put("interface", interface);
+    }
+    p
+}
+
+fn interface(c: &Config) -> Option<Value> {
+    let mut i = Map::new();
+    if let Some(v) = &c.yaml.privacy_policy {
+        i.insert("privacyPolicy".into(), v.clone());
+    }
+    if let Some(v) = &c.yaml.terms_of_service {
+        i.insert("termsOfService".into(), v.clone());
+    }
+    (!i.is_empty()).then_some(Value::Object(i))
+}
+
+/// The fields only a signed-in user receives.
+fn authenticated_extras(c: &Config, p: &mut Map<String, Value>) {
+    p.insert("helpAndFaqURL".into(), json!(c.help_and_faq_url));
+    if let Some(footer) = &c.custom_footer {
+        p.insert("customFooter".into(), json!(footer));
+    }
+    p.insert("allowAccountDeletion".into(), json!(c.allow_account_deletion));
+    p.insert("openidReuseTokens".into(), json!(false));
+    p.insert(
+        "interface".into(),
+        interface(c).unwrap_or_else(|| Value::Object(Map::new())),
+    );
+}
+
+pub async fn get(State(ctx): State<Arc<AppContext>>, OptionalAuthUser(user): OptionalAuthUser) -> Json<Value> {
+    let mut payload = anonymous_payload(&ctx.config);
+    if user.is_some() {
+        authenticated_extras(&ctx.config, &mut payload);
+    }
+    Json(Value::Object(payload))
+}

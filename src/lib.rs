@@ -1,0 +1,46 @@
+//! Bouncer: authentication and abuse moderation for self-hosted AI chat platforms, speaking
+//! LibreChat's auth protocol. `main.rs` and the integration tests both start the server through
+//! this library.
+
+pub mod accounts;
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod sessions;
+pub mod store;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use app::AppContext;
+
+/// How often expired sessions and stale revocations are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(600);
+
+/// Serves the API on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    ctx: Arc<AppContext>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, http::router(ctx)).with_graceful_shutdown(shutdown).await
+}
+
+/// Purges expired sessions now and then every ten minutes, for as long as the server runs.
+pub fn spawn_maintenance(ctx: Arc<AppContext>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PURGE_EVERY);
+        loop {
+            tick.tick().await;
+            match ctx.sessions.purge_expired().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(sessions = n, "purged expired sessions"),
+                Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
+            }
+        }
+    })
+}

@@ -1,0 +1,225 @@
+//! Login sessions: access and refresh tokens, rotation with reuse detection, revocation.
+//!
+//! A session is one database row per login with an absolute expiry fixed at login. The refresh
+//! token is rotated on every use; presenting one that was already rotated means it was copied,
+//! so the whole session is revoked. Access tokens name their session (`sid`) and are checked
+//! against an in-memory set of revoked sessions: no database round trip per request.
+
+pub mod revocation;
+pub mod tokens;
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::store::{self, users::User, Db};
+use revocation::RevokedSessions;
+pub use tokens::{AccessClaims, RefreshClaims, TokenError, TokenKeys};
+
+/// After a rotation, the previous refresh token is still honoured this long: two tabs that
+/// refresh at the same moment both present the same token, and only one can win the rotation.
+/// Past this window a rotated token is treated as stolen.
+pub const REFRESH_REUSE_GRACE_MS: i64 = 10_000;
+
+/// Tokens handed out by a login or a refresh.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Absolute end of the session (cookie `Expires`).
+    pub session_expires_at_ms: i64,
+}
+
+pub struct Sessions {
+    db: Db,
+    keys: TokenKeys,
+    revoked: RevokedSessions,
+    clock: Arc<dyn Clock>,
+    session_expiry_ms: i64,
+    refresh_expiry_ms: i64,
+}
+
+/// SHA-256 of the whole refresh JWT, hex: the only form in which it is stored.
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn same_secret(a: &str, b: &str) -> bool {
+    a.as_bytes().ct_eq(b.as_bytes()).into()
+}
+
+impl Sessions {
+    /// Builds the service and loads the revocations still in force.
+    pub async fn new(
+        db: Db,
+        keys: TokenKeys,
+        clock: Arc<dyn Clock>,
+        session_expiry_ms: i64,
+        refresh_expiry_ms: i64,
+    ) -> Result<Self> {
+        let revoked = RevokedSessions::default();
+        for (id, until) in store::revocations::active(&db, clock.now_ms()).await? {
+            revoked.insert(id, until);
+        }
+        Ok(Self {
+            db,
+            keys,
+            revoked,
+            clock,
+            session_expiry_ms,
+            refresh_expiry_ms,
+        })
+    }
+
+    /// Starts a session for a user who just proved who they are.
+    pub async fn start(&self, user: &User) -> Result<Issued> {
+        let now = self.clock.now_ms();
+        let session_id = crate::ids::new_object_id(now);
+        let expires_at = now + self.refresh_expiry_ms;
+        let refresh_token = self.sign_refresh(&user.id, &session_id, now, expires_at)?;
+        store::sessions::insert(&self.db, &session_id, &user.id, &token_hash(&refresh_token), expires_at, now)
+            .await?;
+        Ok(Issued {
+            access_token: self.sign_access(user, &session_id, now, expires_at)?,
+            refresh_token,
+            session_expires_at_ms: expires_at,
+        })
+    }
+
+    /// Checks a refresh token's signature and expiry. The caller then loads the user it names
+    /// and calls `rotate`.
+    pub fn verify_refresh(&self, token: &str) -> Result<RefreshClaims> {
+        self.keys
+            .verify_refresh(token, self.clock.now_ms())
+            .map_err(|_| Error::RefreshTokenInvalid)
+    }
+
+    /// Rotates the session's refresh token (same absolute expiry) and issues a new access
+    /// token. A token that was already rotated, outside the grace window, revokes the session.
+    pub async fn rotate(&self, claims: &RefreshClaims, token: &str, user: &User, retry: bool) -> Result<Issued> {
+        let presented = token_hash(token);
+        // Two attempts: a lost compare-and-swap means another refresh rotated in between.
+        for _ in 0..2 {
+            let now = self.clock.now_ms();
+            let Some(session) = store::sessions::find_live(&self.db, &claims.session_id, &user.id, now).await?
+            else {
+                return Err(Error::SessionNotFound { retry });
+            };
+            let current = same_secret(&session.refresh_token_hash, &presented);
+            let recent_previous = session
+                .previous_token_hash
+                .as_deref()
+                .is_some_and(|prev| same_secret(prev, &presented))
+                && session.rotated_at.is_some_and(|at| now - at <= REFRESH_REUSE_GRACE_MS);
+            if !current && !recent_previous {
+                tracing::warn!(
+                    user_id = %user.id,
+                    session_id = %session.id,
+                    "rotated refresh token presented again: revoking the session"
+                );
+                self.revoke_session(&session.id).await?;
+                return Err(Error::SessionNotFound { retry });
+            }
+            let new_token = self.sign_refresh(&user.id, &session.id, now, session.expires_at)?;
+            if store::sessions::rotate(
+                &self.db,
+                &session.id,
+                &session.refresh_token_hash,
+                &token_hash(&new_token),
+                now,
+            )
+            .await?
+            {
+                return Ok(Issued {
+                    access_token: self.sign_access(user, &session.id, now, session.expires_at)?,
+                    refresh_token: new_token,
+                    session_expires_at_ms: session.expires_at,
+                });
+            }
+        }
+        Err(Error::SessionNotFound { retry })
+    }
+
+    /// Ends the sessions named by a refresh token and/or an access token. Their signatures are
+    /// checked but not their expiry: logging out must work with an expired access token.
+    pub async fn logout(&self, refresh_token: Option<&str>, access_token: Option<&str>) -> Result<()> {
+        if let Some(claims) = refresh_token.and_then(|t| self.keys.refresh_claims_ignoring_expiry(t).ok()) {
+            self.revoke_session(&claims.session_id).await?;
+        }
+        if let Some(claims) = access_token.and_then(|t| self.keys.access_claims_ignoring_expiry(t).ok()) {
+            self.revoke_session(&claims.sid).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletes one session and refuses its access tokens from now on.
+    pub async fn revoke_session(&self, session_id: &str) -> Result<()> {
+        let now = self.clock.now_ms();
+        let until = now + self.session_expiry_ms;
+        store::sessions::revoke(&self.db, session_id, now, until).await?;
+        self.revoked.insert(session_id.to_string(), until);
+        Ok(())
+    }
+
+    /// Ends every session of a user (ban, deletion, password change). Returns how many.
+    pub async fn revoke_all_for_user(&self, user_id: &str) -> Result<usize> {
+        let now = self.clock.now_ms();
+        let until = now + self.session_expiry_ms;
+        let ids = store::sessions::revoke_all_for_user(&self.db, user_id, now, until).await?;
+        for id in &ids {
+            self.revoked.insert(id.clone(), until);
+        }
+        Ok(ids.len())
+    }
+
+    /// The hot path: an access token's signature, expiry and session, in memory only.
+    pub fn authenticate(&self, bearer: Option<&str>) -> Result<AccessClaims> {
+        let token = bearer.ok_or_else(|| Error::Unauthorized("No auth token".into()))?;
+        let claims = self
+            .keys
+            .verify_access(token, self.clock.now_ms())
+            .map_err(|e| Error::Unauthorized(e.message().into()))?;
+        if self.revoked.is_revoked(&claims.sid) {
+            return Err(Error::Unauthorized("Session revoked".into()));
+        }
+        Ok(claims)
+    }
+
+    /// Deletes sessions past their absolute expiry and revocations that no longer matter.
+    pub async fn purge_expired(&self) -> Result<u64> {
+        let now = self.clock.now_ms();
+        let sessions = store::sessions::delete_expired(&self.db, now).await?;
+        store::revocations::delete_expired(&self.db, now).await?;
+        self.revoked.forget_expired(now);
+        Ok(sessions)
+    }
+
+    fn sign_access(&self, user: &User, session_id: &str, now: i64, session_end: i64) -> Result<String> {
+        // Never outlive the session itself.
+        let exp_ms = (now + self.session_expiry_ms).min(session_end);
+        let claims = AccessClaims {
+            id: user.id.clone(),
+            username: user.username.clone(),
+            provider: user.provider.clone(),
+            email: user.email.clone(),
+            sid: session_id.to_string(),
+            iat: now.div_euclid(1000),
+            exp: exp_ms.div_euclid(1000),
+        };
+        Ok(self.keys.sign_access(&claims)?)
+    }
+
+    fn sign_refresh(&self, user_id: &str, session_id: &str, now: i64, session_end: i64) -> Result<String> {
+        let claims = RefreshClaims {
+            id: user_id.to_string(),
+            session_id: session_id.to_string(),
+            jti: crate::ids::random_hex(16),
+            iat: now.div_euclid(1000),
+            exp: session_end.div_euclid(1000),
+        };
+        Ok(self.keys.sign_refresh(&claims)?)
+    }
+}

@@ -1,0 +1,204 @@
+//! The two JWT kinds of a login session. Each has its own key (`JWT_SECRET` for access,
+//! `JWT_REFRESH_SECRET` for refresh, refused at start when equal) and its own claim shape, so
+//! neither can pass for the other. HS256 only; expiry is checked against the injected clock.
+
+use std::collections::HashSet;
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// LibreChat's access-token payload plus `sid`, the session it belongs to, so that a revoked
+/// session's access tokens are refused at once.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub id: String,
+    pub username: String,
+    pub provider: String,
+    pub email: String,
+    pub sid: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+/// LibreChat's refresh payload `{id, sessionId}` plus a random `jti`, so no two refresh tokens
+/// are ever byte-identical.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RefreshClaims {
+    pub id: String,
+    #[serde(rename = "sessionId")]
+    pub session_id: String,
+    pub jti: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+/// Why a token was refused, in the words of the `jsonwebtoken` npm package (the client and
+/// operators know them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenError {
+    Expired,
+    BadSignature,
+    Malformed,
+}
+
+impl TokenError {
+    pub fn message(self) -> &'static str {
+        match self {
+            TokenError::Expired => "jwt expired",
+            TokenError::BadSignature => "invalid signature",
+            TokenError::Malformed => "jwt malformed",
+        }
+    }
+}
+
+struct KeyPair {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+impl KeyPair {
+    fn new(secret: &str) -> Self {
+        Self {
+            encoding: EncodingKey::from_secret(secret.as_bytes()),
+            decoding: DecodingKey::from_secret(secret.as_bytes()),
+        }
+    }
+}
+
+pub struct TokenKeys {
+    access: KeyPair,
+    refresh: KeyPair,
+    validation: Validation,
+}
+
+impl TokenKeys {
+    pub fn new(access_secret: &str, refresh_secret: &str) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        // Expiry is checked against the injected clock in `decode`.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims = HashSet::new();
+        validation.leeway = 0;
+        Self {
+            access: KeyPair::new(access_secret),
+            refresh: KeyPair::new(refresh_secret),
+            validation,
+        }
+    }
+
+    pub fn sign_access(&self, claims: &AccessClaims) -> anyhow::Result<String> {
+        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.access.encoding)?)
+    }
+
+    pub fn sign_refresh(&self, claims: &RefreshClaims) -> anyhow::Result<String> {
+        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.refresh.encoding)?)
+    }
+
+    /// Verifies signature and shape; `Err(Expired)` carries no claims. Use
+    /// `access_claims_ignoring_expiry` where an expired token is still good enough (logout).
+    pub fn verify_access(&self, token: &str, now_ms: i64) -> Result<AccessClaims, TokenError> {
+        let claims: AccessClaims = self.decode(token, &self.access)?;
+        check_expiry(claims.exp, now_ms)?;
+        Ok(claims)
+    }
+
+    pub fn access_claims_ignoring_expiry(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        self.decode(token, &self.access)
+    }
+
+    pub fn verify_refresh(&self, token: &str, now_ms: i64) -> Result<RefreshClaims, TokenError> {
+        let claims: RefreshClaims = self.decode(token, &self.refresh)?;
+        check_expiry(claims.exp, now_ms)?;
+        Ok(claims)
+    }
+
+    pub fn refresh_claims_ignoring_expiry(&self, token: &str) -> Result<RefreshClaims, TokenError> {
+        self.decode(token, &self.refresh)
+    }
+
+    fn decode<T: DeserializeOwned>(&self, token: &str, keys: &KeyPair) -> Result<T, TokenError> {
+        jsonwebtoken::decode::<T>(token, &keys.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                ErrorKind::InvalidSignature => TokenError::BadSignature,
+                _ => TokenError::Malformed,
+            })
+    }
+}
+
+/// As the `jsonwebtoken` npm package: expired once the current second reaches `exp`.
+fn check_expiry(exp: i64, now_ms: i64) -> Result<(), TokenError> {
+    if now_ms.div_euclid(1000) >= exp {
+        Err(TokenError::Expired)
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> TokenKeys {
+        TokenKeys::new(&"a".repeat(64), &"b".repeat(64))
+    }
+
+    fn access(exp: i64) -> AccessClaims {
+        AccessClaims {
+            id: "u".into(),
+            username: "n".into(),
+            provider: "local".into(),
+            email: "e@x.io".into(),
+            sid: "s".into(),
+            iat: 0,
+            exp,
+        }
+    }
+
+    #[test]
+    fn access_tokens_expire_by_the_given_clock() {
+        let k = keys();
+        let t = k.sign_access(&access(100)).unwrap();
+        assert_eq!(k.verify_access(&t, 99_999).unwrap().sid, "s");
+        assert_eq!(k.verify_access(&t, 100_000), Err(TokenError::Expired));
+        assert_eq!(k.access_claims_ignoring_expiry(&t).unwrap().exp, 100);
+    }
+
+    #[test]
+    fn kinds_do_not_cross() {
+        let k = keys();
+        let access_token = k.sign_access(&access(i64::MAX / 2000)).unwrap();
+        assert_eq!(k.verify_refresh(&access_token, 0), Err(TokenError::BadSignature));
+        let refresh = k
+            .sign_refresh(&RefreshClaims {
+                id: "u".into(),
+                session_id: "s".into(),
+                jti: "j".into(),
+                iat: 0,
+                exp: i64::MAX / 2000,
+            })
+            .unwrap();
+        assert_eq!(k.verify_access(&refresh, 0), Err(TokenError::BadSignature));
+        // Even signed with the access key, a refresh payload is not an access token.
+        let same_key = TokenKeys::new(&"b".repeat(64), &"b".repeat(64));
+        assert_eq!(same_key.verify_access(&refresh, 0), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn refuses_other_algorithms_and_garbage() {
+        let k = keys();
+        let none_alg = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJpZCI6InUifQ.";
+        assert!(k.verify_access(none_alg, 0).is_err());
+        assert_eq!(k.verify_access("not a jwt", 0), Err(TokenError::Malformed));
+        let hs512 = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS512),
+            &access(i64::MAX / 2000),
+            &EncodingKey::from_secret("a".repeat(64).as_bytes()),
+        )
+        .unwrap();
+        assert!(k.verify_access(&hs512, 0).is_err());
+    }
+}

@@ -1,0 +1,122 @@
+//! The `users` table.
+
+use super::Db;
+use crate::error::Result;
+
+/// A user as stored. Holds the password hash: never serialise it to the wire (see
+/// `accounts::PublicUser`).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub username: String,
+    pub password_hash: Option<String>,
+    pub email_verified: bool,
+    pub avatar: Option<String>,
+    pub provider: String,
+    pub role: String,
+    pub two_factor_enabled: bool,
+    pub terms_accepted: bool,
+    pub terms_accepted_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "id, email, name, username, password_hash, email_verified, avatar, provider, \
+                       role, two_factor_enabled, terms_accepted, terms_accepted_at, created_at, updated_at";
+
+/// What registration stores for a new local user.
+pub struct NewLocalUser<'a> {
+    pub id: &'a str,
+    pub email: &'a str,
+    pub name: &'a str,
+    pub username: &'a str,
+    pub password_hash: &'a str,
+    pub email_verified: bool,
+    pub now_ms: i64,
+}
+
+/// Inserts a local user. The first user ever becomes `ADMIN`, decided inside the same statement
+/// so two simultaneous first registrations cannot both become admin. Returns `None` when the
+/// email is taken.
+pub async fn insert_local(db: &Db, new: &NewLocalUser<'_>) -> Result<Option<User>> {
+    let sql = format!(
+        "INSERT INTO users (id, email, name, username, password_hash, email_verified, provider, role, \
+                            created_at, updated_at) \
+         SELECT $1, $2, $3, $4, $5, $6, 'local', \
+                CASE WHEN EXISTS (SELECT 1 FROM users) THEN 'USER' ELSE 'ADMIN' END, $7, $7 \
+         WHERE TRUE \
+         ON CONFLICT (email) DO NOTHING \
+         RETURNING {COLUMNS}"
+    );
+    Ok(sqlx::query_as::<_, User>(&sql)
+        .bind(new.id)
+        .bind(new.email)
+        .bind(new.name)
+        .bind(new.username)
+        .bind(new.password_hash)
+        .bind(new.email_verified)
+        .bind(new.now_ms)
+        .fetch_optional(db.pool())
+        .await?)
+}
+
+pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<User>> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE email = $1");
+    Ok(sqlx::query_as::<_, User>(&sql)
+        .bind(email)
+        .fetch_optional(db.pool())
+        .await?)
+}
+
+pub async fn find_by_id(db: &Db, id: &str) -> Result<Option<User>> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
+    Ok(sqlx::query_as::<_, User>(&sql)
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?)
+}
+
+/// Replaces the password hash only if it is still `old_hash`, so a rehash after login never
+/// overwrites a password changed in the meantime.
+pub async fn replace_password_hash(
+    db: &Db,
+    id: &str,
+    old_hash: &str,
+    new_hash: &str,
+    now_ms: i64,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE users SET password_hash = $3, updated_at = $4 WHERE id = $1 AND password_hash = $2",
+    )
+    .bind(id)
+    .bind(old_hash)
+    .bind(new_hash)
+    .bind(now_ms)
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Marks the terms accepted, keeping the first acceptance time. Returns that time, or `None`
+/// when the user does not exist.
+pub async fn accept_terms(db: &Db, id: &str, now_ms: i64) -> Result<Option<i64>> {
+    let row: Option<(Option<i64>,)> = sqlx::query_as(
+        "UPDATE users SET terms_accepted = TRUE, \
+                          terms_accepted_at = COALESCE(terms_accepted_at, $2), updated_at = $2 \
+         WHERE id = $1 RETURNING terms_accepted_at",
+    )
+    .bind(id)
+    .bind(now_ms)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.and_then(|(at,)| at))
+}
+
+pub async fn count(db: &Db) -> Result<i64> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+        .fetch_one(db.pool())
+        .await?;
+    Ok(n)
+}
