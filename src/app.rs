@@ -26,7 +26,10 @@ impl AppContext {
             clock.clone(),
             AccountRules::from(&config),
         );
-        let keys = TokenKeys::new(config.jwt_secret.expose(), config.jwt_refresh_secret.expose());
+        let keys = TokenKeys::new(
+            config.jwt_secret.expose(),
+            config.jwt_refresh_secret.expose(),
+        );
         let sessions = Sessions::new(
             db.clone(),
             keys,

@@ -100,7 +100,9 @@ impl IntoResponse for Error {
                 json_message(StatusCode::UNPROCESSABLE_ENTITY, "Email not verified.")
             }
             Error::RefreshTokenInvalid => text(StatusCode::FORBIDDEN, "Invalid refresh token"),
-            Error::SessionNotFound { retry: true } => text(StatusCode::FORBIDDEN, "No session found"),
+            Error::SessionNotFound { retry: true } => {
+                text(StatusCode::FORBIDDEN, "No session found")
+            }
             Error::SessionNotFound { retry: false } => text(
                 StatusCode::UNAUTHORIZED,
                 "Refresh token expired or not found for this user",

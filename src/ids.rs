@@ -14,7 +14,9 @@ pub fn new_object_id(now_ms: i64) -> String {
 
 /// True for a 24-character lower-case hex string.
 pub fn is_object_id(s: &str) -> bool {
-    s.len() == 24 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 24
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// A fresh random token of `bytes` bytes from the OS generator, hex-encoded.

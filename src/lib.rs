@@ -27,7 +27,9 @@ pub async fn serve(
     ctx: Arc<AppContext>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, http::router(ctx)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, http::router(ctx))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 /// Purges expired sessions now and then every ten minutes, for as long as the server runs.

@@ -1,3 +1,4 @@
+use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -13,7 +14,11 @@ use bouncer::AppContext;
 const DATA_DIR: &str = "data";
 
 #[derive(Parser)]
-#[command(name = "bouncer", version, about = "Authentication and abuse moderation for self-hosted AI chat")]
+#[command(
+    name = "bouncer",
+    version,
+    about = "Authentication and abuse moderation for self-hosted AI chat"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -28,7 +33,10 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_ansi(std::io::stdout().is_terminal())
         .init();
     let cli = Cli::parse();
     let (config, warnings, secrets) = match Config::load(Path::new(DATA_DIR)) {
@@ -81,7 +89,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -39,7 +39,7 @@ impl From<&Config> for AccountRules {
 
 #[derive(Debug)]
 pub enum Registration {
-    Created(User),
+    Created(Box<User>),
     /// The email was already registered. Callers facing the public must not tell.
     EmailTaken,
 }
@@ -95,7 +95,7 @@ impl Accounts {
         Ok(match store::users::insert_local(&self.db, &new).await? {
             Some(user) => {
                 tracing::info!(user_id = %user.id, role = %user.role, "user registered");
-                Registration::Created(user)
+                Registration::Created(Box::new(user))
             }
             None => Registration::EmailTaken,
         })
@@ -110,11 +110,15 @@ impl Accounts {
         ) else {
             return Err(Error::Validation("Missing credentials".into()));
         };
-        validate_login(email, password, self.rules.min_password_length).map_err(Error::Validation)?;
+        validate_login(email, password, self.rules.min_password_length)
+            .map_err(Error::Validation)?;
         let email = normalize_email(email);
         let user = store::users::find_by_email(&self.db, &email).await?;
         let stored = user.as_ref().and_then(|u| u.password_hash.clone());
-        let verdict = self.hasher.verify(password.to_string(), stored.clone()).await?;
+        let verdict = self
+            .hasher
+            .verify(password.to_string(), stored.clone())
+            .await?;
         let (Some(user), Verification::Match { rehash }) = (user, verdict) else {
             return Err(Error::InvalidCredentials);
         };

@@ -25,7 +25,9 @@ pub enum Verification {
     Mismatch,
     /// The password is right; `rehash` asks for the stored hash to be replaced because it is a
     /// LibreChat bcrypt hash or uses weaker parameters than ours.
-    Match { rehash: bool },
+    Match {
+        rehash: bool,
+    },
 }
 
 pub struct PasswordHasher {
@@ -113,10 +115,16 @@ fn verify_sync(password: &str, stored: &str) -> Verification {
     }
     let Ok(parsed) = PasswordHash::new(stored) else {
         // Unknown format: spend the same time as a real check, then refuse.
-        let _ = argon2().verify_password(password.as_bytes(), &PasswordHash::new(DUMMY_FALLBACK).expect("valid"));
+        let _ = argon2().verify_password(
+            password.as_bytes(),
+            &PasswordHash::new(DUMMY_FALLBACK).expect("valid"),
+        );
         return Verification::Mismatch;
     };
-    if argon2().verify_password(password.as_bytes(), &parsed).is_err() {
+    if argon2()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_err()
+    {
         return Verification::Mismatch;
     }
     let current = Params::try_from(&parsed).ok();
@@ -137,18 +145,30 @@ mod tests {
     async fn hashes_with_argon2id_and_verifies() {
         let hasher = PasswordHasher::new(2);
         let hash = hasher.hash("correct horse".into()).await.unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
         assert_eq!(
-            hasher.verify("correct horse".into(), Some(hash.clone())).await.unwrap(),
+            hasher
+                .verify("correct horse".into(), Some(hash.clone()))
+                .await
+                .unwrap(),
             Verification::Match { rehash: false }
         );
         assert_eq!(
             hasher.verify("wrong".into(), Some(hash)).await.unwrap(),
             Verification::Mismatch
         );
-        assert_eq!(hasher.verify("x".into(), None).await.unwrap(), Verification::Mismatch);
         assert_eq!(
-            hasher.verify("x".into(), Some("garbage".into())).await.unwrap(),
+            hasher.verify("x".into(), None).await.unwrap(),
+            Verification::Mismatch
+        );
+        assert_eq!(
+            hasher
+                .verify("x".into(), Some("garbage".into()))
+                .await
+                .unwrap(),
             Verification::Mismatch
         );
     }
@@ -156,13 +176,21 @@ mod tests {
     #[tokio::test]
     async fn librechat_bcrypt_hashes_verify_and_ask_for_rehash() {
         let hasher = PasswordHasher::new(1);
-        let bcrypt_hash = bcrypt::hash("librechat-pass", 10).unwrap().replacen("$2b$", "$2a$", 1);
+        let bcrypt_hash = bcrypt::hash("librechat-pass", 10)
+            .unwrap()
+            .replacen("$2b$", "$2a$", 1);
         assert_eq!(
-            hasher.verify("librechat-pass".into(), Some(bcrypt_hash.clone())).await.unwrap(),
+            hasher
+                .verify("librechat-pass".into(), Some(bcrypt_hash.clone()))
+                .await
+                .unwrap(),
             Verification::Match { rehash: true }
         );
         assert_eq!(
-            hasher.verify("nope".into(), Some(bcrypt_hash)).await.unwrap(),
+            hasher
+                .verify("nope".into(), Some(bcrypt_hash))
+                .await
+                .unwrap(),
             Verification::Mismatch
         );
     }

@@ -51,7 +51,8 @@ impl<'a> From<&'a User> for PublicUser<'a> {
 
 /// Milliseconds since the epoch as JavaScript's `Date.toISOString()` writes them.
 pub fn iso_time(ms: i64) -> String {
-    let format = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    let format =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
         .ok()
         .and_then(|t| t.format(&format).ok())
@@ -62,7 +63,10 @@ pub fn iso_time(ms: i64) -> String {
 mod tests {
     #[test]
     fn iso_time_matches_javascript() {
-        assert_eq!(super::iso_time(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+        assert_eq!(
+            super::iso_time(1_700_000_000_123),
+            "2023-11-14T22:13:20.123Z"
+        );
         assert_eq!(super::iso_time(0), "1970-01-01T00:00:00.000Z");
     }
 }

@@ -68,10 +68,16 @@ impl Issues {
     fn string_length(&mut self, path: &str, value: &str, min: usize, max: usize) {
         let len = js_len(value);
         if len < min {
-            self.add(path, &format!("String must contain at least {min} character(s)"));
+            self.add(
+                path,
+                &format!("String must contain at least {min} character(s)"),
+            );
         }
         if len > max {
-            self.add(path, &format!("String must contain at most {max} character(s)"));
+            self.add(
+                path,
+                &format!("String must contain at most {max} character(s)"),
+            );
         }
     }
 
@@ -157,7 +163,11 @@ pub fn validate_registration(
 }
 
 /// `loginSchema`, after passport-local's own check for missing fields.
-pub fn validate_login(email: &str, password: &str, min_password_length: usize) -> Result<(), String> {
+pub fn validate_login(
+    email: &str,
+    password: &str,
+    min_password_length: usize,
+) -> Result<(), String> {
     let mut issues = Issues::default();
     issues.email("email", email.trim());
     issues.password("password", password, min_password_length);
@@ -168,7 +178,13 @@ pub fn validate_login(email: &str, password: &str, min_password_length: usize) -
 mod tests {
     use super::*;
 
-    fn input(name: &str, username: Option<&str>, email: &str, pw: &str, confirm: &str) -> RegistrationInput {
+    fn input(
+        name: &str,
+        username: Option<&str>,
+        email: &str,
+        pw: &str,
+        confirm: &str,
+    ) -> RegistrationInput {
         RegistrationInput {
             name: Some(name.into()),
             username: username.map(Into::into),
@@ -181,14 +197,23 @@ mod tests {
     #[test]
     fn accepts_a_good_registration_and_normalises() {
         let ok = validate_registration(
-            &input("Ada Lovelace", Some("Ada.L"), "  Ada@Example.COM ", "password123", "password123"),
+            &input(
+                "Ada Lovelace",
+                Some("Ada.L"),
+                "  Ada@Example.COM ",
+                "password123",
+                "password123",
+            ),
             8,
         )
         .unwrap();
         assert_eq!(ok.email, "ada@example.com");
         assert_eq!(ok.username, "ada.l");
-        let no_username =
-            validate_registration(&input("Ada", Some(""), "a@b.co", "password123", "password123"), 8).unwrap();
+        let no_username = validate_registration(
+            &input("Ada", Some(""), "a@b.co", "password123", "password123"),
+            8,
+        )
+        .unwrap();
         assert_eq!(no_username.username, "");
     }
 
@@ -230,21 +255,36 @@ mod tests {
     #[test]
     fn min_length_follows_configuration() {
         let c = input("Ada", None, "a@b.co", "password123", "password123");
-        assert!(validate_registration(&c, 12).unwrap_err().contains("at least 12"));
+        assert!(validate_registration(&c, 12)
+            .unwrap_err()
+            .contains("at least 12"));
         assert!(validate_login("a@b.co", "password123", 12).is_err());
         assert!(validate_login("a@b.co", "password123", 8).is_ok());
-        assert_eq!(validate_login("nope", "password123", 8).unwrap_err(), "email: Invalid email");
+        assert_eq!(
+            validate_login("nope", "password123", 8).unwrap_err(),
+            "email: Invalid email"
+        );
     }
 
     #[test]
     fn unicode_usernames_of_listed_scripts_pass() {
         for ok in ["Иван", "李小龙", "josé_1", "たなか"] {
             assert!(
-                validate_registration(&input("Name", Some(ok), "a@b.co", "password123", "password123"), 8).is_ok(),
+                validate_registration(
+                    &input("Name", Some(ok), "a@b.co", "password123", "password123"),
+                    8
+                )
+                .is_ok(),
                 "{ok}"
             );
         }
-        let greek = validate_registration(&input("Name", Some("αβγ"), "a@b.co", "password123", "password123"), 8);
-        assert_eq!(greek.unwrap_err(), "username: Invalid characters in username");
+        let greek = validate_registration(
+            &input("Name", Some("αβγ"), "a@b.co", "password123", "password123"),
+            8,
+        );
+        assert_eq!(
+            greek.unwrap_err(),
+            "username: Invalid characters in username"
+        );
     }
 }

@@ -51,7 +51,9 @@ pub fn unknown_variable_warnings<'a>(names: impl Iterator<Item = &'a str>) -> Ve
                 .filter(|known| known.len() >= 5)
                 .find(|known| strsim::levenshtein(name, known) <= 2)
                 .map(|known| {
-                    format!("environment variable {name} is not read by Bouncer; did you mean {known}?")
+                    format!(
+                        "environment variable {name} is not read by Bouncer; did you mean {known}?"
+                    )
                 })
         })
         .collect();

@@ -98,9 +98,9 @@ impl Config {
         };
 
         let port_raw = text("PORT", "3080");
-        let port = port_raw
-            .parse::<u16>()
-            .map_err(|_| ConfigError::invalid("PORT", &port_raw, "a port number from 0 to 65535"))?;
+        let port = port_raw.parse::<u16>().map_err(|_| {
+            ConfigError::invalid("PORT", &port_raw, "a port number from 0 to 65535")
+        })?;
 
         let domain_client = base_url("DOMAIN_CLIENT", &text("DOMAIN_CLIENT", DEFAULT_DOMAIN))?;
         let domain_server = base_url("DOMAIN_SERVER", &text("DOMAIN_SERVER", DEFAULT_DOMAIN))?;
@@ -108,7 +108,8 @@ impl Config {
         let database_url = text("DATABASE_URL", DEFAULT_DATABASE_URL);
         validate_database_url(&database_url)?;
 
-        let session_expiry_ms = duration_ms("SESSION_EXPIRY", get("SESSION_EXPIRY"), 1000 * 60 * 15)?;
+        let session_expiry_ms =
+            duration_ms("SESSION_EXPIRY", get("SESSION_EXPIRY"), 1000 * 60 * 15)?;
         let refresh_token_expiry_ms = duration_ms(
             "REFRESH_TOKEN_EXPIRY",
             get("REFRESH_TOKEN_EXPIRY"),
@@ -330,7 +331,10 @@ mod tests {
         assert_eq!(c.refresh_token_expiry_ms, 2_592_000_000);
         assert!(!c.allow_email_login);
         assert!(c.allow_registration);
-        assert!(!c.allow_social_login, "only the string true turns a switch on");
+        assert!(
+            !c.allow_social_login,
+            "only the string true turns a switch on"
+        );
         assert_eq!(c.min_password_length, 12);
         assert!(c.min_password_length_set);
         assert_eq!(c.domain_server, "https://chat.example.com");
@@ -364,7 +368,10 @@ mod tests {
     fn refuses_missing_equal_and_example_secrets() {
         let mut vars = base();
         vars.remove("JWT_SECRET");
-        assert!(Config::from_vars(&vars).unwrap_err().to_string().contains("JWT_SECRET is not set"));
+        assert!(Config::from_vars(&vars)
+            .unwrap_err()
+            .to_string()
+            .contains("JWT_SECRET is not set"));
         let same = "z".repeat(40);
         let err = with(&[("JWT_SECRET", &same), ("JWT_REFRESH_SECRET", &same)]).unwrap_err();
         assert!(err.to_string().contains("equals JWT_SECRET"));
@@ -380,16 +387,26 @@ mod tests {
     fn secure_cookie_rule() {
         assert!(!with(&[("NODE_ENV", "production")]).unwrap().secure_cookies);
         assert!(
-            with(&[("NODE_ENV", "production"), ("DOMAIN_SERVER", "https://chat.example.com")])
-                .unwrap()
-                .secure_cookies
+            with(&[
+                ("NODE_ENV", "production"),
+                ("DOMAIN_SERVER", "https://chat.example.com")
+            ])
+            .unwrap()
+            .secure_cookies
         );
         assert!(
-            !with(&[("NODE_ENV", "production"), ("DOMAIN_SERVER", "http://app.localhost")])
+            !with(&[
+                ("NODE_ENV", "production"),
+                ("DOMAIN_SERVER", "http://app.localhost")
+            ])
+            .unwrap()
+            .secure_cookies
+        );
+        assert!(
+            with(&[("SESSION_COOKIE_SECURE", "true")])
                 .unwrap()
                 .secure_cookies
         );
-        assert!(with(&[("SESSION_COOKIE_SECURE", "true")]).unwrap().secure_cookies);
         assert!(
             !with(&[
                 ("SESSION_COOKIE_SECURE", "false"),

@@ -82,7 +82,8 @@ pub fn fill_missing(
         return Ok(SecretsSource::Operator);
     }
     let path = data_dir.join("secrets.env");
-    let file_error = |e: &dyn std::fmt::Display| ConfigError::Other(format!("{}: {e}", path.display()));
+    let file_error =
+        |e: &dyn std::fmt::Display| ConfigError::Other(format!("{}: {e}", path.display()));
 
     let mut kept: HashMap<String, String> = HashMap::new();
     if path.exists() {
@@ -161,9 +162,14 @@ mod tests {
             assert!(err.contains("JWT_SECRET"), "{err}");
             assert!(err.contains("public example"), "{err}");
             assert!(err.contains("openssl rand -hex 32"), "{err}");
-            assert!(!err.contains(bad), "the secret itself must not be echoed: {err}");
+            assert!(
+                !err.contains(bad),
+                "the secret itself must not be echoed: {err}"
+            );
         }
-        let err = validate("JWT_REFRESH_SECRET", "too-short").unwrap_err().to_string();
+        let err = validate("JWT_REFRESH_SECRET", "too-short")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("shorter than 32"), "{err}");
         assert!(validate("JWT_SECRET", &"a".repeat(32)).is_ok());
     }
@@ -173,25 +179,37 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let mut first = HashMap::new();
-        assert_eq!(fill_missing(&mut first, &data).unwrap(), SecretsSource::Generated);
+        assert_eq!(
+            fill_missing(&mut first, &data).unwrap(),
+            SecretsSource::Generated
+        );
         let secret = first["JWT_SECRET"].clone();
         assert_eq!(secret.len(), 64);
         assert_ne!(first["JWT_SECRET"], first["JWT_REFRESH_SECRET"]);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(data.join("secrets.env")).unwrap().permissions().mode();
+            let mode = fs::metadata(data.join("secrets.env"))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         let mut second = HashMap::new();
-        assert_eq!(fill_missing(&mut second, &data).unwrap(), SecretsSource::Reused);
+        assert_eq!(
+            fill_missing(&mut second, &data).unwrap(),
+            SecretsSource::Reused
+        );
         assert_eq!(second["JWT_SECRET"], secret);
 
         let mut explicit = HashMap::from([
             ("JWT_SECRET".to_string(), "x".repeat(40)),
             ("JWT_REFRESH_SECRET".to_string(), "y".repeat(40)),
         ]);
-        assert_eq!(fill_missing(&mut explicit, &data).unwrap(), SecretsSource::Operator);
+        assert_eq!(
+            fill_missing(&mut explicit, &data).unwrap(),
+            SecretsSource::Operator
+        );
         assert_eq!(explicit["JWT_SECRET"], "x".repeat(40));
     }
 }

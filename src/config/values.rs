@@ -172,9 +172,7 @@ pub fn duration_ms(name: &str, raw: Option<&str>, default_ms: i64) -> Result<i64
         Err(why) => Err(ConfigError::invalid(
             name,
             raw,
-            &format!(
-                "milliseconds as an integer expression such as `1000 * 60 * 15` ({why})"
-            ),
+            &format!("milliseconds as an integer expression such as `1000 * 60 * 15` ({why})"),
         )),
     }
 }

@@ -59,7 +59,11 @@ impl AuthYaml {
         };
         match std::fs::read_to_string(&path) {
             Ok(text) => Self::parse(&text).map_err(|why| {
-                ConfigError::invalid("CONFIG_PATH", &path, &format!("a readable librechat.yaml ({why})"))
+                ConfigError::invalid(
+                    "CONFIG_PATH",
+                    &path,
+                    &format!("a readable librechat.yaml ({why})"),
+                )
             }),
             Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
                 Ok(Self::with_defaults())

@@ -40,7 +40,10 @@ fn session_response(ctx: &AppContext, issued: &Issued, user: &User) -> Response 
     (StatusCode::OK, headers, Json(body)).into_response()
 }
 
-pub async fn login(State(ctx): State<Arc<AppContext>>, ApiJson(body): ApiJson<LoginBody>) -> Result<Response> {
+pub async fn login(
+    State(ctx): State<Arc<AppContext>>,
+    ApiJson(body): ApiJson<LoginBody>,
+) -> Result<Response> {
     if !ctx.config.allow_email_login {
         return Err(Error::EmailLoginDisabled);
     }
@@ -81,7 +84,11 @@ pub async fn refresh(
             .into_response());
     };
     let claims = ctx.sessions.verify_refresh(&token)?;
-    let user = ctx.accounts.user(&claims.id).await?.ok_or(Error::RefreshUserGone)?;
+    let user = ctx
+        .accounts
+        .user(&claims.id)
+        .await?
+        .ok_or(Error::RefreshUserGone)?;
     let issued = ctx.sessions.rotate(&claims, &token, &user, retry).await?;
     Ok(session_response(&ctx, &issued, &user))
 }
@@ -90,8 +97,15 @@ pub async fn refresh(
 /// clears the cookies. Needs no valid access token: logging out with an expired one works.
 pub async fn logout(State(ctx): State<Arc<AppContext>>, headers: HeaderMap) -> Result<Response> {
     let refresh = cookies::refresh_token(&headers);
-    ctx.sessions.logout(refresh.as_deref(), bearer_token(&headers)).await?;
+    ctx.sessions
+        .logout(refresh.as_deref(), bearer_token(&headers))
+        .await?;
     let mut out = HeaderMap::new();
     cookies::clear_session(&mut out, ctx.config.secure_cookies);
-    Ok((StatusCode::OK, out, Json(json!({ "message": "Logout successful" }))).into_response())
+    Ok((
+        StatusCode::OK,
+        out,
+        Json(json!({ "message": "Logout successful" })),
+    )
+        .into_response())
 }

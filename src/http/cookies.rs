@@ -12,7 +12,12 @@ pub const PROVIDER_COOKIE: &str = "token_provider";
 /// leaves nothing behind.
 const OPENID_COOKIES: [&str; 3] = ["openid_access_token", "openid_id_token", "openid_user_id"];
 
-fn auth_cookie(name: &'static str, value: String, expires: OffsetDateTime, secure: bool) -> HeaderValue {
+fn auth_cookie(
+    name: &'static str,
+    value: String,
+    expires: OffsetDateTime,
+    secure: bool,
+) -> HeaderValue {
     let cookie = Cookie::build((name, value))
         .path("/")
         .expires(expires)
@@ -24,17 +29,34 @@ fn auth_cookie(name: &'static str, value: String, expires: OffsetDateTime, secur
 }
 
 /// Adds the cookies of a new or rotated session.
-pub fn set_session(headers: &mut HeaderMap, refresh_token: &str, session_end_ms: i64, secure: bool) {
+pub fn set_session(
+    headers: &mut HeaderMap,
+    refresh_token: &str,
+    session_end_ms: i64,
+    secure: bool,
+) {
     let expires = OffsetDateTime::from_unix_timestamp(session_end_ms.div_euclid(1000))
         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    headers.append(SET_COOKIE, auth_cookie(REFRESH_COOKIE, refresh_token.to_string(), expires, secure));
-    headers.append(SET_COOKIE, auth_cookie(PROVIDER_COOKIE, "librechat".to_string(), expires, secure));
+    headers.append(
+        SET_COOKIE,
+        auth_cookie(REFRESH_COOKIE, refresh_token.to_string(), expires, secure),
+    );
+    headers.append(
+        SET_COOKIE,
+        auth_cookie(PROVIDER_COOKIE, "librechat".to_string(), expires, secure),
+    );
 }
 
 /// Expires every auth cookie.
 pub fn clear_session(headers: &mut HeaderMap, secure: bool) {
-    for name in [REFRESH_COOKIE, PROVIDER_COOKIE].into_iter().chain(OPENID_COOKIES) {
-        headers.append(SET_COOKIE, auth_cookie(name, String::new(), OffsetDateTime::UNIX_EPOCH, secure));
+    for name in [REFRESH_COOKIE, PROVIDER_COOKIE]
+        .into_iter()
+        .chain(OPENID_COOKIES)
+    {
+        headers.append(
+            SET_COOKIE,
+            auth_cookie(name, String::new(), OffsetDateTime::UNIX_EPOCH, secure),
+        );
     }
 }
 

@@ -58,7 +58,9 @@ impl FromRequestParts<Arc<AppContext>> for AuthUser {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, ctx: &Arc<AppContext>) -> Result<Self, Error> {
-        ctx.sessions.authenticate(bearer_token(&parts.headers)).map(AuthUser)
+        ctx.sessions
+            .authenticate(bearer_token(&parts.headers))
+            .map(AuthUser)
     }
 }
 
@@ -68,7 +70,10 @@ pub struct OptionalAuthUser(pub Option<AccessClaims>);
 impl FromRequestParts<Arc<AppContext>> for OptionalAuthUser {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, ctx: &Arc<AppContext>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        ctx: &Arc<AppContext>,
+    ) -> Result<Self, Self::Rejection> {
         Ok(OptionalAuthUser(
             ctx.sessions.authenticate(bearer_token(&parts.headers)).ok(),
         ))

@@ -39,7 +39,11 @@ pub fn router(ctx: Arc<AppContext>) -> Router {
 /// 200 when the database answers, 503 (naming it) otherwise.
 async fn health(State(ctx): State<Arc<AppContext>>) -> Response {
     if ctx.db.ping().await {
-        (StatusCode::OK, Json(json!({ "status": "ok", "database": "up" }))).into_response()
+        (
+            StatusCode::OK,
+            Json(json!({ "status": "ok", "database": "up" })),
+        )
+            .into_response()
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -50,11 +54,19 @@ async fn health(State(ctx): State<Arc<AppContext>>) -> Response {
 }
 
 async fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, Json(json!({ "message": "Not found" }))).into_response()
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({ "message": "Not found" })),
+    )
+        .into_response()
 }
 
 async fn method_not_allowed() -> Response {
-    (StatusCode::METHOD_NOT_ALLOWED, Json(json!({ "message": "Method not allowed" }))).into_response()
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(json!({ "message": "Method not allowed" })),
+    )
+        .into_response()
 }
 
 /// Answers carry tokens and user data: no cache may keep them.

@@ -19,7 +19,9 @@ pub fn anonymous_payload(c: &Config) -> Map<String, Value> {
         p.insert(k.to_string(), v);
     };
     put("appTitle", json!(c.app_title));
-    for provider in ["discord", "facebook", "github", "google", "apple", "openid", "saml"] {
+    for provider in [
+        "discord", "facebook", "github", "google", "apple", "openid", "saml",
+    ] {
         put(&format!("{provider}LoginEnabled"), json!(false));
     }
     put("openidLabel", json!("Continue with OpenID"));
@@ -61,7 +63,10 @@ fn authenticated_extras(c: &Config, p: &mut Map<String, Value>) {
     if let Some(footer) = &c.custom_footer {
         p.insert("customFooter".into(), json!(footer));
     }
-    p.insert("allowAccountDeletion".into(), json!(c.allow_account_deletion));
+    p.insert(
+        "allowAccountDeletion".into(),
+        json!(c.allow_account_deletion),
+    );
     p.insert("openidReuseTokens".into(), json!(false));
     p.insert(
         "interface".into(),
@@ -69,7 +74,10 @@ fn authenticated_extras(c: &Config, p: &mut Map<String, Value>) {
     );
 }
 
-pub async fn get(State(ctx): State<Arc<AppContext>>, OptionalAuthUser(user): OptionalAuthUser) -> Json<Value> {
+pub async fn get(
+    State(ctx): State<Arc<AppContext>>,
+    OptionalAuthUser(user): OptionalAuthUser,
+) -> Json<Value> {
     let mut payload = anonymous_payload(&ctx.config);
     if user.is_some() {
         authenticated_extras(&ctx.config, &mut payload);

@@ -12,7 +12,10 @@ use crate::accounts::{iso_time, PublicUser};
 use crate::app::AppContext;
 use crate::error::{Error, Result};
 
-pub async fn me(State(ctx): State<Arc<AppContext>>, AuthUser(claims): AuthUser) -> Result<Response> {
+pub async fn me(
+    State(ctx): State<Arc<AppContext>>,
+    AuthUser(claims): AuthUser,
+) -> Result<Response> {
     let user = ctx
         .accounts
         .user(&claims.id)
@@ -21,8 +24,15 @@ pub async fn me(State(ctx): State<Arc<AppContext>>, AuthUser(claims): AuthUser) 
     Ok(Json(PublicUser::from(user.as_ref())).into_response())
 }
 
-pub async fn terms(State(ctx): State<Arc<AppContext>>, AuthUser(claims): AuthUser) -> Result<Response> {
-    let user = ctx.accounts.user(&claims.id).await?.ok_or(Error::UserNotFound)?;
+pub async fn terms(
+    State(ctx): State<Arc<AppContext>>,
+    AuthUser(claims): AuthUser,
+) -> Result<Response> {
+    let user = ctx
+        .accounts
+        .user(&claims.id)
+        .await?
+        .ok_or(Error::UserNotFound)?;
     Ok(Json(json!({
         "termsAccepted": user.terms_accepted,
         "termsAcceptedAt": user.terms_accepted_at.map(iso_time),
@@ -30,7 +40,10 @@ pub async fn terms(State(ctx): State<Arc<AppContext>>, AuthUser(claims): AuthUse
     .into_response())
 }
 
-pub async fn accept_terms(State(ctx): State<Arc<AppContext>>, AuthUser(claims): AuthUser) -> Result<Response> {
+pub async fn accept_terms(
+    State(ctx): State<Arc<AppContext>>,
+    AuthUser(claims): AuthUser,
+) -> Result<Response> {
     let at = ctx.accounts.accept_terms(&claims.id).await?;
     Ok(Json(json!({
         "message": "Terms accepted successfully",

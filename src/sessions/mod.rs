@@ -80,8 +80,15 @@ impl Sessions {
         let session_id = crate::ids::new_object_id(now);
         let expires_at = now + self.refresh_expiry_ms;
         let refresh_token = self.sign_refresh(&user.id, &session_id, now, expires_at)?;
-        store::sessions::insert(&self.db, &session_id, &user.id, &token_hash(&refresh_token), expires_at, now)
-            .await?;
+        store::sessions::insert(
+            &self.db,
+            &session_id,
+            &user.id,
+            &token_hash(&refresh_token),
+            expires_at,
+            now,
+        )
+        .await?;
         Ok(Issued {
             access_token: self.sign_access(user, &session_id, now, expires_at)?,
             refresh_token,
@@ -99,12 +106,19 @@ impl Sessions {
 
     /// Rotates the session's refresh token (same absolute expiry) and issues a new access
     /// token. A token that was already rotated, outside the grace window, revokes the session.
-    pub async fn rotate(&self, claims: &RefreshClaims, token: &str, user: &User, retry: bool) -> Result<Issued> {
+    pub async fn rotate(
+        &self,
+        claims: &RefreshClaims,
+        token: &str,
+        user: &User,
+        retry: bool,
+    ) -> Result<Issued> {
         let presented = token_hash(token);
         // Two attempts: a lost compare-and-swap means another refresh rotated in between.
         for _ in 0..2 {
             let now = self.clock.now_ms();
-            let Some(session) = store::sessions::find_live(&self.db, &claims.session_id, &user.id, now).await?
+            let Some(session) =
+                store::sessions::find_live(&self.db, &claims.session_id, &user.id, now).await?
             else {
                 return Err(Error::SessionNotFound { retry });
             };
@@ -113,7 +127,9 @@ impl Sessions {
                 .previous_token_hash
                 .as_deref()
                 .is_some_and(|prev| same_secret(prev, &presented))
-                && session.rotated_at.is_some_and(|at| now - at <= REFRESH_REUSE_GRACE_MS);
+                && session
+                    .rotated_at
+                    .is_some_and(|at| now - at <= REFRESH_REUSE_GRACE_MS);
             if !current && !recent_previous {
                 tracing::warn!(
                     user_id = %user.id,
@@ -145,11 +161,19 @@ impl Sessions {
 
     /// Ends the sessions named by a refresh token and/or an access token. Their signatures are
     /// checked but not their expiry: logging out must work with an expired access token.
-    pub async fn logout(&self, refresh_token: Option<&str>, access_token: Option<&str>) -> Result<()> {
-        if let Some(claims) = refresh_token.and_then(|t| self.keys.refresh_claims_ignoring_expiry(t).ok()) {
+    pub async fn logout(
+        &self,
+        refresh_token: Option<&str>,
+        access_token: Option<&str>,
+    ) -> Result<()> {
+        if let Some(claims) =
+            refresh_token.and_then(|t| self.keys.refresh_claims_ignoring_expiry(t).ok())
+        {
             self.revoke_session(&claims.session_id).await?;
         }
-        if let Some(claims) = access_token.and_then(|t| self.keys.access_claims_ignoring_expiry(t).ok()) {
+        if let Some(claims) =
+            access_token.and_then(|t| self.keys.access_claims_ignoring_expiry(t).ok())
+        {
             self.revoke_session(&claims.sid).await?;
         }
         Ok(())
@@ -197,7 +221,13 @@ impl Sessions {
         Ok(sessions)
     }
 
-    fn sign_access(&self, user: &User, session_id: &str, now: i64, session_end: i64) -> Result<String> {
+    fn sign_access(
+        &self,
+        user: &User,
+        session_id: &str,
+        now: i64,
+        session_end: i64,
+    ) -> Result<String> {
         // Never outlive the session itself.
         let exp_ms = (now + self.session_expiry_ms).min(session_end);
         let claims = AccessClaims {
@@ -212,7 +242,13 @@ impl Sessions {
         Ok(self.keys.sign_access(&claims)?)
     }
 
-    fn sign_refresh(&self, user_id: &str, session_id: &str, now: i64, session_end: i64) -> Result<String> {
+    fn sign_refresh(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        now: i64,
+        session_end: i64,
+    ) -> Result<String> {
         let claims = RefreshClaims {
             id: user_id.to_string(),
             session_id: session_id.to_string(),

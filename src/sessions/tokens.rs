@@ -90,11 +90,19 @@ impl TokenKeys {
     }
 
     pub fn sign_access(&self, claims: &AccessClaims) -> anyhow::Result<String> {
-        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.access.encoding)?)
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &self.access.encoding,
+        )?)
     }
 
     pub fn sign_refresh(&self, claims: &RefreshClaims) -> anyhow::Result<String> {
-        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.refresh.encoding)?)
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &self.refresh.encoding,
+        )?)
     }
 
     /// Verifies signature and shape; `Err(Expired)` carries no claims. Use
@@ -171,7 +179,10 @@ mod tests {
     fn kinds_do_not_cross() {
         let k = keys();
         let access_token = k.sign_access(&access(i64::MAX / 2000)).unwrap();
-        assert_eq!(k.verify_refresh(&access_token, 0), Err(TokenError::BadSignature));
+        assert_eq!(
+            k.verify_refresh(&access_token, 0),
+            Err(TokenError::BadSignature)
+        );
         let refresh = k
             .sign_refresh(&RefreshClaims {
                 id: "u".into(),
@@ -184,7 +195,10 @@ mod tests {
         assert_eq!(k.verify_access(&refresh, 0), Err(TokenError::BadSignature));
         // Even signed with the access key, a refresh payload is not an access token.
         let same_key = TokenKeys::new(&"b".repeat(64), &"b".repeat(64));
-        assert_eq!(same_key.verify_access(&refresh, 0), Err(TokenError::Malformed));
+        assert_eq!(
+            same_key.verify_access(&refresh, 0),
+            Err(TokenError::Malformed)
+        );
     }
 
     #[test]

@@ -37,9 +37,11 @@ pub async fn active(db: &Db, now_ms: i64) -> Result<Vec<(String, i64)>> {
 }
 
 pub async fn delete_expired(db: &Db, now_ms: i64) -> Result<u64> {
-    Ok(sqlx::query("DELETE FROM revoked_sessions WHERE expires_at <= $1")
-        .bind(now_ms)
-        .execute(db.pool())
-        .await?
-        .rows_affected())
+    Ok(
+        sqlx::query("DELETE FROM revoked_sessions WHERE expires_at <= $1")
+            .bind(now_ms)
+            .execute(db.pool())
+            .await?
+            .rows_affected(),
+    )
 }

@@ -75,10 +75,11 @@ pub async fn rotate(
 /// transaction. Returns false when there was no such session.
 pub async fn revoke(db: &Db, id: &str, now_ms: i64, revoked_until: i64) -> Result<bool> {
     let mut tx = db.pool().begin().await?;
-    let user: Option<(String,)> = sqlx::query_as("DELETE FROM sessions WHERE id = $1 RETURNING user_id")
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let user: Option<(String,)> =
+        sqlx::query_as("DELETE FROM sessions WHERE id = $1 RETURNING user_id")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
     let Some((user_id,)) = user else {
         return Ok(false);
     };
@@ -95,10 +96,11 @@ pub async fn revoke_all_for_user(
     revoked_until: i64,
 ) -> Result<Vec<String>> {
     let mut tx = db.pool().begin().await?;
-    let ids: Vec<(String,)> = sqlx::query_as("DELETE FROM sessions WHERE user_id = $1 RETURNING id")
-        .bind(user_id)
-        .fetch_all(&mut *tx)
-        .await?;
+    let ids: Vec<(String,)> =
+        sqlx::query_as("DELETE FROM sessions WHERE user_id = $1 RETURNING id")
+            .bind(user_id)
+            .fetch_all(&mut *tx)
+            .await?;
     for (id,) in &ids {
         super::revocations::insert(&mut tx, id, user_id, now_ms, revoked_until).await?;
     }

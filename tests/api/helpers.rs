@@ -1,0 +1,216 @@
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bouncer::clock::ManualClock;
+use bouncer::config::Config;
+use bouncer::AppContext;
+use reqwest::header::{HeaderMap, SET_COOKIE};
+use reqwest::redirect::Policy;
+use serde_json::{json, Value};
+use sqlx::sqlite::SqlitePool;
+use tempfile::TempDir;
+
+pub const PASSWORD: &str = "correct horse battery";
+pub const JWT_SECRET: &str = "test-access-secret-0123456789abcdef0123456789";
+pub const JWT_REFRESH_SECRET: &str = "test-refresh-secret-0123456789abcdef012345678";
+
+pub struct TestApp {
+    pub base: String,
+    pub ctx: Arc<AppContext>,
+    pub clock: Arc<ManualClock>,
+    /// A browser: keeps cookies, does not follow redirects.
+    pub browser: reqwest::Client,
+    /// A bare client: no cookie store, for tests that place cookies by hand.
+    pub bare: reqwest::Client,
+    /// Holds the database; removed when the test ends.
+    pub _dir: TempDir,
+    pub database_url: String,
+}
+
+pub fn base_vars(dir: &TempDir) -> HashMap<String, String> {
+    HashMap::from([
+        ("HOST".into(), "127.0.0.1".into()),
+        ("PORT".into(), "0".into()),
+        ("JWT_SECRET".into(), JWT_SECRET.into()),
+        ("JWT_REFRESH_SECRET".into(), JWT_REFRESH_SECRET.into()),
+        ("ALLOW_REGISTRATION".into(), "true".into()),
+        (
+            "DATABASE_URL".into(),
+            format!("sqlite://{}/bouncer.db", dir.path().display()),
+        ),
+    ])
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Boots the server with these variables over the test defaults.
+pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut vars = base_vars(&dir);
+    for (k, v) in overrides {
+        vars.insert(k.to_string(), v.to_string());
+    }
+    let config = Config::from_vars(&vars).expect("valid test configuration");
+    let database_url = config.database_url.clone();
+    let clock = Arc::new(ManualClock::starting_now());
+    let ctx = AppContext::build(config, clock.clone())
+        .await
+        .expect("app builds");
+    let base = serve(ctx.clone()).await;
+    TestApp {
+        base,
+        ctx,
+        clock,
+        browser: reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .build()
+            .unwrap(),
+        bare: reqwest::Client::builder()
+            .redirect(Policy::none())
+            .build()
+            .unwrap(),
+        _dir: dir,
+        database_url,
+    }
+}
+
+/// Serves a context on a fresh port; returns its base URL.
+pub async fn serve(ctx: Arc<AppContext>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(bouncer::serve(listener, ctx, std::future::pending()));
+    format!("http://{addr}")
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Direct access to the database, for arranging and checking what the API cannot show.
+    pub async fn db(&self) -> SqlitePool {
+        SqlitePool::connect(&self.database_url).await.unwrap()
+    }
+
+    pub async fn register(&self, name: &str, email: &str, password: &str) -> reqwest::Response {
+        self.bare
+            .post(self.url("/api/auth/register"))
+            .json(&json!({
+                "name": name, "email": email, "password": password, "confirm_password": password
+            }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn login_with(
+        &self,
+        client: &reqwest::Client,
+        email: &str,
+        password: &str,
+    ) -> reqwest::Response {
+        client
+            .post(self.url("/api/auth/login"))
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.login_with(&self.bare, email, password).await
+    }
+
+    /// Registers and logs in a user; returns the access token and the refresh cookie value.
+    pub async fn signed_in_user(&self, email: &str) -> Session {
+        assert_eq!(
+            self.register("Test User", email, PASSWORD).await.status(),
+            200
+        );
+        let response = self.login(email, PASSWORD).await;
+        assert_eq!(response.status(), 200);
+        let refresh = cookie_value(response.headers(), "refreshToken").expect("refresh cookie");
+        let body: Value = response.json().await.unwrap();
+        Session {
+            token: body["token"].as_str().unwrap().to_string(),
+            refresh,
+            user_id: body["user"]["id"].as_str().unwrap().to_string(),
+        }
+    }
+
+    pub async fn refresh_with_cookie(&self, refresh: &str, query: &str) -> reqwest::Response {
+        self.bare
+            .post(self.url(&format!("/api/auth/refresh{query}")))
+            .header(
+                "Cookie",
+                format!("refreshToken={refresh}; token_provider=librechat"),
+            )
+            .header("Content-Type", "application/json")
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get_user(&self, token: &str) -> reqwest::Response {
+        self.bare
+            .get(self.url("/api/user"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+pub struct Session {
+    pub token: String,
+    pub refresh: String,
+    pub user_id: String,
+}
+
+/// Every `Set-Cookie` header of a response.
+pub fn set_cookies(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect()
+}
+
+/// The full `Set-Cookie` line for one cookie name.
+pub fn set_cookie_line(headers: &HeaderMap, name: &str) -> Option<String> {
+    set_cookies(headers)
+        .into_iter()
+        .find(|c| c.starts_with(&format!("{name}=")))
+}
+
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    set_cookie_line(headers, name)
+        .map(|line| line.split(';').next().unwrap()[name.len() + 1..].to_string())
+}
+
+/// The attribute value of a `Set-Cookie` line (`Expires`, `Path`...), if present.
+pub fn cookie_attr(line: &str, attr: &str) -> Option<String> {
+    line.split(';').skip(1).map(str::trim).find_map(|part| {
+        let (k, v) = part.split_once('=').unwrap_or((part, ""));
+        k.eq_ignore_ascii_case(attr).then(|| v.to_string())
+    })
+}
+
+pub fn has_flag(line: &str, flag: &str) -> bool {
+    line.split(';')
+        .skip(1)
+        .any(|p| p.trim().eq_ignore_ascii_case(flag))
+}
+
+/// The payload of a JWT, decoded without verification (as the web client does to read `exp`).
+pub fn jwt_payload(token: &str) -> Value {
+    use base64::Engine;
+    let part = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}

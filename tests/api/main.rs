@@ -1,0 +1,12 @@
+//! One integration-test binary: each test boots the real server on 127.0.0.1:0 with a fresh
+//! SQLite database and a manual clock, and talks to it over HTTP as a browser would.
+
+mod binary;
+mod config_endpoint;
+mod helpers;
+mod login;
+mod logout;
+mod refresh;
+mod register;
+mod tokens;
+mod user;
