@@ -1,6 +1,7 @@
 //! One typed, validated `Config`, read once at start from the environment (plus `.env` and
 //! `librechat.yaml`). Nothing else in Bouncer reads the environment.
 
+mod dotenv;
 mod known;
 pub mod secrets;
 pub mod values;
@@ -198,12 +199,9 @@ impl Config {
     /// came from.
     pub fn load(data_dir: &Path) -> Result<(Self, Vec<String>, SecretsSource), ConfigError> {
         let mut vars: HashMap<String, String> = HashMap::new();
-        if let Ok(iter) = dotenvy::from_path_iter(".env") {
-            for item in iter {
-                let (k, v) = item.map_err(|e| ConfigError::Other(format!(".env: {e}")))?;
-                vars.insert(k, v);
-            }
-        }
+        let dotenv = dotenv::read(Path::new(".env"))
+            .map_err(|e| ConfigError::Other(format!(".env: {e}")))?;
+        vars.extend(dotenv.unwrap_or_default());
         vars.extend(std::env::vars());
         let mut warnings = unknown_variable_warnings(vars.keys().map(String::as_str));
         let source = secrets::fill_missing(&mut vars, data_dir)?;

@@ -85,13 +85,11 @@ pub fn fill_missing(
     let file_error =
         |e: &dyn std::fmt::Display| ConfigError::Other(format!("{}: {e}", path.display()));
 
-    let mut kept: HashMap<String, String> = HashMap::new();
-    if path.exists() {
-        for item in dotenvy::from_path_iter(&path).map_err(|e| file_error(&e))? {
-            let (k, v) = item.map_err(|e| file_error(&e))?;
-            kept.insert(k, v);
-        }
-    }
+    let mut kept: HashMap<String, String> = super::dotenv::read(&path)
+        .map_err(|e| file_error(&e))?
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
     let mut generated = false;
     for name in &missing {
         let value = match kept.get(*name) {

@@ -186,7 +186,7 @@ async fn starts_with_no_configuration_and_keeps_its_secrets() {
     // Second start: same secrets, and `.env` is read with the environment winning over it.
     fs::write(
         dir.path().join(".env"),
-        "APP_TITLE=\"From Dotenv\"\nALLOW_REGISTRATION=true\n",
+        "APP_TITLE=From Dotenv\nSESSION_EXPIRY=1000 * 60 * 5\nALLOW_REGISTRATION=true\n",
     )
     .unwrap();
     let second = start(dir.path(), &[("ALLOW_REGISTRATION", "false")]).await;
