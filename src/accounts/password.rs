@@ -1,24 +1,25 @@
-//! Password hashing: argon2id at OWASP parameters, off the async runtime, at most one hash per
-//! core at a time (the rest wait their turn instead of starving request handling).
+//! Password hashing: argon2id at OWASP parameters on a fixed pool of worker threads, one per
+//! core. Requests wait their turn in a queue instead of starving the async runtime, and each
+//! worker reuses one 19 MiB work area: letting every hash allocate its own left hundreds of
+//! MiB cached by the allocator after a burst of logins.
 
-use std::sync::Arc;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::anyhow;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::{OnceCell, Semaphore};
+use argon2::password_hash::{Output, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use tokio::sync::oneshot;
 
 use crate::error::Result;
 
-/// OWASP's argon2id parameters: 19 MiB of memory, 2 passes, 1 lane.
+/// OWASP's argon2id parameters: 19 MiB of memory, 2 passes, 1 lane, 32-byte output.
 const MEMORY_KIB: u32 = 19_456;
 const PASSES: u32 = 2;
 const LANES: u32 = 1;
-
-fn argon2() -> Argon2<'static> {
-    let params = Params::new(MEMORY_KIB, PASSES, LANES, None).expect("valid argon2 parameters");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-}
+const OUTPUT_LEN: usize = 32;
+/// Stored hashes asking for more memory than this are refused rather than computed.
+const MAX_MEMORY_KIB: u32 = 256 * 1024;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verification {
@@ -30,116 +31,196 @@ pub enum Verification {
     },
 }
 
+type Job = Box<dyn FnOnce(&mut Workspace) + Send>;
+
 pub struct PasswordHasher {
-    permits: Arc<Semaphore>,
-    /// A hash of a random password, verified when the account does not exist so that an
-    /// unknown email costs the same time as a wrong password.
-    dummy: OnceCell<String>,
+    jobs: Mutex<mpsc::Sender<Job>>,
 }
 
 impl PasswordHasher {
-    pub fn new(max_parallel: usize) -> Self {
+    /// Starts `workers` hashing threads. They end when the hasher is dropped.
+    pub fn new(workers: usize) -> Self {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for n in 0..workers.max(1) {
+            let rx = rx.clone();
+            std::thread::Builder::new()
+                .name(format!("bouncer-hash-{n}"))
+                .spawn(move || {
+                    let mut workspace = Workspace::default();
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(guard) => guard.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(&mut workspace),
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .expect("spawning a password hashing thread");
+        }
         Self {
-            permits: Arc::new(Semaphore::new(max_parallel.max(1))),
-            dummy: OnceCell::new(),
+            jobs: Mutex::new(tx),
         }
     }
 
-    /// One hash per core by default.
+    /// One worker per core.
     pub fn per_core() -> Self {
         Self::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
     }
 
-    /// Runs CPU-heavy work on the blocking pool once a permit is free. The permit moves into
-    /// the closure, so a cancelled request still holds it until its hash is done.
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Workspace) -> T + Send + 'static,
+    ) -> Result<T> {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |ws| {
+            let _ = reply.send(work(ws));
+        });
+        self.jobs
+            .lock()
+            .map_err(|_| anyhow!("password hasher poisoned"))?
+            .send(job)
+            .map_err(|_| anyhow!("password hasher stopped"))?;
+        answer
             .await
-            .map_err(|_| anyhow!("password hasher closed"))?;
-        tokio::task::spawn_blocking(move || {
-            let out = work();
-            drop(permit);
-            out
-        })
-        .await
-        .map_err(|e| anyhow!("password hashing task failed: {e}").into())
+            .map_err(|_| anyhow!("password hashing failed").into())
     }
 
     pub async fn hash(&self, password: String) -> Result<String> {
-        self.run(move || {
-            let salt = SaltString::generate(&mut rand::rngs::OsRng);
-            argon2()
-                .hash_password(password.as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(|e| anyhow!("argon2 hashing failed: {e}"))
-        })
-        .await?
-        .map_err(Into::into)
+        Ok(self.run(move |ws| hash_sync(ws, &password)).await??)
     }
 
-    /// Checks a password against a stored hash; with no stored hash (unknown email, social
-    /// account) it verifies against the dummy hash and reports a mismatch.
+    /// Checks a password against a stored hash. With no stored hash (unknown email, social
+    /// account) it does the same work as a real check and reports a mismatch, so the answer
+    /// takes the same time.
     pub async fn verify(&self, password: String, stored: Option<String>) -> Result<Verification> {
-        let stored = match stored {
-            Some(h) => h,
+        self.run(move |ws| match stored {
+            Some(stored) => verify_sync(ws, &password, &stored),
             None => {
-                let dummy = self.dummy_hash().await?;
-                self.run(move || verify_sync(&password, &dummy)).await?;
-                return Ok(Verification::Mismatch);
+                let _ = hash_sync(ws, &password);
+                Verification::Mismatch
             }
-        };
-        self.run(move || verify_sync(&password, &stored)).await
+        })
+        .await
     }
+}
 
-    async fn dummy_hash(&self) -> Result<String> {
-        self.dummy
-            .get_or_try_init(|| self.hash(crate::ids::random_hex(16)))
-            .await
-            .cloned()
+/// A worker's reusable argon2 memory.
+#[derive(Default)]
+struct Workspace {
+    blocks: Vec<Block>,
+}
+
+impl Workspace {
+    /// Our own parameters' memory, allocated on first use and kept.
+    fn blocks(&mut self, count: usize) -> &mut [Block] {
+        if self.blocks.len() < count {
+            self.blocks = vec![Block::default(); count];
+        }
+        &mut self.blocks[..count]
     }
+}
+
+fn our_params() -> Params {
+    Params::new(MEMORY_KIB, PASSES, LANES, Some(OUTPUT_LEN)).expect("valid argon2 parameters")
+}
+
+fn hash_sync(ws: &mut Workspace, password: &str) -> anyhow::Result<String> {
+    let params = our_params();
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    let mut salt_buf = [0u8; 64];
+    let raw_salt = salt
+        .decode_b64(&mut salt_buf)
+        .map_err(|e| anyhow!("salt: {e}"))?;
+    let mut out = [0u8; OUTPUT_LEN];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+        .hash_password_into_with_memory(
+            password.as_bytes(),
+            raw_salt,
+            &mut out,
+            ws.blocks(params.block_count()),
+        )
+        .map_err(|e| anyhow!("argon2 hashing failed: {e}"))?;
+    let output = Output::new(&out).map_err(|e| anyhow!("argon2 output: {e}"))?;
+    Ok(format!(
+        "$argon2id$v=19$m={MEMORY_KIB},t={PASSES},p={LANES}${}${output}",
+        salt.as_str()
+    ))
 }
 
 fn is_bcrypt(hash: &str) -> bool {
     ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p))
 }
 
-fn verify_sync(password: &str, stored: &str) -> Verification {
+fn verify_sync(ws: &mut Workspace, password: &str, stored: &str) -> Verification {
     if is_bcrypt(stored) {
         return match bcrypt::verify(password, stored) {
             Ok(true) => Verification::Match { rehash: true },
             _ => Verification::Mismatch,
         };
     }
-    let Ok(parsed) = PasswordHash::new(stored) else {
-        // Unknown format: spend the same time as a real check, then refuse.
-        let _ = argon2().verify_password(
-            password.as_bytes(),
-            &PasswordHash::new(DUMMY_FALLBACK).expect("valid"),
-        );
-        return Verification::Mismatch;
-    };
-    if argon2()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_err()
-    {
-        return Verification::Mismatch;
+    match verify_argon2(ws, password, stored) {
+        Some(v) => v,
+        None => {
+            // Unknown or unusable format: spend the same time as a real check, then refuse.
+            let _ = hash_sync(ws, password);
+            Verification::Mismatch
+        }
     }
-    let current = Params::try_from(&parsed).ok();
-    let weaker = parsed.algorithm != Algorithm::Argon2id.ident()
-        || current.is_none_or(|p| p.m_cost() < MEMORY_KIB || p.t_cost() < PASSES);
-    Verification::Match { rehash: weaker }
 }
 
-/// A valid argon2id hash at our parameters, used only to spend time on unparsable hashes.
-const DUMMY_FALLBACK: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0x6hR6kKpVzdvEnnOOmJSkmnNpgMdSn1u7SVXdLlLf0";
+/// `None` when the stored string is not an argon2 hash we can check.
+fn verify_argon2(ws: &mut Workspace, password: &str, stored: &str) -> Option<Verification> {
+    let parsed = PasswordHash::new(stored).ok()?;
+    let algorithm = Algorithm::try_from(parsed.algorithm).ok()?;
+    let version = match parsed.version {
+        Some(v) => Version::try_from(v).ok()?,
+        None => Version::V0x13,
+    };
+    let params = Params::try_from(&parsed).ok()?;
+    if params.m_cost() > MAX_MEMORY_KIB {
+        tracing::warn!(
+            m_cost = params.m_cost(),
+            "stored argon2 hash asks for too much memory"
+        );
+        return None;
+    }
+    let expected = parsed.hash?;
+    let mut salt_buf = [0u8; 64];
+    let salt = parsed.salt?.decode_b64(&mut salt_buf).ok()?;
+    let mut out = vec![0u8; expected.len()];
+    let weaker = algorithm != Algorithm::Argon2id
+        || params.m_cost() < MEMORY_KIB
+        || params.t_cost() < PASSES;
+    let count = params.block_count();
+    let ctx = Argon2::new(algorithm, version, params);
+    let computed = if count <= MEMORY_KIB as usize {
+        ctx.hash_password_into_with_memory(password.as_bytes(), salt, &mut out, ws.blocks(count))
+    } else {
+        ctx.hash_password_into_with_memory(
+            password.as_bytes(),
+            salt,
+            &mut out,
+            vec![Block::default(); count],
+        )
+    };
+    computed.ok()?;
+    // `Output` compares in constant time.
+    let matches = Output::new(&out).ok()? == expected;
+    Some(if matches {
+        Verification::Match { rehash: weaker }
+    } else {
+        Verification::Mismatch
+    })
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use argon2::password_hash::{PasswordHasher as _, PasswordVerifier};
 
     #[tokio::test]
     async fn hashes_with_argon2id_and_verifies() {
@@ -174,6 +255,51 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn interoperates_with_standard_phc_strings() {
+        let hasher = PasswordHasher::new(1);
+        // Ours verifies with the argon2 crate's own verifier...
+        let ours = hasher.hash("interop".into()).await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(Argon2::default()
+            .verify_password(b"interop", &parsed)
+            .is_ok());
+        // ...and a standard hash with weaker parameters verifies here and asks for a rehash.
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let weak = Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x13,
+            Params::new(8192, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"interop", &salt)
+        .unwrap()
+        .to_string();
+        assert_eq!(
+            hasher
+                .verify("interop".into(), Some(weak.clone()))
+                .await
+                .unwrap(),
+            Verification::Match { rehash: true }
+        );
+        assert_eq!(
+            hasher.verify("nope".into(), Some(weak)).await.unwrap(),
+            Verification::Mismatch
+        );
+        // A stronger one than ours (more memory than the workspace) verifies too.
+        let strong = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(32768, 2, 1, None).unwrap(),
+        )
+        .hash_password(b"interop", &salt)
+        .unwrap()
+        .to_string();
+        assert_eq!(
+            hasher.verify("interop".into(), Some(strong)).await.unwrap(),
+            Verification::Match { rehash: false }
+        );
+    }
+
+    #[tokio::test]
     async fn librechat_bcrypt_hashes_verify_and_ask_for_rehash() {
         let hasher = PasswordHasher::new(1);
         let bcrypt_hash = bcrypt::hash("librechat-pass", 10)
@@ -195,8 +321,21 @@ mod tests {
         );
     }
 
-    #[test]
-    fn fallback_hash_is_parsable() {
-        assert!(PasswordHash::new(DUMMY_FALLBACK).is_ok());
+    #[tokio::test]
+    async fn many_concurrent_requests_all_complete_on_few_workers() {
+        let hasher = Arc::new(PasswordHasher::new(2));
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let h = hasher.clone();
+                tokio::spawn(async move { h.hash(format!("password-{i}")).await.unwrap() })
+            })
+            .collect();
+        let mut hashes = Vec::new();
+        for t in tasks {
+            hashes.push(t.await.unwrap());
+        }
+        hashes.sort();
+        hashes.dedup();
+        assert_eq!(hashes.len(), 8);
     }
 }
