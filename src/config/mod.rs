@@ -188,7 +188,9 @@ impl Config {
             app_title: text("APP_TITLE", "LibreChat"),
             yaml: AuthYaml::load(get("CONFIG_PATH"))?,
             help_and_faq_url,
-            custom_footer: get("CUSTOM_FOOTER").map(str::to_string),
+            custom_footer: get("CUSTOM_FOOTER")
+                .filter(|v| !v.is_empty())
+                .map(str::to_string),
             allow_account_deletion: parse_bool(get("ALLOW_ACCOUNT_DELETION"), true),
         })
     }

@@ -95,6 +95,16 @@ impl TestApp {
         SqlitePool::connect(&self.database_url).await.unwrap()
     }
 
+    /// A `SELECT COUNT(*) ...` answered by the database, with text parameters.
+    pub async fn count(&self, sql: &str, params: &[&str]) -> i64 {
+        let db = self.db().await;
+        let mut query = sqlx::query_as::<_, (i64,)>(sql);
+        for p in params {
+            query = query.bind(*p);
+        }
+        query.fetch_one(&db).await.unwrap().0
+    }
+
     pub async fn register(&self, name: &str, email: &str, password: &str) -> reqwest::Response {
         self.bare
             .post(self.url("/api/auth/register"))

@@ -247,11 +247,12 @@ async fn each_login_is_its_own_session() {
     let second = app.login("ada@example.com", PASSWORD).await;
     assert_eq!(second.status(), 200);
     let db = app.db().await;
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE user_id = $1")
-        .bind(&first.user_id)
-        .fetch_one(&db)
-        .await
-        .unwrap();
+    let n = app
+        .count(
+            "SELECT COUNT(*) FROM sessions WHERE user_id = $1",
+            &[&first.user_id],
+        )
+        .await;
     assert_eq!(n, 2);
     // Only a hash of the refresh token is stored.
     let (hash,): (String,) = sqlx::query_as("SELECT refresh_token_hash FROM sessions LIMIT 1")

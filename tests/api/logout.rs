@@ -68,10 +68,7 @@ async fn logout_works_with_an_expired_access_token() {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_cleared(response.headers());
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions")
-        .fetch_one(&app.db().await)
-        .await
-        .unwrap();
+    let n = app.count("SELECT COUNT(*) FROM sessions", &[]).await;
     assert_eq!(n, 0, "the session named by the cookie is deleted");
     assert_eq!(app.refresh_with_cookie(&s.refresh, "").await.status(), 401);
 }

@@ -174,23 +174,20 @@ async fn expired_sessions_are_purged() {
     let s = app.signed_in_user("ada@example.com").await;
     let _live = app.signed_in_user("bob@example.com").await;
     app.clock.advance_ms(30 * 60 * 1000);
-    let db = app.db().await;
     assert_eq!(app.ctx.sessions.purge_expired().await.unwrap(), 0);
     // A third login later than the first two.
     let late = app.login("bob@example.com", PASSWORD).await;
     assert_eq!(late.status(), 200);
     app.clock.advance_ms(31 * 60 * 1000);
     assert_eq!(app.ctx.sessions.purge_expired().await.unwrap(), 2);
-    let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions")
-        .fetch_one(&db)
-        .await
-        .unwrap();
+    let left = app.count("SELECT COUNT(*) FROM sessions", &[]).await;
     assert_eq!(left, 1);
-    let (ada,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE user_id = $1")
-        .bind(&s.user_id)
-        .fetch_one(&db)
-        .await
-        .unwrap();
+    let ada = app
+        .count(
+            "SELECT COUNT(*) FROM sessions WHERE user_id = $1",
+            &[&s.user_id],
+        )
+        .await;
     assert_eq!(ada, 0);
 }
 

@@ -32,11 +32,7 @@ async fn duplicate_email_gets_the_same_answer_and_creates_nothing() {
     assert_eq!(second.status(), 200);
     assert_eq!(second.text().await.unwrap(), first_body);
 
-    let db = app.db().await;
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
-        .fetch_one(&db)
-        .await
-        .unwrap();
+    let n = app.count("SELECT COUNT(*) FROM users", &[]).await;
     assert_eq!(n, 1);
     // The original password still works; the second one never took.
     assert_eq!(app.login("ada@example.com", PASSWORD).await.status(), 200);
@@ -151,14 +147,12 @@ async fn first_user_is_admin_even_when_several_register_at_once() {
         assert_eq!(status, 200);
     }
     let db = app.db().await;
-    let (admins,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE role = 'ADMIN'")
-        .fetch_one(&db)
-        .await
-        .unwrap();
-    let (users,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE role = 'USER'")
-        .fetch_one(&db)
-        .await
-        .unwrap();
+    let admins = app
+        .count("SELECT COUNT(*) FROM users WHERE role = 'ADMIN'", &[])
+        .await;
+    let users = app
+        .count("SELECT COUNT(*) FROM users WHERE role = 'USER'", &[])
+        .await;
     assert_eq!((admins, users), (1, 5));
 
     // The earliest account is the admin, and the role shows in the login answer.
