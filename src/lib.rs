@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod error;
@@ -32,8 +33,21 @@ pub async fn serve(
         .await
 }
 
-/// Purges expired sessions now and then every ten minutes, for as long as the server runs.
+/// Background work for as long as the server runs: reading revocations written by other
+/// processes every second, and purging expired sessions every ten minutes.
 pub fn spawn_maintenance(ctx: Arc<AppContext>) -> tokio::task::JoinHandle<()> {
+    let sync = ctx.clone();
+    tokio::spawn(async move {
+        let mut tick =
+            tokio::time::interval(Duration::from_millis(sessions::REVOCATION_SYNC_EVERY_MS));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = sync.sessions.sync_revocations().await {
+                tracing::warn!(error = %e, "reading session revocations failed");
+            }
+        }
+    });
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(PURGE_EVERY);
         loop {

@@ -3,9 +3,10 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+use bouncer::cli::{self, Cli, Command};
 use bouncer::clock::SystemClock;
 use bouncer::config::{Config, SecretsSource};
 use bouncer::AppContext;
@@ -13,37 +14,26 @@ use bouncer::AppContext;
 /// Where generated secrets are kept (beside the default SQLite database).
 const DATA_DIR: &str = "data";
 
-#[derive(Parser)]
-#[command(
-    name = "bouncer",
-    version,
-    about = "Authentication and abuse moderation for self-hosted AI chat"
-)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run the HTTP server on HOST:PORT.
-    Serve,
-}
+/// Exit codes: 0 success, 1 the command failed, 2 bad configuration or usage.
+const EXIT_FAILED: u8 = 1;
+const EXIT_CONFIG: u8 = 2;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| EnvFilter::new(cli.command.default_log_filter())),
         )
         .with_ansi(std::io::stdout().is_terminal())
         .init();
-    let cli = Cli::parse();
+
     let (config, warnings, secrets) = match Config::load(Path::new(DATA_DIR)) {
         Ok(loaded) => loaded,
         Err(e) => {
             eprintln!("bouncer: configuration error: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(EXIT_CONFIG);
         }
     };
     for w in &warnings {
@@ -58,46 +48,26 @@ async fn main() -> ExitCode {
         ),
         SecretsSource::Operator => {}
     }
-    match cli.command {
-        Command::Serve => match serve(config).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("bouncer: {e:#}");
-                ExitCode::FAILURE
-            }
-        },
-    }
-}
 
-async fn serve(config: Config) -> anyhow::Result<()> {
-    let addr = format!("{}:{}", config.host, config.port);
-    let ctx = AppContext::build(config, Arc::new(SystemClock)).await?;
-    let listener = tokio::net::TcpListener::bind(&addr)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
-    tracing::info!(address = %listener.local_addr()?, "bouncer listening");
-    bouncer::spawn_maintenance(ctx.clone());
-    bouncer::serve(listener, ctx.clone(), shutdown_signal()).await?;
-    ctx.db.close().await;
-    tracing::info!("bouncer stopped");
-    Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
+    let ctx = match AppContext::build(config, Arc::new(SystemClock)).await {
+        Ok(ctx) => ctx,
+        Err(e) => {
+            eprintln!("bouncer: {e:#}");
+            return ExitCode::from(EXIT_FAILED);
         }
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
+    let outcome = match cli.command {
+        Command::Serve => cli::serve::run(ctx).await.map_err(|e| format!("{e:#}")),
+        Command::CreateUser(args) => cli::create_user::run(&ctx, args).await.map_err(|e| e.0),
+        Command::DeleteUser(args) => cli::delete_user::run(&ctx, args).await.map_err(|e| e.0),
+        Command::ListUsers(args) => cli::list_users::run(&ctx, args).await.map_err(|e| e.0),
+        Command::ResetPassword(args) => cli::reset_password::run(&ctx, args).await.map_err(|e| e.0),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("bouncer: {message}");
+            ExitCode::from(EXIT_FAILED)
+        }
     }
 }

@@ -12,7 +12,10 @@ use moka::sync::Cache;
 
 pub use password::{PasswordHasher, Verification};
 pub use public_user::{iso_time, PublicUser};
-use validation::{normalize_email, validate_login, validate_registration, RegistrationInput};
+use validation::{
+    normalize_email, validate_login, validate_new_password, validate_registration,
+    RegistrationInput,
+};
 
 use crate::clock::Clock;
 use crate::config::{AuthYaml, Config};
@@ -23,6 +26,8 @@ use crate::store::{self, users::User, Db};
 #[derive(Debug, Clone)]
 pub struct AccountRules {
     pub min_password_length: usize,
+    /// Revocations must outlive every access token of the revoked session.
+    pub session_expiry_ms: i64,
     pub allow_unverified_email_login: bool,
     pub yaml: AuthYaml,
 }
@@ -31,8 +36,27 @@ impl From<&Config> for AccountRules {
     fn from(c: &Config) -> Self {
         Self {
             min_password_length: c.min_password_length,
+            session_expiry_ms: c.session_expiry_ms,
             allow_unverified_email_login: c.allow_unverified_email_login,
             yaml: c.yaml.clone(),
+        }
+    }
+}
+
+/// What a trusted caller (the operator's `create-user`) may decide that the public may not.
+#[derive(Debug, Clone)]
+pub struct RegisterOptions {
+    pub email_verified: bool,
+    /// `None`: `ADMIN` for the first user ever, `USER` after.
+    pub role: Option<String>,
+}
+
+impl RegisterOptions {
+    /// Registration through the public API.
+    pub fn public() -> Self {
+        Self {
+            email_verified: true,
+            role: None,
         }
     }
 }
@@ -72,7 +96,11 @@ impl Accounts {
     /// Registers a local user after LibreChat's validation and `allowedDomains` rule. The
     /// password is hashed before the email is checked, so a taken email costs the same time.
     /// `ALLOW_REGISTRATION` is the caller's business.
-    pub async fn register(&self, input: &RegistrationInput) -> Result<Registration> {
+    pub async fn register(
+        &self,
+        input: &RegistrationInput,
+        options: &RegisterOptions,
+    ) -> Result<Registration> {
         let valid = validate_registration(input, self.rules.min_password_length)
             .map_err(Error::Validation)?;
         if !self.rules.yaml.email_domain_allowed(&valid.email) {
@@ -89,7 +117,8 @@ impl Accounts {
             password_hash: &hash,
             // Without a mail transport there is no way to verify, so LibreChat marks new users
             // verified at once; the email issue changes this when mail is configured.
-            email_verified: true,
+            email_verified: options.email_verified,
+            role: options.role.as_deref(),
             now_ms: now,
         };
         Ok(match store::users::insert_local(&self.db, &new).await? {
@@ -156,6 +185,58 @@ impl Accounts {
         let user = Arc::new(user);
         self.cache.insert(id.to_string(), user.clone());
         Ok(Some(user))
+    }
+
+    pub async fn find_by_email(&self, email: &str) -> Result<Option<User>> {
+        store::users::find_by_email(&self.db, &normalize_email(email)).await
+    }
+
+    pub async fn username_taken(&self, username: &str) -> Result<bool> {
+        Ok(
+            store::users::find_by_username(&self.db, &username.to_lowercase())
+                .await?
+                .is_some(),
+        )
+    }
+
+    /// Every user, oldest first.
+    pub async fn list(&self) -> Result<Vec<User>> {
+        store::users::list(&self.db).await
+    }
+
+    /// Deletes a user and everything that lets them in; their sessions are revoked so running
+    /// servers refuse their tokens. Returns how many sessions were revoked, or
+    /// `UserNotFound`.
+    pub async fn delete(&self, user_id: &str) -> Result<usize> {
+        let now = self.clock.now_ms();
+        let revoked =
+            store::users::delete(&self.db, user_id, now, now + self.rules.session_expiry_ms)
+                .await?
+                .ok_or(Error::UserNotFound)?;
+        self.cache.invalidate(user_id);
+        tracing::info!(user_id, sessions = revoked.len(), "user deleted");
+        Ok(revoked.len())
+    }
+
+    /// Sets a new password under the registration rules and ends every session of the user.
+    /// Returns how many sessions were revoked.
+    pub async fn set_password(&self, user_id: &str, password: &str) -> Result<usize> {
+        validate_new_password(password, self.rules.min_password_length)
+            .map_err(Error::Validation)?;
+        let hash = self.hasher.hash(password.to_string()).await?;
+        let now = self.clock.now_ms();
+        let revoked = store::users::set_password_revoking_sessions(
+            &self.db,
+            user_id,
+            &hash,
+            now,
+            now + self.rules.session_expiry_ms,
+        )
+        .await?
+        .ok_or(Error::UserNotFound)?;
+        self.cache.invalidate(user_id);
+        tracing::info!(user_id, sessions = revoked.len(), "password changed");
+        Ok(revoked.len())
     }
 
     /// Records acceptance of the terms; the first acceptance time is kept.

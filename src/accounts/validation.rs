@@ -162,6 +162,13 @@ pub fn validate_registration(
     })
 }
 
+/// The password rules of registration, for every other path that sets a password.
+pub fn validate_new_password(password: &str, min_password_length: usize) -> Result<(), String> {
+    let mut issues = Issues::default();
+    issues.password("password", password, min_password_length);
+    issues.into_result()
+}
+
 /// `loginSchema`, after passport-local's own check for missing fields.
 pub fn validate_login(
     email: &str,

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::cookies;
 use super::extract::{bearer_token, ApiJson};
 use crate::accounts::validation::RegistrationInput;
-use crate::accounts::PublicUser;
+use crate::accounts::{PublicUser, RegisterOptions};
 use crate::app::AppContext;
 use crate::error::{Error, Result};
 use crate::sessions::Issued;
@@ -64,7 +64,9 @@ pub async fn register(
         return Err(Error::RegistrationDisabled);
     }
     // A taken email gets the same answer as a new account, after the same hashing work.
-    ctx.accounts.register(&input).await?;
+    ctx.accounts
+        .register(&input, &RegisterOptions::public())
+        .await?;
     Ok(Json(json!({ "message": REGISTRATION_MESSAGE })))
 }
 

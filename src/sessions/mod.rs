@@ -8,6 +8,7 @@
 pub mod revocation;
 pub mod tokens;
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
@@ -24,6 +25,14 @@ pub use tokens::{AccessClaims, RefreshClaims, TokenError, TokenKeys};
 /// Past this window a rotated token is treated as stolen.
 pub const REFRESH_REUSE_GRACE_MS: i64 = 10_000;
 
+/// How often a running server reads revocations written by other processes (the
+/// user-management commands): their access tokens are refused within this bound.
+pub const REVOCATION_SYNC_EVERY_MS: u64 = 1_000;
+
+/// Each sync re-reads this far behind the newest revocation it has seen, so a transaction that
+/// committed late, stamped with an earlier time, is not missed.
+const REVOCATION_SYNC_OVERLAP_MS: i64 = 60_000;
+
 /// Tokens handed out by a login or a refresh.
 #[derive(Debug, Clone)]
 pub struct Issued {
@@ -37,6 +46,8 @@ pub struct Sessions {
     db: Db,
     keys: TokenKeys,
     revoked: RevokedSessions,
+    /// Newest `revoked_at` read from the database (its own values, not this clock's).
+    synced_up_to: AtomicI64,
     clock: Arc<dyn Clock>,
     session_expiry_ms: i64,
     refresh_expiry_ms: i64,
@@ -60,18 +71,31 @@ impl Sessions {
         session_expiry_ms: i64,
         refresh_expiry_ms: i64,
     ) -> Result<Self> {
-        let revoked = RevokedSessions::default();
-        for (id, until) in store::revocations::active(&db, clock.now_ms()).await? {
-            revoked.insert(id, until);
-        }
-        Ok(Self {
+        let sessions = Self {
             db,
             keys,
-            revoked,
+            revoked: RevokedSessions::default(),
+            synced_up_to: AtomicI64::new(i64::MIN),
             clock,
             session_expiry_ms,
             refresh_expiry_ms,
-        })
+        };
+        sessions.sync_revocations().await?;
+        Ok(sessions)
+    }
+
+    /// Reads revocations made by other processes since the last sync into memory. Called at
+    /// start and every `REVOCATION_SYNC_EVERY_MS`; returns how many rows were read.
+    pub async fn sync_revocations(&self) -> Result<usize> {
+        let seen = self.synced_up_to.load(Ordering::Acquire);
+        let since = seen.saturating_sub(REVOCATION_SYNC_OVERLAP_MS);
+        let rows = store::revocations::since(&self.db, since, self.clock.now_ms()).await?;
+        let newest = rows.iter().map(|r| r.revoked_at).max().unwrap_or(seen);
+        for row in &rows {
+            self.revoked.insert(row.session_id.clone(), row.expires_at);
+        }
+        self.synced_up_to.fetch_max(newest, Ordering::AcqRel);
+        Ok(rows.len())
     }
 
     /// Starts a session for a user who just proved who they are.

@@ -26,14 +26,24 @@ pub(super) async fn insert(
     Ok(())
 }
 
-/// Revocations still in force: `(session_id, expires_at)`.
-pub async fn active(db: &Db, now_ms: i64) -> Result<Vec<(String, i64)>> {
-    Ok(
-        sqlx::query_as("SELECT session_id, expires_at FROM revoked_sessions WHERE expires_at > $1")
-            .bind(now_ms)
-            .fetch_all(db.pool())
-            .await?,
+/// A revocation: the session, when it was revoked, and until when it matters.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Revocation {
+    pub session_id: String,
+    pub revoked_at: i64,
+    pub expires_at: i64,
+}
+
+/// Revocations made at or after `since` that are still in force at `now_ms`.
+pub async fn since(db: &Db, since: i64, now_ms: i64) -> Result<Vec<Revocation>> {
+    Ok(sqlx::query_as::<_, Revocation>(
+        "SELECT session_id, revoked_at, expires_at FROM revoked_sessions \
+         WHERE revoked_at >= $1 AND expires_at > $2",
     )
+    .bind(since)
+    .bind(now_ms)
+    .fetch_all(db.pool())
+    .await?)
 }
 
 pub async fn delete_expired(db: &Db, now_ms: i64) -> Result<u64> {

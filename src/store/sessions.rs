@@ -1,5 +1,7 @@
 //! The `sessions` table: one row per login, holding only hashes of refresh tokens.
 
+use sqlx::{Sqlite, Transaction};
+
 use super::Db;
 use crate::error::Result;
 
@@ -96,15 +98,26 @@ pub async fn revoke_all_for_user(
     revoked_until: i64,
 ) -> Result<Vec<String>> {
     let mut tx = db.pool().begin().await?;
+    let ids = revoke_all_in(&mut tx, user_id, now_ms, revoked_until).await?;
+    tx.commit().await?;
+    Ok(ids)
+}
+
+/// The same, inside a caller's transaction (deleting a user, changing a password).
+pub(super) async fn revoke_all_in(
+    tx: &mut Transaction<'_, Sqlite>,
+    user_id: &str,
+    now_ms: i64,
+    revoked_until: i64,
+) -> Result<Vec<String>> {
     let ids: Vec<(String,)> =
         sqlx::query_as("DELETE FROM sessions WHERE user_id = $1 RETURNING id")
             .bind(user_id)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut **tx)
             .await?;
     for (id,) in &ids {
-        super::revocations::insert(&mut tx, id, user_id, now_ms, revoked_until).await?;
+        super::revocations::insert(tx, id, user_id, now_ms, revoked_until).await?;
     }
-    tx.commit().await?;
     Ok(ids.into_iter().map(|(id,)| id).collect())
 }
 

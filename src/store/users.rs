@@ -34,18 +34,20 @@ pub struct NewLocalUser<'a> {
     pub username: &'a str,
     pub password_hash: &'a str,
     pub email_verified: bool,
+    /// `None`: `ADMIN` for the first user ever, `USER` after.
+    pub role: Option<&'a str>,
     pub now_ms: i64,
 }
 
-/// Inserts a local user. The first user ever becomes `ADMIN`, decided inside the same statement
-/// so two simultaneous first registrations cannot both become admin. Returns `None` when the
-/// email is taken.
+/// Inserts a local user. Without an explicit role the first user ever becomes `ADMIN`, decided
+/// inside the same statement so two simultaneous first registrations cannot both become admin.
+/// Returns `None` when the email is taken.
 pub async fn insert_local(db: &Db, new: &NewLocalUser<'_>) -> Result<Option<User>> {
     let sql = format!(
         "INSERT INTO users (id, email, name, username, password_hash, email_verified, provider, role, \
                             created_at, updated_at) \
          SELECT $1, $2, $3, $4, $5, $6, 'local', \
-                CASE WHEN EXISTS (SELECT 1 FROM users) THEN 'USER' ELSE 'ADMIN' END, $7, $7 \
+                COALESCE($8, CASE WHEN EXISTS (SELECT 1 FROM users) THEN 'USER' ELSE 'ADMIN' END), $7, $7 \
          WHERE TRUE \
          ON CONFLICT (email) DO NOTHING \
          RETURNING {COLUMNS}"
@@ -58,6 +60,7 @@ pub async fn insert_local(db: &Db, new: &NewLocalUser<'_>) -> Result<Option<User
         .bind(new.password_hash)
         .bind(new.email_verified)
         .bind(new.now_ms)
+        .bind(new.role)
         .fetch_optional(db.pool())
         .await?)
 }
@@ -68,6 +71,20 @@ pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<User>> {
         .bind(email)
         .fetch_optional(db.pool())
         .await?)
+}
+
+pub async fn find_by_username(db: &Db, username: &str) -> Result<Option<User>> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE username = $1 LIMIT 1");
+    Ok(sqlx::query_as::<_, User>(&sql)
+        .bind(username)
+        .fetch_optional(db.pool())
+        .await?)
+}
+
+/// Every user, oldest first.
+pub async fn list(db: &Db) -> Result<Vec<User>> {
+    let sql = format!("SELECT {COLUMNS} FROM users ORDER BY created_at, id");
+    Ok(sqlx::query_as::<_, User>(&sql).fetch_all(db.pool()).await?)
 }
 
 pub async fn find_by_id(db: &Db, id: &str) -> Result<Option<User>> {
@@ -112,6 +129,53 @@ pub async fn accept_terms(db: &Db, id: &str, now_ms: i64) -> Result<Option<i64>>
     .fetch_optional(db.pool())
     .await?;
     Ok(row.and_then(|(at,)| at))
+}
+
+/// Sets a new password hash and ends every session of the user, in one transaction. Returns
+/// the revoked session ids, or `None` when the user does not exist.
+pub async fn set_password_revoking_sessions(
+    db: &Db,
+    id: &str,
+    new_hash: &str,
+    now_ms: i64,
+    revoked_until: i64,
+) -> Result<Option<Vec<String>>> {
+    let mut tx = db.pool().begin().await?;
+    let updated = sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(new_hash)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(None);
+    }
+    let revoked = super::sessions::revoke_all_in(&mut tx, id, now_ms, revoked_until).await?;
+    tx.commit().await?;
+    Ok(Some(revoked))
+}
+
+/// Deletes a user with everything that lets them in: their sessions are revoked (so running
+/// servers refuse their access tokens) and deleted, then the user row. One transaction: a
+/// failure leaves everything as it was. Returns the revoked session ids, or `None` when the
+/// user does not exist.
+pub async fn delete(
+    db: &Db,
+    id: &str,
+    now_ms: i64,
+    revoked_until: i64,
+) -> Result<Option<Vec<String>>> {
+    let mut tx = db.pool().begin().await?;
+    let revoked = super::sessions::revoke_all_in(&mut tx, id, now_ms, revoked_until).await?;
+    let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    if deleted.rows_affected() == 0 {
+        return Ok(None);
+    }
+    tx.commit().await?;
+    Ok(Some(revoked))
 }
 
 pub async fn count(db: &Db) -> Result<i64> {

@@ -23,7 +23,7 @@ pub struct TestApp {
     /// A bare client: no cookie store, for tests that place cookies by hand.
     pub bare: reqwest::Client,
     /// Holds the database; removed when the test ends.
-    pub _dir: TempDir,
+    pub dir: TempDir,
     pub database_url: String,
 }
 
@@ -72,7 +72,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
             .redirect(Policy::none())
             .build()
             .unwrap(),
-        _dir: dir,
+        dir,
         database_url,
     }
 }
@@ -140,6 +140,19 @@ impl TestApp {
             self.register("Test User", email, PASSWORD).await.status(),
             200
         );
+        let response = self.login(email, PASSWORD).await;
+        assert_eq!(response.status(), 200);
+        let refresh = cookie_value(response.headers(), "refreshToken").expect("refresh cookie");
+        let body: Value = response.json().await.unwrap();
+        Session {
+            token: body["token"].as_str().unwrap().to_string(),
+            refresh,
+            user_id: body["user"]["id"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// Logs an existing user in once more: a new session.
+    pub async fn signed_in_user_again(&self, email: &str) -> Session {
         let response = self.login(email, PASSWORD).await;
         assert_eq!(response.status(), 200);
         let refresh = cookie_value(response.headers(), "refreshToken").expect("refresh cookie");

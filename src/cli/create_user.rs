@@ -1,0 +1,132 @@
+//! `bouncer create-user`: adds a user under the registration rules of the API, even with
+//! registration closed.
+
+use rand::distributions::{Alphanumeric, DistString};
+
+use super::{fail, prompt, CliResult};
+use crate::accounts::validation::RegistrationInput;
+use crate::accounts::{RegisterOptions, Registration};
+use crate::app::AppContext;
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+#[value(rename_all = "UPPER")]
+pub enum Role {
+    Admin,
+    User,
+}
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "Missing values are asked for at a terminal (the password twice, hidden); a blank password \
+generates a strong one, printed once. Without a terminal, missing values are an error; pass the password \
+with --password-stdin to keep it out of the process list.\n\n\
+Examples:\n  \
+bouncer create-user ada@example.com \"Ada Lovelace\" ada\n  \
+echo 'a long passphrase' | bouncer create-user ada@example.com \"Ada Lovelace\" ada --password-stdin\n  \
+bouncer create-user ops@example.com \"Ops Team\" ops '' --role ADMIN"
+)]
+pub struct Args {
+    /// Email address (the login).
+    email: Option<String>,
+    /// Full name, 3 to 80 characters.
+    name: Option<String>,
+    /// Username, 2 to 80 characters (an empty string for none).
+    username: Option<String>,
+    /// Password; an empty string generates one. Prefer --password-stdin or the prompt.
+    #[arg(conflicts_with = "password_stdin")]
+    password: Option<String>,
+    /// Whether the email counts as verified.
+    #[arg(long, value_name = "true|false", default_value_t = true, action = clap::ArgAction::Set)]
+    email_verified: bool,
+    /// Role; by default the first user ever is ADMIN and later ones USER.
+    #[arg(long, value_enum)]
+    role: Option<Role>,
+    /// Read the password from the first line of stdin.
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+/// Length of generated passwords: 24 alphanumerics, about 143 bits.
+const GENERATED_PASSWORD_LEN: usize = 24;
+
+fn value(
+    given: Option<String>,
+    label: &str,
+    default: Option<&str>,
+    interactive: bool,
+) -> CliResult<String> {
+    match given {
+        Some(v) => Ok(v),
+        None if interactive => prompt::ask(label, default),
+        None => fail(format!(
+            "missing {}: give it as an argument (stdin is not a terminal, so it cannot be asked for)",
+            label.to_lowercase()
+        )),
+    }
+}
+
+pub async fn run(ctx: &AppContext, args: Args) -> CliResult {
+    let interactive = prompt::interactive() && !args.password_stdin;
+    let email = value(args.email, "Email", None, interactive)?
+        .trim()
+        .to_string();
+    if !email.contains('@') {
+        return fail(format!("{email:?} is not an email address"));
+    }
+    let local_part = email.split('@').next().unwrap_or("").to_string();
+    let name = value(args.name, "Name", Some(&local_part), interactive)?;
+    let username = value(args.username, "Username", Some(&local_part), interactive)?;
+
+    if let Some(existing) = ctx.accounts.find_by_email(&email).await? {
+        return fail(format!(
+            "a user with email {} already exists",
+            existing.email
+        ));
+    }
+    if !username.is_empty() && ctx.accounts.username_taken(&username).await? {
+        return fail(format!("a user with username {username} already exists"));
+    }
+
+    let password = match args.password {
+        Some(p) => p,
+        None if args.password_stdin => prompt::password_from_stdin()?,
+        None if interactive => prompt::new_password(" (blank to generate one)")?,
+        None => return fail(
+            "missing password: give it as an argument, use --password-stdin, or run at a terminal",
+        ),
+    };
+    let generated = password.is_empty();
+    let password = if generated {
+        Alphanumeric.sample_string(&mut rand::rngs::OsRng, GENERATED_PASSWORD_LEN)
+    } else {
+        password
+    };
+
+    let input = RegistrationInput {
+        name: Some(name),
+        username: Some(username),
+        email: Some(email.clone()),
+        password: Some(password.clone()),
+        confirm_password: Some(password.clone()),
+    };
+    let options = RegisterOptions {
+        email_verified: args.email_verified,
+        role: args.role.map(|r| format!("{r:?}").to_uppercase()),
+    };
+    match ctx.accounts.register(&input, &options).await? {
+        Registration::Created(user) => {
+            println!(
+                "Created user {} (id {}, role {}, email {}verified)",
+                user.email,
+                user.id,
+                user.role,
+                if user.email_verified { "" } else { "not " }
+            );
+            if generated {
+                println!("Generated password (shown only now): {password}");
+            }
+            Ok(())
+        }
+        Registration::EmailTaken => fail(format!("a user with email {email} already exists")),
+    }
+}

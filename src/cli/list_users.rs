@@ -1,0 +1,79 @@
+//! `bouncer list-users`: every user, as a table or as JSON.
+
+use serde_json::json;
+
+use super::CliResult;
+use crate::accounts::iso_time;
+use crate::app::AppContext;
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  bouncer list-users\n  bouncer list-users --json | jq '.users[].email'"
+)]
+pub struct Args {
+    /// Print JSON: {"users": [...], "total": N}.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn run(ctx: &AppContext, args: Args) -> CliResult {
+    let users = ctx.accounts.list().await?;
+    if args.json {
+        let list: Vec<_> = users
+            .iter()
+            .map(|u| {
+                json!({
+                    "id": u.id, "email": u.email, "username": u.username, "name": u.name,
+                    "provider": u.provider, "role": u.role, "emailVerified": u.email_verified,
+                    "createdAt": iso_time(u.created_at),
+                })
+            })
+            .collect();
+        println!("{}", json!({ "users": list, "total": users.len() }));
+        return Ok(());
+    }
+    let header = [
+        "ID", "EMAIL", "USERNAME", "NAME", "PROVIDER", "ROLE", "VERIFIED", "CREATED",
+    ];
+    let rows: Vec<[String; 8]> = users
+        .iter()
+        .map(|u| {
+            [
+                u.id.clone(),
+                u.email.clone(),
+                u.username.clone(),
+                u.name.clone(),
+                u.provider.clone(),
+                u.role.clone(),
+                if u.email_verified { "yes" } else { "no" }.to_string(),
+                iso_time(u.created_at),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    println!("{}", line(&header.map(String::from)));
+    for row in &rows {
+        println!("{}", line(row));
+    }
+    println!(
+        "Total: {} user{}",
+        users.len(),
+        if users.len() == 1 { "" } else { "s" }
+    );
+    Ok(())
+}

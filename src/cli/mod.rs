@@ -1,0 +1,95 @@
+//! The `bouncer` command line: the server and the user-management commands. Every command
+//! reads the same configuration as the server and goes through the same services.
+
+pub mod create_user;
+pub mod delete_user;
+pub mod list_users;
+mod prompt;
+pub mod reset_password;
+pub mod serve;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::Error;
+
+#[derive(Parser)]
+#[command(
+    name = "bouncer",
+    version,
+    about = "Authentication and abuse moderation for self-hosted AI chat, speaking LibreChat's auth protocol",
+    after_help = "Every command reads the same configuration as the server (environment, .env, librechat.yaml)\n\
+                  and may run while the server runs.\n\n\
+                  Examples:\n  \
+                  bouncer serve\n  \
+                  bouncer create-user ada@example.com \"Ada Lovelace\" ada\n  \
+                  bouncer list-users\n  \
+                  bouncer reset-password ada@example.com\n  \
+                  bouncer delete-user ada@example.com --yes"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the HTTP server on HOST:PORT.
+    Serve,
+    /// Add a user, even with registration closed.
+    CreateUser(create_user::Args),
+    /// Remove a user and everything that lets them in.
+    DeleteUser(delete_user::Args),
+    /// List every user.
+    ListUsers(list_users::Args),
+    /// Set a user's password and sign them out everywhere.
+    ResetPassword(reset_password::Args),
+}
+
+impl Command {
+    /// The server logs what it does; the other commands print their results and log only
+    /// problems.
+    pub fn default_log_filter(&self) -> &'static str {
+        match self {
+            Command::Serve => "info",
+            _ => "warn",
+        }
+    }
+}
+
+/// A command's failure: one line for stderr.
+#[derive(Debug)]
+pub struct CliError(pub String);
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<Error> for CliError {
+    fn from(e: Error) -> Self {
+        CliError(match e {
+            Error::Validation(message) => message,
+            Error::DomainNotAllowed => {
+                "the email's domain is not in registration.allowedDomains of librechat.yaml".into()
+            }
+            Error::UserNotFound => "no such user".into(),
+            Error::Unavailable(e) => format!("database unavailable: {e}"),
+            Error::Internal(e) => format!("{e:#}"),
+            other => other.to_string(),
+        })
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        CliError(format!("terminal: {e}"))
+    }
+}
+
+pub type CliResult<T = ()> = Result<T, CliError>;
+
+/// `Err` with a one-line message.
+pub fn fail<T>(message: impl Into<String>) -> CliResult<T> {
+    Err(CliError(message.into()))
+}
