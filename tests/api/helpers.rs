@@ -140,15 +140,7 @@ impl TestApp {
             self.register("Test User", email, PASSWORD).await.status(),
             200
         );
-        let response = self.login(email, PASSWORD).await;
-        assert_eq!(response.status(), 200);
-        let refresh = cookie_value(response.headers(), "refreshToken").expect("refresh cookie");
-        let body: Value = response.json().await.unwrap();
-        Session {
-            token: body["token"].as_str().unwrap().to_string(),
-            refresh,
-            user_id: body["user"]["id"].as_str().unwrap().to_string(),
-        }
+        self.signed_in_user_again(email).await
     }
 
     /// Logs an existing user in once more: a new session.
