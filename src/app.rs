@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::accounts::{AccountRules, Accounts, PasswordHasher};
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::moderation::Moderation;
 use crate::sessions::{Sessions, TokenKeys};
 use crate::store::Db;
 
@@ -13,6 +14,7 @@ pub struct AppContext {
     pub db: Db,
     pub accounts: Accounts,
     pub sessions: Sessions,
+    pub moderation: Moderation,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -39,11 +41,15 @@ impl AppContext {
         )
         .await
         .map_err(|e| anyhow::anyhow!("loading session revocations: {e}"))?;
+        let moderation = Moderation::new(db.clone(), clock.clone(), config.moderation.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("loading bans: {e}"))?;
         Ok(Arc::new(Self {
             config,
             db,
             accounts,
             sessions,
+            moderation,
             clock,
         }))
     }

@@ -10,6 +10,10 @@ use serde_json::json;
 /// 404 status).
 pub const INVALID_CREDENTIALS: &str = "Incorrect email or password.";
 
+/// What a banned user or IP is told (spec §2).
+pub const BANNED: &str =
+    "Your account has been temporarily banned due to violations of our service.";
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// 400 `{"message"}`: a body that is not the JSON the route takes.
@@ -43,6 +47,12 @@ pub enum Error {
     /// The refresh token names a user that no longer exists: LibreChat redirects to /login.
     #[error("refresh token user no longer exists")]
     RefreshUserGone,
+    /// 403: the user or the client IP is banned.
+    #[error("banned")]
+    Banned,
+    /// 429 `{"message"}` with the limiter's text.
+    #[error("rate limited: {0}")]
+    RateLimited(String),
     /// 503: the database cannot be reached right now.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
@@ -110,6 +120,8 @@ impl IntoResponse for Error {
             Error::RefreshUserGone => {
                 (StatusCode::FOUND, [(header::LOCATION, "/login")]).into_response()
             }
+            Error::Banned => json_message(StatusCode::FORBIDDEN, BANNED),
+            Error::RateLimited(m) => json_message(StatusCode::TOO_MANY_REQUESTS, &m),
             Error::Unavailable(e) => {
                 tracing::warn!(error = %e, "database unavailable");
                 json_message(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable")

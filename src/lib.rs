@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod moderation;
 pub mod sessions;
 pub mod store;
 
@@ -33,8 +34,9 @@ pub async fn serve(
         .await
 }
 
-/// Background work for as long as the server runs: reading revocations written by other
-/// processes every second, and purging expired sessions every ten minutes.
+/// Background work for as long as the server runs: reading revocations and bans written by
+/// other processes every second, and purging expired sessions, bans and limiter windows every
+/// ten minutes.
 pub fn spawn_maintenance(ctx: Arc<AppContext>) -> tokio::task::JoinHandle<()> {
     let sync = ctx.clone();
     tokio::spawn(async move {
@@ -46,6 +48,9 @@ pub fn spawn_maintenance(ctx: Arc<AppContext>) -> tokio::task::JoinHandle<()> {
             if let Err(e) = sync.sessions.sync_revocations().await {
                 tracing::warn!(error = %e, "reading session revocations failed");
             }
+            if let Err(e) = sync.moderation.sync_bans().await {
+                tracing::warn!(error = %e, "reading bans failed");
+            }
         }
     });
     tokio::spawn(async move {
@@ -56,6 +61,11 @@ pub fn spawn_maintenance(ctx: Arc<AppContext>) -> tokio::task::JoinHandle<()> {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(sessions = n, "purged expired sessions"),
                 Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
+            }
+            match ctx.moderation.purge_expired().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(bans = n, "purged expired bans"),
+                Err(e) => tracing::warn!(error = %e, "purging expired bans failed"),
             }
         }
     })

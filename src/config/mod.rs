@@ -3,6 +3,7 @@
 
 mod dotenv;
 mod known;
+pub mod moderation;
 pub mod secrets;
 pub mod values;
 pub mod yaml;
@@ -12,6 +13,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 pub use known::unknown_variable_warnings;
+pub use moderation::ModerationConfig;
 pub use secrets::{Secret, SecretsSource};
 use values::{duration_ms, parse_bool};
 pub use yaml::AuthYaml;
@@ -79,6 +81,7 @@ pub struct Config {
     pub help_and_faq_url: String,
     pub custom_footer: Option<String>,
     pub allow_account_deletion: bool,
+    pub moderation: ModerationConfig,
 }
 
 const DEFAULT_DOMAIN: &str = "http://localhost:3080";
@@ -192,6 +195,7 @@ impl Config {
                 .filter(|v| !v.is_empty())
                 .map(str::to_string),
             allow_account_deletion: parse_bool(get("ALLOW_ACCOUNT_DELETION"), true),
+            moderation: ModerationConfig::from_vars(vars)?,
         })
     }
 

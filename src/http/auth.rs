@@ -1,5 +1,6 @@
 //! `/api/auth`: login, registration, refresh, logout.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
@@ -10,11 +11,12 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::cookies;
-use super::extract::{bearer_token, ApiJson};
+use super::extract::{bearer_token, ApiJson, ClientIp};
 use crate::accounts::validation::RegistrationInput;
 use crate::accounts::{PublicUser, RegisterOptions};
 use crate::app::AppContext;
 use crate::error::{Error, Result};
+use crate::moderation::Subject;
 use crate::sessions::Issued;
 use crate::store::users::User;
 
@@ -40,10 +42,29 @@ fn session_response(ctx: &AppContext, issued: &Issued, user: &User) -> Response 
     (StatusCode::OK, headers, Json(body)).into_response()
 }
 
+/// The ban check of login and registration: the client IP, then the account the body's email
+/// names, so a banned user is refused from any IP. It comes before the limiters, so a banned
+/// client sees the ban, not a 429.
+async fn check_ban(ctx: &AppContext, ip: IpAddr, email: Option<&str>) -> Result<()> {
+    ctx.moderation.check(ip, None)?;
+    if let Some(email) = email.filter(|e| !e.trim().is_empty()) {
+        if let Some(user) = ctx.accounts.find_by_email(email).await? {
+            ctx.moderation.check(ip, Some(&user.id))?;
+        }
+    }
+    Ok(())
+}
+
 pub async fn login(
     State(ctx): State<Arc<AppContext>>,
+    ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Response> {
+    check_ban(&ctx, ip, body.email.as_deref()).await?;
+    let limiter = &ctx.moderation.limiters.login;
+    ctx.moderation
+        .limit(limiter, Subject::Ip(ip), &ctx.sessions)
+        .await?;
     if !ctx.config.allow_email_login {
         return Err(Error::EmailLoginDisabled);
     }
@@ -58,8 +79,14 @@ pub async fn login(
 
 pub async fn register(
     State(ctx): State<Arc<AppContext>>,
+    ClientIp(ip): ClientIp,
     ApiJson(input): ApiJson<RegistrationInput>,
 ) -> Result<Json<serde_json::Value>> {
+    check_ban(&ctx, ip, input.email.as_deref()).await?;
+    let limiter = &ctx.moderation.limiters.register;
+    ctx.moderation
+        .limit(limiter, Subject::Ip(ip), &ctx.sessions)
+        .await?;
     if !ctx.config.allow_registration {
         return Err(Error::RegistrationDisabled);
     }

@@ -1,10 +1,11 @@
 //! Extractors: a JSON body whose rejections speak our error format, and the authenticated
 //! caller read from `Authorization: Bearer`.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
@@ -51,16 +52,42 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// A caller with a valid, unrevoked access token; anything else is a 401.
+/// The client's IP: the TCP peer, or what a trusted proxy says in `X-Forwarded-For`.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+fn client_ip(parts: &Parts, ctx: &AppContext) -> IpAddr {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+    ctx.moderation.client_ip(peer, &parts.headers)
+}
+
+impl FromRequestParts<Arc<AppContext>> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        ctx: &Arc<AppContext>,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(parts, ctx)))
+    }
+}
+
+/// A caller with a valid, unrevoked access token (401 otherwise) who is not banned, by user or
+/// by IP (403). Memory only: no database round trip.
 pub struct AuthUser(pub AccessClaims);
 
 impl FromRequestParts<Arc<AppContext>> for AuthUser {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, ctx: &Arc<AppContext>) -> Result<Self, Error> {
-        ctx.sessions
-            .authenticate(bearer_token(&parts.headers))
-            .map(AuthUser)
+        let claims = ctx.sessions.authenticate(bearer_token(&parts.headers))?;
+        ctx.moderation
+            .check(client_ip(parts, ctx), Some(&claims.id))?;
+        Ok(AuthUser(claims))
     }
 }
 

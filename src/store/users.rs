@@ -155,8 +155,9 @@ pub async fn set_password_revoking_sessions(
     Ok(Some(revoked))
 }
 
-/// Deletes a user with everything that lets them in: their sessions are revoked (so running
-/// servers refuse their access tokens) and deleted, then the user row. One transaction: a
+/// Deletes a user with everything that lets them in or belongs to them: their sessions are
+/// revoked (so running servers refuse their access tokens) and deleted, their bans by user id
+/// removed, then the user row. One transaction: a
 /// failure leaves everything as it was. Returns the revoked session ids, or `None` when the
 /// user does not exist.
 pub async fn delete(
@@ -167,6 +168,10 @@ pub async fn delete(
 ) -> Result<Option<Vec<String>>> {
     let mut tx = db.pool().begin().await?;
     let revoked = super::sessions::revoke_all_in(&mut tx, id, now_ms, revoked_until).await?;
+    sqlx::query("DELETE FROM bans WHERE kind = 'user' AND subject = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
     let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)

@@ -34,6 +34,9 @@ pub fn base_vars(dir: &TempDir) -> HashMap<String, String> {
         ("JWT_SECRET".into(), JWT_SECRET.into()),
         ("JWT_REFRESH_SECRET".into(), JWT_REFRESH_SECRET.into()),
         ("ALLOW_REGISTRATION".into(), "true".into()),
+        // Limiters opened wide; the moderation tests set their own limits.
+        ("LOGIN_MAX".into(), "1000".into()),
+        ("REGISTER_MAX".into(), "1000".into()),
         (
             "DATABASE_URL".into(),
             format!("sqlite://{}/bouncer.db", dir.path().display()),

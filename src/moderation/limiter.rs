@@ -1,0 +1,112 @@
+//! LibreChat's fixed-window limiters (spec §5.4): every request counts, successful or not.
+
+use crate::config::moderation::{LimiterSettings, ModerationConfig};
+
+/// One limiter: its key prefix, its limits, its 429 message, and the violation it records.
+#[derive(Debug, Clone)]
+pub struct Limiter {
+    /// Key prefix, as LibreChat's Redis prefixes (`login_limiter`, ...).
+    pub name: &'static str,
+    pub settings: LimiterSettings,
+    /// The violation type scored when the limit is exceeded (spec §5.3).
+    pub violation_type: &'static str,
+    pub score: i64,
+    /// The JSON `message` of the 429 answer.
+    pub message: String,
+}
+
+/// Every limiter of the system. Login and registration are attached to their routes; reset,
+/// verify and 2FA wait for those routes; the message limiters for the chat gateway.
+#[derive(Debug, Clone)]
+pub struct Limiters {
+    pub login: Limiter,
+    pub register: Limiter,
+    pub reset_password: Limiter,
+    pub reset_password_submission: Limiter,
+    pub verify_email: Limiter,
+    pub verify_email_submission: Limiter,
+    pub two_factor_temp: Limiter,
+    pub message_ip: Limiter,
+    pub message_user: Limiter,
+}
+
+impl Limiters {
+    pub fn new(c: &ModerationConfig) -> Self {
+        let s = &c.scores;
+        let attempts = |w: u64| format!("Too many attempts, please try again after {w} minute(s)");
+        Self {
+            login: Limiter {
+                name: "login_limiter",
+                settings: c.login.clone(),
+                violation_type: "logins",
+                score: s.login,
+                message: format!(
+                    "Too many login attempts, please try again after {} minutes.",
+                    c.login.window_minutes
+                ),
+            },
+            register: Limiter {
+                name: "register_limiter",
+                settings: c.register.clone(),
+                violation_type: "registrations",
+                score: s.registration,
+                message: format!(
+                    "Too many accounts created, please try again after {} minutes",
+                    c.register.window_minutes
+                ),
+            },
+            reset_password: Limiter {
+                name: "reset_password_limiter",
+                settings: c.reset_password.clone(),
+                violation_type: "reset_password_limit",
+                score: s.reset_password,
+                message: attempts(c.reset_password.window_minutes),
+            },
+            reset_password_submission: Limiter {
+                name: "reset_password_submission_limiter",
+                settings: c.reset_password_submission.clone(),
+                violation_type: "reset_password_limit",
+                score: s.reset_password_submission,
+                message: attempts(c.reset_password_submission.window_minutes),
+            },
+            verify_email: Limiter {
+                name: "verify_email_limiter",
+                settings: c.verify_email.clone(),
+                violation_type: "verify_email_limit",
+                score: s.verify_email,
+                message: attempts(c.verify_email.window_minutes),
+            },
+            verify_email_submission: Limiter {
+                name: "verify_email_submission_limiter",
+                settings: c.verify_email_submission.clone(),
+                violation_type: "verify_email_limit",
+                score: s.verify_email_submission,
+                message: attempts(c.verify_email_submission.window_minutes),
+            },
+            two_factor_temp: Limiter {
+                name: "two_factor_temp_limiter",
+                settings: c.two_factor_temp.clone(),
+                violation_type: "logins",
+                score: s.two_factor_temp,
+                message: format!(
+                    "Too many verification attempts, please try again after {} minutes.",
+                    c.two_factor_temp.window_minutes
+                ),
+            },
+            message_ip: Limiter {
+                name: "message_ip_limiter",
+                settings: c.message_ip.clone(),
+                violation_type: "message_limit",
+                score: s.message,
+                message: "Too many messages, please try again later.".into(),
+            },
+            message_user: Limiter {
+                name: "message_user_limiter",
+                settings: c.message_user.clone(),
+                violation_type: "message_limit",
+                score: s.message,
+                message: "Too many messages, please try again later.".into(),
+            },
+        }
+    }
+}

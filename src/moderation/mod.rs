@@ -1,0 +1,259 @@
+//! The Automated Moderation System: limiters, violation scores, and bans of users and IPs.
+//!
+//! LibreChat's arithmetic (spec §5.2) with Bouncer's changes (DESIGN §4): violations of the
+//! anonymous limiters (login, register, reset, verify) count against the client IP, so abuse
+//! leads to an IP ban without anyone being able to get a victim's account banned; bans are on
+//! by default, stored in the database, and checked in memory.
+
+pub mod bans;
+pub mod client_ip;
+pub mod limiter;
+pub mod state;
+pub mod user_agent;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use bans::{crosses_interval, BanKind, BanList};
+pub use limiter::{Limiter, Limiters};
+use state::{MemoryState, ModerationState};
+
+use crate::clock::Clock;
+use crate::config::ModerationConfig;
+use crate::error::{Error, Result};
+use crate::sessions::Sessions;
+use crate::store::{self, bans::Ban, Db};
+
+/// Who a violation is counted against.
+#[derive(Debug, Clone, Copy)]
+pub enum Subject<'a> {
+    /// An anonymous client.
+    Ip(IpAddr),
+    /// A signed-in user (or the user a 2FA temp token names), from this IP.
+    User { id: &'a str, ip: IpAddr },
+}
+
+impl Subject<'_> {
+    fn key(&self) -> String {
+        match self {
+            Subject::Ip(ip) => format!("ip:{ip}"),
+            Subject::User { id, .. } => format!("user:{id}"),
+        }
+    }
+}
+
+/// How long an in-flight counter survives without news (LibreChat: 1 minute).
+const IN_FLIGHT_TTL_MS: i64 = 60_000;
+
+pub struct Moderation {
+    config: ModerationConfig,
+    pub limiters: Limiters,
+    state: Arc<dyn ModerationState>,
+    bans: BanList,
+    db: Db,
+    clock: Arc<dyn Clock>,
+}
+
+impl Moderation {
+    /// Builds the service with in-process state and loads the bans in force.
+    pub async fn new(db: Db, clock: Arc<dyn Clock>, config: ModerationConfig) -> Result<Self> {
+        let moderation = Self {
+            limiters: Limiters::new(&config),
+            config,
+            state: Arc::new(MemoryState::default()),
+            bans: BanList::default(),
+            db,
+            clock,
+        };
+        moderation.sync_bans().await?;
+        Ok(moderation)
+    }
+
+    pub fn config(&self) -> &ModerationConfig {
+        &self.config
+    }
+
+    /// The client IP of a request (see `client_ip`).
+    pub fn client_ip(&self, peer: IpAddr, headers: &axum::http::HeaderMap) -> IpAddr {
+        client_ip::resolve(
+            peer,
+            headers,
+            self.config.trust_proxy,
+            &self.config.trusted_proxies,
+        )
+    }
+
+    /// `Err(Banned)` when the IP, or the user if given, is banned. Memory only.
+    pub fn check(&self, ip: IpAddr, user_id: Option<&str>) -> Result<()> {
+        let now = self.clock.now_ms();
+        let banned = self.bans.is_ip_banned(ip, now)
+            || user_id.is_some_and(|id| self.bans.is_banned(BanKind::User, id, now));
+        if banned {
+            Err(Error::Banned)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Counts a request against a limiter. Past the limit: the violation is recorded (which
+    /// may ban) and the answer is `RateLimited` with the limiter's message.
+    pub async fn limit(
+        &self,
+        limiter: &Limiter,
+        subject: Subject<'_>,
+        sessions: &Sessions,
+    ) -> Result<()> {
+        let key = format!("{}:{}", limiter.name, subject.key());
+        let count = self
+            .state
+            .hit(&key, limiter.settings.window_ms(), self.clock.now_ms())
+            .await?;
+        if count <= limiter.settings.max {
+            return Ok(());
+        }
+        self.violation(subject, limiter.violation_type, limiter.score, sessions)
+            .await?;
+        Err(Error::RateLimited(limiter.message.clone()))
+    }
+
+    /// One more request in flight for a user; `false` past `CONCURRENT_MESSAGE_MAX` (the
+    /// request is then not counted, and the violation is recorded). Pair with `leave`.
+    pub async fn enter(&self, user_id: &str, ip: IpAddr, sessions: &Sessions) -> Result<bool> {
+        let key = format!("concurrent:user:{user_id}");
+        let now = self.clock.now_ms();
+        let count = self.state.enter(&key, IN_FLIGHT_TTL_MS, now).await?;
+        if count <= self.config.concurrent_message_max {
+            return Ok(true);
+        }
+        self.state.leave(&key).await?;
+        let subject = Subject::User { id: user_id, ip };
+        self.violation(
+            subject,
+            "concurrent",
+            self.config.scores.concurrent,
+            sessions,
+        )
+        .await?;
+        Ok(false)
+    }
+
+    pub async fn leave(&self, user_id: &str) -> Result<()> {
+        self.state
+            .leave(&format!("concurrent:user:{user_id}"))
+            .await
+    }
+
+    /// Adds `score` to the subject's counter for this violation type; bans when the counter
+    /// crosses a multiple of `BAN_INTERVAL`. Returns whether a ban was made.
+    pub async fn violation(
+        &self,
+        subject: Subject<'_>,
+        violation_type: &str,
+        score: i64,
+        sessions: &Sessions,
+    ) -> Result<bool> {
+        let key = format!("{violation_type}:{}", subject.key());
+        let (before, after) = self.state.add_score(&key, score).await?;
+        tracing::info!(subject = %subject.key(), violation_type, score = after, "violation");
+        if !self.config.ban_violations || !crosses_interval(before, after, self.config.ban_interval)
+        {
+            return Ok(false);
+        }
+        self.ban(
+            subject,
+            violation_type,
+            after,
+            self.config.ban_duration_ms,
+            sessions,
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Bans a subject: a user loses every session at once and is banned with the IP they came
+    /// from; an IP is banned alone. A duration of zero or less is LibreChat's "soft" ban:
+    /// sessions end, nothing is recorded.
+    pub async fn ban(
+        &self,
+        subject: Subject<'_>,
+        violation_type: &str,
+        score: i64,
+        duration_ms: i64,
+        sessions: &Sessions,
+    ) -> Result<()> {
+        let now = self.clock.now_ms();
+        let (user_id, ip) = match subject {
+            Subject::User { id, ip } => (Some(id), Some(ip)),
+            Subject::Ip(ip) => (None, Some(ip)),
+        };
+        if let Some(id) = user_id {
+            let revoked = sessions.revoke_all_for_user(id).await?;
+            tracing::warn!(user_id = id, sessions = revoked, "ban: sessions revoked");
+        }
+        if duration_ms <= 0 {
+            tracing::warn!(subject = %subject.key(), violation_type, score, "soft ban (BAN_DURATION <= 0)");
+            return Ok(());
+        }
+        let mut targets: Vec<(BanKind, String)> = Vec::new();
+        if let Some(id) = user_id {
+            targets.push((BanKind::User, id.to_string()));
+        }
+        if let Some(ip) = ip.filter(|ip| !ip.is_unspecified()) {
+            targets.push((BanKind::Ip, ip.to_string()));
+        }
+        for (kind, target) in targets {
+            let ban = Ban {
+                kind: kind.as_str().to_string(),
+                subject: target.clone(),
+                user_id: user_id.map(str::to_string),
+                violation_type: violation_type.to_string(),
+                score,
+                duration_ms,
+                created_at: now,
+                expires_at: now + duration_ms,
+            };
+            store::bans::upsert(&self.db, &ban).await?;
+            self.bans.insert(kind, &target, ban.expires_at);
+            tracing::warn!(
+                kind = kind.as_str(),
+                subject = %target,
+                user_id = user_id.unwrap_or(""),
+                violation_type,
+                score,
+                duration_ms,
+                "ban"
+            );
+        }
+        Ok(())
+    }
+
+    /// Lifts a ban. Returns false when there was none.
+    pub async fn unban(&self, kind: BanKind, subject: &str) -> Result<bool> {
+        let lifted = store::bans::delete(&self.db, kind.as_str(), subject).await?;
+        if lifted {
+            tracing::warn!(kind = kind.as_str(), subject, "unban");
+        }
+        self.sync_bans().await?;
+        Ok(lifted)
+    }
+
+    /// Bans in force, soonest to end first.
+    pub async fn active_bans(&self) -> Result<Vec<Ban>> {
+        store::bans::active(&self.db, self.clock.now_ms()).await
+    }
+
+    /// Reloads the bans in force from the database, so bans and unbans made by other processes
+    /// (the ban commands) apply here. Runs every second.
+    pub async fn sync_bans(&self) -> Result<()> {
+        let active = store::bans::active(&self.db, self.clock.now_ms()).await?;
+        self.bans.replace(&active);
+        Ok(())
+    }
+
+    /// Removes expired bans and spent limiter windows.
+    pub async fn purge_expired(&self) -> Result<u64> {
+        let now = self.clock.now_ms();
+        self.state.purge(now).await?;
+        store::bans::delete_expired(&self.db, now).await
+    }
+}
