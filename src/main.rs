@@ -62,6 +62,9 @@ async fn main() -> ExitCode {
         Command::DeleteUser(args) => cli::delete_user::run(&ctx, args).await.map_err(|e| e.0),
         Command::ListUsers(args) => cli::list_users::run(&ctx, args).await.map_err(|e| e.0),
         Command::ResetPassword(args) => cli::reset_password::run(&ctx, args).await.map_err(|e| e.0),
+        Command::BanUser(args) => cli::ban_user::run(&ctx, args).await.map_err(|e| e.0),
+        Command::Unban(args) => cli::unban::run(&ctx, args).await.map_err(|e| e.0),
+        Command::ListBans(args) => cli::list_bans::run(&ctx, args).await.map_err(|e| e.0),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

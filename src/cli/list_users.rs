@@ -32,9 +32,6 @@ pub async fn run(ctx: &AppContext, args: Args) -> CliResult {
         println!("{}", json!({ "users": list, "total": users.len() }));
         return Ok(());
     }
-    let header = [
-        "ID", "EMAIL", "USERNAME", "NAME", "PROVIDER", "ROLE", "VERIFIED", "CREATED",
-    ];
     let rows: Vec<[String; 8]> = users
         .iter()
         .map(|u| {
@@ -50,26 +47,12 @@ pub async fn run(ctx: &AppContext, args: Args) -> CliResult {
             ]
         })
         .collect();
-    let mut widths = header.map(|h| h.chars().count());
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: &[String]| {
-        cells
-            .iter()
-            .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_string()
-    };
-    println!("{}", line(&header.map(String::from)));
-    for row in &rows {
-        println!("{}", line(row));
-    }
+    super::print_table(
+        &[
+            "ID", "EMAIL", "USERNAME", "NAME", "PROVIDER", "ROLE", "VERIFIED", "CREATED",
+        ],
+        &rows,
+    );
     println!(
         "Total: {} user{}",
         users.len(),

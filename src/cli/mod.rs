@@ -1,12 +1,15 @@
 //! The `bouncer` command line: the server and the user-management commands. Every command
 //! reads the same configuration as the server and goes through the same services.
 
+pub mod ban_user;
 pub mod create_user;
 pub mod delete_user;
+pub mod list_bans;
 pub mod list_users;
 mod prompt;
 pub mod reset_password;
 pub mod serve;
+pub mod unban;
 
 use clap::{Parser, Subcommand};
 
@@ -24,7 +27,9 @@ use crate::error::Error;
                   bouncer create-user ada@example.com \"Ada Lovelace\" ada\n  \
                   bouncer list-users\n  \
                   bouncer reset-password ada@example.com\n  \
-                  bouncer delete-user ada@example.com --yes"
+                  bouncer delete-user ada@example.com --yes\n  \
+                  bouncer ban-user spammer@example.com 2h\n  \
+                  bouncer list-bans"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -43,6 +48,12 @@ pub enum Command {
     ListUsers(list_users::Args),
     /// Set a user's password and sign them out everywhere.
     ResetPassword(reset_password::Args),
+    /// Ban a user for a while and end their sessions.
+    BanUser(ban_user::Args),
+    /// Lift the ban of a user or an IP address.
+    Unban(unban::Args),
+    /// List the bans in force.
+    ListBans(list_bans::Args),
 }
 
 impl Command {
@@ -92,4 +103,27 @@ pub type CliResult<T = ()> = Result<T, CliError>;
 /// `Err` with a one-line message.
 pub fn fail<T>(message: impl Into<String>) -> CliResult<T> {
     Err(CliError(message.into()))
+}
+
+/// Prints rows under a header, columns padded to their widest cell.
+pub fn print_table<const N: usize>(header: &[&str; N], rows: &[[String; N]]) {
+    let mut widths = header.map(|h| h.chars().count());
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        cells
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    println!("{}", line(&mut header.iter().copied()));
+    for row in rows {
+        println!("{}", line(&mut row.iter().map(String::as_str)));
+    }
 }

@@ -533,3 +533,102 @@ mod interactive {
         );
     }
 }
+
+#[tokio::test]
+async fn ban_list_and_unban_commands_reach_the_running_server() {
+    let app = spawn_app().await;
+    let s = app.signed_in_user("spammer@example.com").await;
+    app.signed_in_user("fine@example.com").await;
+
+    let out = run(cli(&app), &["ban-user", "SPAMMER@example.com", "90m"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("Banned user spammer@example.com"),
+        "{}",
+        stdout(&out)
+    );
+
+    // The sessions end at once; the ban reaches the server on its next sync (every second).
+    assert_eq!(app.refresh_with_cookie(&s.refresh, "").await.status(), 401);
+    app.ctx.sessions.sync_revocations().await.unwrap();
+    app.ctx.moderation.sync_bans().await.unwrap();
+    assert_eq!(app.get_user(&s.token).await.status(), 401);
+    let refused = app.login("spammer@example.com", PASSWORD).await;
+    assert_eq!(refused.status(), 403);
+
+    let listed = run(cli(&app), &["list-bans", "--json"], "");
+    let v: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(v["total"], 1);
+    assert_eq!(v["bans"][0]["kind"], "user");
+    assert_eq!(v["bans"][0]["who"], "spammer@example.com");
+    assert_eq!(v["bans"][0]["type"], "operator");
+    let table = stdout(&run(cli(&app), &["list-bans"], ""));
+    assert!(
+        table.starts_with("KIND") && table.contains("spammer@example.com"),
+        "{table}"
+    );
+    assert!(table.trim_end().ends_with("Total: 1 ban"), "{table}");
+
+    let out = run(cli(&app), &["unban", "spammer@example.com"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    app.ctx.moderation.sync_bans().await.unwrap();
+    assert_eq!(
+        app.login("spammer@example.com", PASSWORD).await.status(),
+        200
+    );
+
+    // IP bans are lifted by address.
+    app.ctx
+        .moderation
+        .ban(
+            bouncer::moderation::Subject::Ip("203.0.113.5".parse().unwrap()),
+            "logins",
+            20,
+            60_000,
+            &app.ctx.sessions,
+        )
+        .await
+        .unwrap();
+    let ip_table = stdout(&run(cli(&app), &["list-bans"], ""));
+    assert!(
+        ip_table.contains("203.0.113.5") && ip_table.contains("logins"),
+        "{ip_table}"
+    );
+    assert!(run(cli(&app), &["unban", "203.0.113.5"], "")
+        .status
+        .success());
+    assert_eq!(app.count("SELECT COUNT(*) FROM bans", &[]).await, 0);
+
+    assert_failed(
+        &run(cli(&app), &["unban", "203.0.113.5"], ""),
+        "203.0.113.5 is not banned",
+    );
+    assert_failed(
+        &run(cli(&app), &["unban", "not-an-ip"], ""),
+        "neither an email nor an IP address",
+    );
+    assert_failed(
+        &run(cli(&app), &["ban-user", "nobody@example.com", "2h"], ""),
+        "no user with email",
+    );
+    assert_failed(
+        &run(cli(&app), &["ban-user", "fine@example.com", "2 hours"], ""),
+        "is not a duration",
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_user_removes_their_bans() {
+    let app = spawn_app().await;
+    app.signed_in_user("gone@example.com").await;
+    assert!(run(cli(&app), &["ban-user", "gone@example.com", "1d"], "")
+        .status
+        .success());
+    assert_eq!(app.count("SELECT COUNT(*) FROM bans", &[]).await, 1);
+    assert!(
+        run(cli(&app), &["delete-user", "gone@example.com", "--yes"], "")
+            .status
+            .success()
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM bans", &[]).await, 0);
+}

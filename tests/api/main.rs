@@ -7,6 +7,7 @@ mod config_endpoint;
 mod helpers;
 mod login;
 mod logout;
+mod moderation;
 mod refresh;
 mod register;
 mod tokens;
