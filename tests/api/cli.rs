@@ -433,6 +433,9 @@ fn help_explains_each_command_with_an_example() {
         "delete-user",
         "list-users",
         "reset-password",
+        "ban-user",
+        "unban",
+        "list-bans",
         "serve",
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_bouncer"))
