@@ -205,3 +205,24 @@ async fn starts_with_no_configuration_and_keeps_its_secrets() {
     );
     assert_eq!(fs::read_to_string(&secrets_path).unwrap(), secrets);
 }
+
+#[tokio::test]
+async fn the_example_env_file_starts_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join(".env.example");
+    fs::copy(example, dir.path().join(".env")).unwrap();
+    let running = start(dir.path(), &[]).await;
+    let config: Value = reqwest::get(format!("{}/api/config", running.base))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(config["appTitle"], "LibreChat");
+    assert_eq!(config["minPasswordLength"], 8);
+    let log = running.stop();
+    assert!(
+        !log.contains("WARN"),
+        "the example raises no warning: {log}"
+    );
+}

@@ -471,3 +471,26 @@ async fn forwarded_for_is_believed_only_from_trusted_proxies() {
         assert_eq!(statuses, [404, 404, 429]);
     }
 }
+
+#[tokio::test]
+async fn concurrent_requests_are_capped_per_user_and_scored() {
+    let app = spawn_app_with(&[("CONCURRENT_MESSAGE_MAX", "2"), ("BAN_INTERVAL", "2")]).await;
+    let s = app.signed_in_user("ada@example.com").await;
+    let (m, sessions, at) = (&app.ctx.moderation, &app.ctx.sessions, ip("192.0.2.8"));
+    assert!(m.enter(&s.user_id, at, sessions).await.unwrap());
+    assert!(m.enter(&s.user_id, at, sessions).await.unwrap());
+    assert!(
+        !m.enter(&s.user_id, at, sessions).await.unwrap(),
+        "a third in flight is refused"
+    );
+    m.leave(&s.user_id).await.unwrap();
+    assert!(
+        m.enter(&s.user_id, at, sessions).await.unwrap(),
+        "a finished request frees its slot"
+    );
+    assert_eq!(app.get_user(&s.token).await.status(), 200);
+    assert!(!m.enter(&s.user_id, at, sessions).await.unwrap());
+    // Two refusals crossed BAN_INTERVAL=2: the user is banned.
+    assert_eq!(app.get_user(&s.token).await.status(), 401);
+    assert_eq!(app.login("ada@example.com", PASSWORD).await.status(), 403);
+}
