@@ -154,7 +154,8 @@ impl Moderation {
     ) -> Result<bool> {
         let key = format!("{violation_type}:{}", subject.key());
         let (before, after) = self.state.add_score(&key, score).await?;
-        tracing::info!(subject = %subject.key(), violation_type, score = after, "violation");
+        // Debug, not info: under attack there is one violation per refused request.
+        tracing::debug!(subject = %subject.key(), violation_type, score = after, "violation");
         if !self.config.ban_violations || !crosses_interval(before, after, self.config.ban_interval)
         {
             return Ok(false);
