@@ -27,45 +27,59 @@ impl BanKind {
     }
 }
 
-fn key(kind: BanKind, subject: &str) -> String {
-    format!("{}:{subject}", kind.as_str())
-}
-
-/// Active bans: `kind:subject` → end (ms).
+/// Active bans → their end (ms). Two maps, so a check allocates nothing.
 #[derive(Default)]
 pub struct BanList {
-    until: RwLock<HashMap<String, i64>>,
+    users: RwLock<HashMap<String, i64>>,
+    ips: RwLock<HashMap<IpAddr, i64>>,
 }
 
 impl BanList {
-    pub fn is_banned(&self, kind: BanKind, subject: &str, now_ms: i64) -> bool {
-        self.until
+    pub fn is_user_banned(&self, user_id: &str, now_ms: i64) -> bool {
+        self.users
             .read()
-            .map(|m| {
-                m.get(&key(kind, subject))
-                    .is_some_and(|until| *until > now_ms)
-            })
+            .map(|m| m.get(user_id).is_some_and(|until| *until > now_ms))
             .unwrap_or(true)
     }
 
     pub fn is_ip_banned(&self, ip: IpAddr, now_ms: i64) -> bool {
-        self.is_banned(BanKind::Ip, &ip.to_string(), now_ms)
+        self.ips
+            .read()
+            .map(|m| m.get(&ip).is_some_and(|until| *until > now_ms))
+            .unwrap_or(true)
     }
 
     pub fn insert(&self, kind: BanKind, subject: &str, until_ms: i64) {
-        if let Ok(mut m) = self.until.write() {
-            m.insert(key(kind, subject), until_ms);
+        match kind {
+            BanKind::User => {
+                if let Ok(mut m) = self.users.write() {
+                    m.insert(subject.to_string(), until_ms);
+                }
+            }
+            BanKind::Ip => {
+                if let (Ok(ip), Ok(mut m)) = (subject.parse::<IpAddr>(), self.ips.write()) {
+                    m.insert(ip, until_ms);
+                }
+            }
         }
     }
 
     /// Replaces the whole list with the bans the database holds (so lifted bans disappear).
     pub fn replace(&self, bans: &[Ban]) {
-        let fresh: HashMap<String, i64> = bans
-            .iter()
-            .map(|b| (format!("{}:{}", b.kind, b.subject), b.expires_at))
-            .collect();
-        if let Ok(mut m) = self.until.write() {
-            *m = fresh;
+        let mut users = HashMap::new();
+        let mut ips = HashMap::new();
+        for ban in bans {
+            if ban.kind == BanKind::User.as_str() {
+                users.insert(ban.subject.clone(), ban.expires_at);
+            } else if let Ok(ip) = ban.subject.parse::<IpAddr>() {
+                ips.insert(ip, ban.expires_at);
+            }
+        }
+        if let Ok(mut m) = self.users.write() {
+            *m = users;
+        }
+        if let Ok(mut m) = self.ips.write() {
+            *m = ips;
         }
     }
 }

@@ -87,7 +87,7 @@ impl Moderation {
     pub fn check(&self, ip: IpAddr, user_id: Option<&str>) -> Result<()> {
         let now = self.clock.now_ms();
         let banned = self.bans.is_ip_banned(ip, now)
-            || user_id.is_some_and(|id| self.bans.is_banned(BanKind::User, id, now));
+            || user_id.is_some_and(|id| self.bans.is_user_banned(id, now));
         if banned {
             Err(Error::Banned)
         } else {

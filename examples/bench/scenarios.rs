@@ -1,0 +1,382 @@
+//! The scenarios, each paired with its limit measured in the same run, and the report.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use serde_json::{json, Value};
+
+use super::load::{self, LoadResult, Op};
+use super::processes::{self, Running};
+use super::Mode;
+
+const PASSWORD: &str = "benchmark passphrase";
+const AUTH_CONNECTIONS: usize = 64;
+const REFRESH_SESSIONS: usize = 16;
+/// The responsiveness probe sends one request this often (it must not add load of its own).
+const PROBE_EVERY: Duration = Duration::from_millis(10);
+
+pub struct Row {
+    scenario: String,
+    bouncer: String,
+    limit: String,
+    ratio: Option<f64>,
+    /// The headline number; the quick mode checks it exists.
+    value: f64,
+}
+
+pub struct Report {
+    mode: &'static str,
+    machine: String,
+    rows: Vec<Row>,
+}
+
+impl Report {
+    /// Every scenario produced a positive, finite number.
+    pub fn complete(&self) -> bool {
+        !self.rows.is_empty()
+            && self
+                .rows
+                .iter()
+                .all(|r| r.value.is_finite() && r.value > 0.0)
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Bouncer benchmark ({} mode) on {}",
+            self.mode, self.machine
+        )?;
+        writeln!(f)?;
+        writeln!(
+            f,
+            "| scenario | Bouncer | limit measured in the same run | ratio |"
+        )?;
+        writeln!(f, "|---|---|---|---|")?;
+        for r in &self.rows {
+            let ratio = r.ratio.map_or("—".to_string(), |x| format!("{x:.2}"));
+            writeln!(
+                f,
+                "| {} | {} | {} | {} |",
+                r.scenario, r.bouncer, r.limit, ratio
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    format!("{cores} cores, {cpu}")
+}
+
+fn latency(r: &LoadResult) -> String {
+    format!(
+        "{:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+        r.rate(),
+        r.quantile_ms(0.5),
+        r.quantile_ms(0.99)
+    )
+}
+
+async fn login(
+    client: &reqwest::Client,
+    base: &str,
+    email: &str,
+) -> anyhow::Result<(String, String)> {
+    let r = client
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({ "email": email, "password": PASSWORD }))
+        .send()
+        .await?;
+    if !r.status().is_success() {
+        bail!("login of {email}: {}", r.status());
+    }
+    let cookie = refresh_cookie(r.headers()).context("no refresh cookie")?;
+    let body: Value = r.json().await?;
+    let token = body["token"].as_str().context("no token")?.to_string();
+    Ok((token, cookie))
+}
+
+fn refresh_cookie(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| c.strip_prefix("refreshToken="))
+        .and_then(|c| c.split(';').next())
+        .map(str::to_string)
+}
+
+async fn register(client: &reqwest::Client, base: &str, email: &str) -> bool {
+    client
+        .post(format!("{base}/api/auth/register"))
+        .json(&json!({
+            "name": "Bench User", "email": email, "password": PASSWORD, "confirm_password": PASSWORD
+        }))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+}
+
+fn get_with_token(client: &reqwest::Client, url: String, token: String) -> Op {
+    let client = client.clone();
+    Arc::new(move |_| {
+        let request = client.get(&url).bearer_auth(&token);
+        Box::pin(async move { request.send().await.is_ok_and(|r| r.status().is_success()) })
+    })
+}
+
+/// Runs `load` while sampling the process's resident memory; returns the result and the peak.
+async fn with_peak_rss(
+    process: &Running,
+    load: impl std::future::Future<Output = LoadResult>,
+) -> (LoadResult, f64) {
+    let pid_rss = || process.rss_mib();
+    let peak = Arc::new(Mutex::new(pid_rss()));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let pid = process.pid();
+    let sampler = {
+        let (peak, done) = (peak.clone(), done.clone());
+        tokio::spawn(async move {
+            while !done.load(Ordering::Relaxed) {
+                let rss = rss_of(pid);
+                if let Ok(mut p) = peak.lock() {
+                    *p = p.max(rss);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let result = load.await;
+    done.store(true, Ordering::Relaxed);
+    let _ = sampler.await;
+    let peak = *peak.lock().unwrap();
+    (result, peak)
+}
+
+fn rss_of(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+/// Time of one argon2id hash at Bouncer's parameters, in this process: the median of a few.
+async fn hash_ms(samples: usize) -> anyhow::Result<f64> {
+    let hasher = bouncer::accounts::PasswordHasher::new(1);
+    hasher.hash("warm-up".into()).await?;
+    let mut times = Vec::new();
+    for i in 0..samples {
+        let t = Instant::now();
+        hasher.hash(format!("sample {i}")).await?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
+pub async fn run_all(mode: Mode) -> anyhow::Result<Report> {
+    let d = mode.duration;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let binary = processes::bouncer_binary()?;
+    let dir = tempfile::tempdir()?;
+    let port = processes::free_port();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()?;
+    let mut rows = Vec::new();
+
+    // Start-up: the first start creates the database; the one measured finds it in place.
+    drop(processes::start_bouncer(&binary, dir.path(), port).await?);
+    let server = processes::start_bouncer(&binary, dir.path(), port).await?;
+    let startup_ms = server.ready_after.as_secs_f64() * 1000.0;
+    let idle_rss = server.rss_mib();
+    let base = server.base.clone();
+
+    if !register(&client, &base, "bench@example.com").await {
+        bail!("registering the benchmark user failed");
+    }
+    let (token, _) = login(&client, &base, "bench@example.com").await?;
+
+    // Token-authenticated requests against the bare-JWT reference.
+    let reference = processes::start_reference(processes::free_port()).await?;
+    let bare = load::run(
+        AUTH_CONNECTIONS,
+        d,
+        get_with_token(&client, format!("{}/verify", reference.base), token.clone()),
+    )
+    .await;
+    drop(reference);
+    let (auth, loaded_rss) = with_peak_rss(
+        &server,
+        load::run(
+            AUTH_CONNECTIONS,
+            d,
+            get_with_token(&client, format!("{base}/api/user"), token.clone()),
+        ),
+    )
+    .await;
+    rows.push(Row {
+        scenario: format!("token-authenticated `GET /api/user`, {AUTH_CONNECTIONS} connections"),
+        bouncer: latency(&auth),
+        limit: format!("bare HS256 route: {}", latency(&bare)),
+        ratio: Some(auth.rate() / bare.rate()),
+        value: auth.rate(),
+    });
+
+    // Password hashing limit, then logins saturating the hash workers while one connection
+    // keeps asking for the user (the runtime must not starve).
+    let per_hash = hash_ms(if mode.name == "quick" { 3 } else { 9 }).await?;
+    let hash_limit = cores as f64 * 1000.0 / per_hash;
+    let login_op: Op = {
+        let (client, url) = (client.clone(), format!("{base}/api/auth/login"));
+        Arc::new(move |_| {
+            let request = client
+                .post(&url)
+                .json(&json!({ "email": "bench@example.com", "password": PASSWORD }));
+            Box::pin(async move { request.send().await.is_ok_and(|r| r.status().is_success()) })
+        })
+    };
+    let (logins, probe) = tokio::join!(
+        load::run(2 * cores, d, login_op),
+        load::paced(
+            PROBE_EVERY,
+            d,
+            get_with_token(&client, format!("{base}/api/user"), token.clone())
+        ),
+    );
+    rows.push(Row {
+        scenario: format!("password login, {} connections", 2 * cores),
+        bouncer: format!(
+            "{:.1} logins/s (p99 {:.0} ms)",
+            logins.rate(),
+            logins.quantile_ms(0.99)
+        ),
+        limit: format!("{cores} cores ÷ {per_hash:.1} ms per argon2id hash = {hash_limit:.1}/s"),
+        ratio: Some(logins.rate() / hash_limit),
+        value: logins.rate(),
+    });
+    rows.push(Row {
+        scenario: "`GET /api/user` while logins saturate the hash workers".into(),
+        bouncer: format!(
+            "p50 {:.2} ms, p99 {:.2} ms",
+            probe.quantile_ms(0.5),
+            probe.quantile_ms(0.99)
+        ),
+        limit: format!("unloaded p99 {:.2} ms (above)", auth.quantile_ms(0.99)),
+        ratio: None,
+        value: probe.quantile_ms(0.99),
+    });
+
+    // Registrations.
+    let counter = Arc::new(AtomicU64::new(0));
+    let register_op: Op = {
+        let (client, base, counter) = (client.clone(), base.clone(), counter.clone());
+        Arc::new(move |_| {
+            let (client, base) = (client.clone(), base.clone());
+            let n = counter.fetch_add(1, Ordering::Relaxed);
+            Box::pin(async move { register(&client, &base, &format!("user{n}@example.com")).await })
+        })
+    };
+    let registrations = load::run(2 * cores, d, register_op).await;
+    rows.push(Row {
+        scenario: format!("registration, {} connections", 2 * cores),
+        bouncer: format!("{:.1} registrations/s", registrations.rate()),
+        limit: format!("hash limit {hash_limit:.1}/s"),
+        ratio: Some(registrations.rate() / hash_limit),
+        value: registrations.rate(),
+    });
+
+    // Refresh rotation: each connection rotates its own session.
+    let mut cookies = Vec::new();
+    for _ in 0..REFRESH_SESSIONS {
+        cookies.push(Mutex::new(
+            login(&client, &base, "bench@example.com").await?.1,
+        ));
+    }
+    let cookies = Arc::new(cookies);
+    let refresh_op: Op = {
+        let (client, url) = (client.clone(), format!("{base}/api/auth/refresh"));
+        Arc::new(move |worker| {
+            let cookies = cookies.clone();
+            let current = cookies[worker]
+                .lock()
+                .map(|c| c.clone())
+                .unwrap_or_default();
+            let request = client
+                .post(&url)
+                .header("cookie", format!("refreshToken={current}"));
+            Box::pin(async move {
+                let Ok(r) = request.send().await else {
+                    return false;
+                };
+                match (r.status().is_success(), refresh_cookie(r.headers())) {
+                    (true, Some(next)) => {
+                        if let Ok(mut c) = cookies[worker].lock() {
+                            *c = next;
+                        }
+                        true
+                    }
+                    _ => false,
+                }
+            })
+        })
+    };
+    let refreshes = load::run(REFRESH_SESSIONS, d, refresh_op).await;
+    rows.push(Row {
+        scenario: format!("refresh rotation, {REFRESH_SESSIONS} sessions in parallel"),
+        bouncer: format!(
+            "{:.0} refreshes/s on SQLite (p99 {:.2} ms, {} failed)",
+            refreshes.rate(),
+            refreshes.quantile_ms(0.99),
+            refreshes.failed
+        ),
+        limit: "—".into(),
+        ratio: None,
+        value: if refreshes.failed == 0 {
+            refreshes.rate()
+        } else {
+            0.0
+        },
+    });
+
+    rows.push(Row {
+        scenario: "resident memory".into(),
+        bouncer: format!(
+            "{idle_rss:.1} MiB idle, {loaded_rss:.1} MiB peak under the authenticated load"
+        ),
+        limit: "—".into(),
+        ratio: None,
+        value: idle_rss,
+    });
+    rows.push(Row {
+        scenario: "start-up with an existing database".into(),
+        bouncer: format!("{startup_ms:.0} ms from exec to the first 200 on `/healthz`"),
+        limit: "—".into(),
+        ratio: None,
+        value: startup_ms,
+    });
+    drop(server);
+    Ok(Report {
+        mode: mode.name,
+        machine: machine(),
+        rows,
+    })
+}
