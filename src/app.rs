@@ -21,7 +21,7 @@ pub struct AppContext {
 impl AppContext {
     /// Opens and migrates the database and wires the services.
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<Self>> {
-        let db = Db::connect(&config.database_url).await?;
+        let db = Db::connect(&config.database_url, 8).await?;
         let accounts = Accounts::new(
             db.clone(),
             PasswordHasher::per_core(),

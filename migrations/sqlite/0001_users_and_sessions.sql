@@ -1,5 +1,5 @@
--- Users, login sessions, and revoked session ids. Times are milliseconds since the Unix epoch,
--- passed from Rust, so the same SQL runs on SQLite and PostgreSQL.
+-- Users, login sessions, and revoked session ids. Times are milliseconds since the Unix epoch and
+-- flags are 0/1 integers, both passed from Rust, so the same SQL runs on SQLite and PostgreSQL.
 
 CREATE TABLE users (
     id                 TEXT PRIMARY KEY NOT NULL,  -- 24 hex characters, MongoDB ObjectId format
@@ -7,12 +7,12 @@ CREATE TABLE users (
     name               TEXT NOT NULL DEFAULT '',
     username           TEXT NOT NULL DEFAULT '',
     password_hash      TEXT,                       -- argon2id PHC string, or an imported bcrypt hash
-    email_verified     BOOLEAN NOT NULL DEFAULT FALSE,
+    email_verified     INTEGER NOT NULL DEFAULT 0,
     avatar             TEXT,
     provider           TEXT NOT NULL DEFAULT 'local',
     role               TEXT NOT NULL DEFAULT 'USER',
-    two_factor_enabled BOOLEAN NOT NULL DEFAULT FALSE,
-    terms_accepted     BOOLEAN NOT NULL DEFAULT FALSE,
+    two_factor_enabled INTEGER NOT NULL DEFAULT 0,
+    terms_accepted     INTEGER NOT NULL DEFAULT 0,
     terms_accepted_at  BIGINT,
     created_at         BIGINT NOT NULL,
     updated_at         BIGINT NOT NULL

@@ -252,11 +252,15 @@ fn validate_database_url(raw: &str) -> Result<(), ConfigError> {
             });
     }
     if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-        return Err(ConfigError::invalid(
-            "DATABASE_URL",
-            "postgres://…",
-            "a SQLite URL: PostgreSQL support is not in this version yet",
-        ));
+        return match url::Url::parse(raw) {
+            Ok(u) if u.host_str().is_some() => Ok(()),
+            // Never echo a URL that may hold a password.
+            _ => Err(ConfigError::invalid(
+                "DATABASE_URL",
+                "postgres://…",
+                "a PostgreSQL URL such as postgres://bouncer:password@localhost:5432/bouncer",
+            )),
+        };
     }
     Err(ConfigError::invalid(
         "DATABASE_URL",

@@ -1,13 +1,13 @@
 //! The `revoked_sessions` table: ids of sessions ended early, kept while an access token of
 //! theirs could still be alive.
 
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::Db;
 use crate::error::Result;
 
 pub(super) async fn insert(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     session_id: &str,
     user_id: &str,
     now_ms: i64,

@@ -1,6 +1,6 @@
 //! The `sessions` table: one row per login, holding only hashes of refresh tokens.
 
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::Db;
 use crate::error::Result;
@@ -105,7 +105,7 @@ pub async fn revoke_all_for_user(
 
 /// The same, inside a caller's transaction (deleting a user, changing a password).
 pub(super) async fn revoke_all_in(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     user_id: &str,
     now_ms: i64,
     revoked_until: i64,

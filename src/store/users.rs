@@ -5,7 +5,7 @@ use crate::error::Result;
 
 /// A user as stored. Holds the password hash: never serialise it to the wire (see
 /// `accounts::PublicUser`).
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct User {
     pub id: String,
     pub email: String,
@@ -21,6 +21,46 @@ pub struct User {
     pub terms_accepted_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// The row as both engines return it: flags are 0/1 integers.
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: String,
+    email: String,
+    name: String,
+    username: String,
+    password_hash: Option<String>,
+    email_verified: i64,
+    avatar: Option<String>,
+    provider: String,
+    role: String,
+    two_factor_enabled: i64,
+    terms_accepted: i64,
+    terms_accepted_at: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<Row> for User {
+    fn from(r: Row) -> Self {
+        Self {
+            id: r.id,
+            email: r.email,
+            name: r.name,
+            username: r.username,
+            password_hash: r.password_hash,
+            email_verified: r.email_verified != 0,
+            avatar: r.avatar,
+            provider: r.provider,
+            role: r.role,
+            two_factor_enabled: r.two_factor_enabled != 0,
+            terms_accepted: r.terms_accepted != 0,
+            terms_accepted_at: r.terms_accepted_at,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
 }
 
 const COLUMNS: &str = "id, email, name, username, password_hash, email_verified, avatar, provider, \
@@ -39,60 +79,84 @@ pub struct NewLocalUser<'a> {
     pub now_ms: i64,
 }
 
-/// Inserts a local user. Without an explicit role the first user ever becomes `ADMIN`, decided
-/// inside the same statement so two simultaneous first registrations cannot both become admin.
-/// Returns `None` when the email is taken.
+/// Inserts a local user. The first user ever becomes `ADMIN` unless a role is given (see the
+/// `first_user_claim` migration), decided in the same transaction as the insert. Returns `None`
+/// when the email is taken.
 pub async fn insert_local(db: &Db, new: &NewLocalUser<'_>) -> Result<Option<User>> {
+    let mut tx = db.pool().begin().await?;
     let sql = format!(
         "INSERT INTO users (id, email, name, username, password_hash, email_verified, provider, role, \
                             created_at, updated_at) \
-         SELECT $1, $2, $3, $4, $5, $6, 'local', \
-                COALESCE($8, CASE WHEN EXISTS (SELECT 1 FROM users) THEN 'USER' ELSE 'ADMIN' END), $7, $7 \
-         WHERE TRUE \
+         VALUES ($1, $2, $3, $4, $5, $6, 'local', COALESCE($8, 'USER'), $7, $7) \
          ON CONFLICT (email) DO NOTHING \
          RETURNING {COLUMNS}"
     );
-    Ok(sqlx::query_as::<_, User>(&sql)
+    let inserted = sqlx::query_as::<_, Row>(&sql)
         .bind(new.id)
         .bind(new.email)
         .bind(new.name)
         .bind(new.username)
         .bind(new.password_hash)
-        .bind(new.email_verified)
+        .bind(i64::from(new.email_verified))
         .bind(new.now_ms)
         .bind(new.role)
-        .fetch_optional(db.pool())
-        .await?)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(mut user) = inserted.map(User::from) else {
+        return Ok(None);
+    };
+    let first: Option<(i64,)> = sqlx::query_as(
+        "INSERT INTO first_user_claim (id) VALUES (1) ON CONFLICT (id) DO NOTHING RETURNING id",
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    if first.is_some() && new.role.is_none() {
+        sqlx::query("UPDATE users SET role = 'ADMIN' WHERE id = $1")
+            .bind(new.id)
+            .execute(&mut *tx)
+            .await?;
+        user.role = "ADMIN".into();
+    }
+    tx.commit().await?;
+    Ok(Some(user))
 }
 
 pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<User>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE email = $1");
-    Ok(sqlx::query_as::<_, User>(&sql)
+    Ok(sqlx::query_as::<_, Row>(&sql)
         .bind(email)
         .fetch_optional(db.pool())
-        .await?)
+        .await?
+        .map(User::from))
 }
 
 pub async fn find_by_username(db: &Db, username: &str) -> Result<Option<User>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE username = $1 LIMIT 1");
-    Ok(sqlx::query_as::<_, User>(&sql)
+    Ok(sqlx::query_as::<_, Row>(&sql)
         .bind(username)
         .fetch_optional(db.pool())
-        .await?)
+        .await?
+        .map(User::from))
 }
 
 /// Every user, oldest first.
 pub async fn list(db: &Db) -> Result<Vec<User>> {
     let sql = format!("SELECT {COLUMNS} FROM users ORDER BY created_at, id");
-    Ok(sqlx::query_as::<_, User>(&sql).fetch_all(db.pool()).await?)
+    Ok(sqlx::query_as::<_, Row>(&sql)
+        .fetch_all(db.pool())
+        .await?
+        .into_iter()
+        .map(User::from)
+        .collect())
 }
 
 pub async fn find_by_id(db: &Db, id: &str) -> Result<Option<User>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
-    Ok(sqlx::query_as::<_, User>(&sql)
+    Ok(sqlx::query_as::<_, Row>(&sql)
         .bind(id)
         .fetch_optional(db.pool())
-        .await?)
+        .await?
+        .map(User::from))
 }
 
 /// Replaces the password hash only if it is still `old_hash`, so a rehash after login never
@@ -120,7 +184,7 @@ pub async fn replace_password_hash(
 /// when the user does not exist.
 pub async fn accept_terms(db: &Db, id: &str, now_ms: i64) -> Result<Option<i64>> {
     let row: Option<(Option<i64>,)> = sqlx::query_as(
-        "UPDATE users SET terms_accepted = TRUE, \
+        "UPDATE users SET terms_accepted = 1, \
                           terms_accepted_at = COALESCE(terms_accepted_at, $2), updated_at = $2 \
          WHERE id = $1 RETURNING terms_accepted_at",
     )

@@ -7,7 +7,7 @@ use bouncer::AppContext;
 use reqwest::header::{HeaderMap, SET_COOKIE};
 use reqwest::redirect::Policy;
 use serde_json::{json, Value};
-use sqlx::sqlite::SqlitePool;
+use sqlx::AnyPool;
 use tempfile::TempDir;
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -94,8 +94,9 @@ impl TestApp {
     }
 
     /// Direct access to the database, for arranging and checking what the API cannot show.
-    pub async fn db(&self) -> SqlitePool {
-        SqlitePool::connect(&self.database_url).await.unwrap()
+    pub async fn db(&self) -> AnyPool {
+        sqlx::any::install_default_drivers();
+        AnyPool::connect(&self.database_url).await.unwrap()
     }
 
     /// A `SELECT COUNT(*) ...` answered by the database, with text parameters.

@@ -172,7 +172,7 @@ async fn unverified_email_is_422() {
     let app = spawn_app().await;
     app.register("Ada Lovelace", "ada@example.com", PASSWORD)
         .await;
-    sqlx::query("UPDATE users SET email_verified = FALSE")
+    sqlx::query("UPDATE users SET email_verified = 0")
         .execute(&app.db().await)
         .await
         .unwrap();
