@@ -7,7 +7,7 @@ use bouncer::AppContext;
 use reqwest::header::{HeaderMap, SET_COOKIE};
 use reqwest::redirect::Policy;
 use serde_json::{json, Value};
-use sqlx::AnyPool;
+use sqlx::{AnyPool, Connection, Executor};
 use tempfile::TempDir;
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -25,6 +25,52 @@ pub struct TestApp {
     /// Holds the database; removed when the test ends.
     pub dir: TempDir,
     pub database_url: String,
+    /// The test's own PostgreSQL database, dropped with the app.
+    _postgres: Option<TestPostgres>,
+}
+
+/// A PostgreSQL database made for one test when `BOUNCER_TEST_POSTGRES_URL` names a server
+/// (any database on it that the user may connect to; the test creates its own beside it).
+pub struct TestPostgres {
+    admin_url: String,
+    name: String,
+}
+
+impl TestPostgres {
+    pub async fn create() -> Option<(Self, String)> {
+        let admin_url = std::env::var("BOUNCER_TEST_POSTGRES_URL").ok()?;
+        sqlx::any::install_default_drivers();
+        let name = format!("bouncer_test_{}", bouncer::ids::random_hex(8));
+        let mut conn = sqlx::AnyConnection::connect(&admin_url)
+            .await
+            .expect("BOUNCER_TEST_POSTGRES_URL reachable");
+        conn.execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .unwrap();
+        let mut url = url::Url::parse(&admin_url).unwrap();
+        url.set_path(&format!("/{name}"));
+        Some((Self { admin_url, name }, url.to_string()))
+    }
+}
+
+impl Drop for TestPostgres {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                if let Ok(mut conn) = sqlx::AnyConnection::connect(&admin_url).await {
+                    let _ = conn
+                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
 }
 
 pub fn base_vars(dir: &TempDir) -> HashMap<String, String> {
@@ -52,6 +98,10 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut vars = base_vars(&dir);
+    let postgres = TestPostgres::create().await;
+    if let Some((_, url)) = &postgres {
+        vars.insert("DATABASE_URL".into(), url.clone());
+    }
     for (k, v) in overrides {
         vars.insert(k.to_string(), v.to_string());
     }
@@ -77,6 +127,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
             .unwrap(),
         dir,
         database_url,
+        _postgres: postgres.map(|(db, _)| db),
     }
 }
 
