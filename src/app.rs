@@ -5,7 +5,8 @@ use std::sync::Arc;
 use crate::accounts::{AccountRules, Accounts, PasswordHasher};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::moderation::Moderation;
+use crate::moderation::redis_state::RedisState;
+use crate::moderation::{MemoryState, Moderation, ModerationState};
 use crate::sessions::{Sessions, TokenKeys};
 use crate::store::Db;
 
@@ -21,7 +22,7 @@ pub struct AppContext {
 impl AppContext {
     /// Opens and migrates the database and wires the services.
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<Self>> {
-        let db = Db::connect(&config.database_url, 8).await?;
+        let db = Db::connect(&config.database_url, config.database_max_connections).await?;
         let accounts = Accounts::new(
             db.clone(),
             PasswordHasher::per_core(),
@@ -41,9 +42,14 @@ impl AppContext {
         )
         .await
         .map_err(|e| anyhow::anyhow!("loading session revocations: {e}"))?;
-        let moderation = Moderation::new(db.clone(), clock.clone(), config.moderation.clone())
-            .await
-            .map_err(|e| anyhow::anyhow!("loading bans: {e}"))?;
+        let state: Arc<dyn ModerationState> = match &config.redis {
+            Some(redis) => Arc::new(RedisState::connect(redis).await?),
+            None => Arc::new(MemoryState::default()),
+        };
+        let moderation =
+            Moderation::new(db.clone(), clock.clone(), config.moderation.clone(), state)
+                .await
+                .map_err(|e| anyhow::anyhow!("loading bans: {e}"))?;
         Ok(Arc::new(Self {
             config,
             db,

@@ -63,6 +63,12 @@ pub const BOUNCER_VARIABLES: &[&str] = &[
     "CONCURRENT_MESSAGE_MAX",
     "TRUST_PROXY",
     "TRUSTED_PROXIES",
+    "DATABASE_MAX_CONNECTIONS",
+    "USE_REDIS",
+    "REDIS_URI",
+    "REDIS_USERNAME",
+    "REDIS_PASSWORD",
+    "REDIS_KEY_PREFIX",
 ];
 
 /// Names LibreChat reads that sit close to one of ours: legitimate in a shared `.env`, so no

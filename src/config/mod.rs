@@ -82,6 +82,53 @@ pub struct Config {
     pub custom_footer: Option<String>,
     pub allow_account_deletion: bool,
     pub moderation: ModerationConfig,
+    /// Pool size of the database connections.
+    pub database_max_connections: u32,
+    /// `USE_REDIS=true`: moderation state shared in Redis.
+    pub redis: Option<RedisSettings>,
+}
+
+/// Redis settings (`USE_REDIS`, `REDIS_URI`, ...).
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    pub uri: String,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// Prepended to every key, so several deployments can share one Redis.
+    pub key_prefix: String,
+}
+
+fn redis_settings(vars: &HashMap<String, String>) -> Result<Option<RedisSettings>, ConfigError> {
+    let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+    if !parse_bool(get("USE_REDIS"), false) {
+        return Ok(None);
+    }
+    let Some(uri) = get("REDIS_URI") else {
+        return Err(ConfigError::Other(
+            "USE_REDIS is true but REDIS_URI is not set; set it, e.g. REDIS_URI=redis://127.0.0.1:6379".into(),
+        ));
+    };
+    let valid = url::Url::parse(uri)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "redis" | "rediss") && u.host_str().is_some());
+    if valid.is_none() {
+        let shown = if uri.contains('@') {
+            "redis://…"
+        } else {
+            uri
+        };
+        return Err(ConfigError::invalid(
+            "REDIS_URI",
+            shown,
+            "a URL such as redis://127.0.0.1:6379 (rediss:// for TLS)",
+        ));
+    }
+    Ok(Some(RedisSettings {
+        uri: uri.to_string(),
+        username: get("REDIS_USERNAME").map(str::to_string),
+        password: get("REDIS_PASSWORD").map(|p| Secret::new(p.to_string())),
+        key_prefix: get("REDIS_KEY_PREFIX").unwrap_or("").to_string(),
+    }))
 }
 
 const DEFAULT_DOMAIN: &str = "http://localhost:3080";
@@ -196,6 +243,20 @@ impl Config {
                 .map(str::to_string),
             allow_account_deletion: parse_bool(get("ALLOW_ACCOUNT_DELETION"), true),
             moderation: ModerationConfig::from_vars(vars)?,
+            database_max_connections: {
+                let raw = text("DATABASE_MAX_CONNECTIONS", "10");
+                raw.parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| {
+                        ConfigError::invalid(
+                            "DATABASE_MAX_CONNECTIONS",
+                            &raw,
+                            "a whole number from 1 to 1000",
+                        )
+                    })?
+            },
+            redis: redis_settings(vars)?,
         })
     }
 

@@ -25,6 +25,10 @@ const MIN_SECRET_LEN: usize = 32;
 pub struct Secret(String);
 
 impl Secret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }

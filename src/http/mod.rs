@@ -36,21 +36,26 @@ pub fn router(ctx: Arc<AppContext>) -> Router {
         .with_state(ctx)
 }
 
-/// 200 when the database answers, 503 (naming it) otherwise.
+/// Each dependency's state. 503 when the database is down (nothing works without it); 200 and
+/// `"degraded"` when only Redis is down (signing in works; limiters fail open).
 async fn health(State(ctx): State<Arc<AppContext>>) -> Response {
-    if ctx.db.ping().await {
-        (
-            StatusCode::OK,
-            Json(json!({ "status": "ok", "database": "up" })),
-        )
-            .into_response()
-    } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "database": "down" })),
-        )
-            .into_response()
+    let up = |ok: bool| if ok { "up" } else { "down" };
+    let database = ctx.db.ping().await;
+    let redis = match ctx.config.redis {
+        Some(_) => Some(ctx.moderation.state_reachable().await),
+        None => None,
+    };
+    let (status, text) = match (database, redis) {
+        (false, _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        (true, Some(false)) => (StatusCode::OK, "degraded"),
+        (true, _) => (StatusCode::OK, "ok"),
+    };
+    let mut body = json!({ "status": text, "database": up(database) });
+    if let Some(redis) = redis {
+        body["redis"] = json!(up(redis));
+        body["moderationStateErrors"] = json!(ctx.moderation.state_errors());
     }
+    (status, Json(body)).into_response()
 }
 
 async fn not_found() -> Response {

@@ -8,15 +8,17 @@
 pub mod bans;
 pub mod client_ip;
 pub mod limiter;
+pub mod redis_state;
 pub mod state;
 pub mod user_agent;
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bans::{crosses_interval, BanKind, BanList};
 pub use limiter::{Limiter, Limiters};
-use state::{MemoryState, ModerationState};
+pub use state::{MemoryState, ModerationState};
 
 use crate::clock::Clock;
 use crate::config::ModerationConfig;
@@ -49,18 +51,26 @@ pub struct Moderation {
     config: ModerationConfig,
     pub limiters: Limiters,
     state: Arc<dyn ModerationState>,
+    /// Failed calls to the state's store (Redis down): the system fails open, see `degraded`.
+    state_errors: AtomicU64,
     bans: BanList,
     db: Db,
     clock: Arc<dyn Clock>,
 }
 
 impl Moderation {
-    /// Builds the service with in-process state and loads the bans in force.
-    pub async fn new(db: Db, clock: Arc<dyn Clock>, config: ModerationConfig) -> Result<Self> {
+    /// Builds the service on a state store (memory, or Redis) and loads the bans in force.
+    pub async fn new(
+        db: Db,
+        clock: Arc<dyn Clock>,
+        config: ModerationConfig,
+        state: Arc<dyn ModerationState>,
+    ) -> Result<Self> {
         let moderation = Self {
             limiters: Limiters::new(&config),
             config,
-            state: Arc::new(MemoryState::default()),
+            state,
+            state_errors: AtomicU64::new(0),
             bans: BanList::default(),
             db,
             clock,
@@ -104,10 +114,14 @@ impl Moderation {
         sessions: &Sessions,
     ) -> Result<()> {
         let key = format!("{}:{}", limiter.name, subject.key());
-        let count = self
+        let count = match self
             .state
             .hit(&key, limiter.settings.window_ms(), self.clock.now_ms())
-            .await?;
+            .await
+        {
+            Ok(count) => count,
+            Err(e) => return self.degraded(e),
+        };
         if count <= limiter.settings.max {
             return Ok(());
         }
@@ -119,13 +133,18 @@ impl Moderation {
     /// One more request in flight for a user; `false` past `CONCURRENT_MESSAGE_MAX` (the
     /// request is then not counted, and the violation is recorded). Pair with `leave`.
     pub async fn enter(&self, user_id: &str, ip: IpAddr, sessions: &Sessions) -> Result<bool> {
-        let key = format!("concurrent:user:{user_id}");
+        let key = format!("in_flight:user:{user_id}");
         let now = self.clock.now_ms();
-        let count = self.state.enter(&key, IN_FLIGHT_TTL_MS, now).await?;
+        let count = match self.state.enter(&key, IN_FLIGHT_TTL_MS, now).await {
+            Ok(count) => count,
+            Err(e) => return self.degraded(e).map(|()| true),
+        };
         if count <= self.config.concurrent_message_max {
             return Ok(true);
         }
-        self.state.leave(&key).await?;
+        if let Err(e) = self.state.leave(&key).await {
+            self.degraded(e)?;
+        }
         let subject = Subject::User { id: user_id, ip };
         self.violation(
             subject,
@@ -138,9 +157,33 @@ impl Moderation {
     }
 
     pub async fn leave(&self, user_id: &str) -> Result<()> {
-        self.state
-            .leave(&format!("concurrent:user:{user_id}"))
-            .await
+        match self.state.leave(&format!("in_flight:user:{user_id}")).await {
+            Ok(()) => Ok(()),
+            Err(e) => self.degraded(e),
+        }
+    }
+
+    /// The state store failed (Redis unreachable). Bouncer fails open: the request goes on as
+    /// if under the limit, so signing in keeps working; bans already made are still enforced
+    /// (they live in the database and in memory). Each failure is counted; the log gets the
+    /// 1st, 2nd, 4th, 8th... so an outage cannot flood it. Service recovers by itself when the
+    /// store answers again.
+    fn degraded(&self, e: Error) -> Result<()> {
+        let n = self.state_errors.fetch_add(1, Ordering::Relaxed) + 1;
+        if n.is_power_of_two() {
+            tracing::error!(error = %e, failures = n, "moderation state unavailable: limiters fail open");
+        }
+        Ok(())
+    }
+
+    /// How many calls to the state store failed since start.
+    pub fn state_errors(&self) -> u64 {
+        self.state_errors.load(Ordering::Relaxed)
+    }
+
+    /// Whether the state store answers.
+    pub async fn state_reachable(&self) -> bool {
+        self.state.ping().await
     }
 
     /// Adds `score` to the subject's counter for this violation type; bans when the counter
@@ -152,8 +195,11 @@ impl Moderation {
         score: i64,
         sessions: &Sessions,
     ) -> Result<bool> {
-        let key = format!("{violation_type}:{}", subject.key());
-        let (before, after) = self.state.add_score(&key, score).await?;
+        let key = format!("violations:{violation_type}:{}", subject.key());
+        let (before, after) = match self.state.add_score(&key, score).await {
+            Ok(scores) => scores,
+            Err(e) => return self.degraded(e).map(|()| false),
+        };
         // Debug, not info: under attack there is one violation per refused request.
         tracing::debug!(subject = %subject.key(), violation_type, score = after, "violation");
         if !self.config.ban_violations || !crosses_interval(before, after, self.config.ban_interval)

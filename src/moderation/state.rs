@@ -28,6 +28,11 @@ pub trait ModerationState: Send + Sync {
 
     /// Drops windows and in-flight counters that have run out.
     async fn purge(&self, now_ms: i64) -> Result<()>;
+
+    /// Whether the state's store answers (always, in memory).
+    async fn ping(&self) -> bool {
+        true
+    }
 }
 
 #[derive(Default)]

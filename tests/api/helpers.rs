@@ -27,6 +27,42 @@ pub struct TestApp {
     pub database_url: String,
     /// The test's own PostgreSQL database, dropped with the app.
     _postgres: Option<TestPostgres>,
+    /// The test's own Redis key prefix, cleared with the app.
+    _redis: Option<TestRedis>,
+}
+
+/// A key prefix of its own in the Redis named by `BOUNCER_TEST_REDIS_URL`.
+pub struct TestRedis {
+    pub url: String,
+    pub prefix: String,
+}
+
+impl TestRedis {
+    pub fn new() -> Option<Self> {
+        let url = std::env::var("BOUNCER_TEST_REDIS_URL").ok()?;
+        Some(Self {
+            url,
+            prefix: format!("bouncer-test-{}:", bouncer::ids::random_hex(8)),
+        })
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        let Ok(client) = redis::Client::open(self.url.as_str()) else {
+            return;
+        };
+        let Ok(mut conn) = client.get_connection() else {
+            return;
+        };
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}*", self.prefix))
+            .query(&mut conn)
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: redis::RedisResult<i64> = redis::cmd("DEL").arg(keys).query(&mut conn);
+        }
+    }
 }
 
 /// A PostgreSQL database made for one test when `BOUNCER_TEST_POSTGRES_URL` names a server
@@ -102,6 +138,12 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     if let Some((_, url)) = &postgres {
         vars.insert("DATABASE_URL".into(), url.clone());
     }
+    let redis = TestRedis::new();
+    if let Some(r) = &redis {
+        vars.insert("USE_REDIS".into(), "true".into());
+        vars.insert("REDIS_URI".into(), r.url.clone());
+        vars.insert("REDIS_KEY_PREFIX".into(), r.prefix.clone());
+    }
     for (k, v) in overrides {
         vars.insert(k.to_string(), v.to_string());
     }
@@ -128,6 +170,7 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         dir,
         database_url,
         _postgres: postgres.map(|(db, _)| db),
+        _redis: redis,
     }
 }
 

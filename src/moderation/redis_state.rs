@@ -1,0 +1,151 @@
+//! Moderation state in Redis, shared by every instance (`USE_REDIS=true`). Each operation is one
+//! atomic command or Lua script, so N instances together let exactly the limit through.
+//! Limiter windows end by the injected clock, like the in-memory state; Redis expiry only
+//! cleans up.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::Script;
+
+use super::state::ModerationState;
+use crate::config::RedisSettings;
+use crate::error::Result;
+
+pub struct RedisState {
+    connection: ConnectionManager,
+    prefix: String,
+    hit: Script,
+    enter: Script,
+    leave: Script,
+}
+
+fn failed(e: redis::RedisError) -> crate::error::Error {
+    anyhow::anyhow!("redis: {e}").into()
+}
+
+impl RedisState {
+    /// Connects (and checks the connection once: a wrong `REDIS_URI` stops the start). Later
+    /// outages are survived: the connection manager reconnects by itself.
+    pub async fn connect(settings: &RedisSettings) -> anyhow::Result<Self> {
+        let mut url =
+            url::Url::parse(&settings.uri).map_err(|e| anyhow::anyhow!("REDIS_URI: {e}"))?;
+        if let Some(user) = &settings.username {
+            let _ = url.set_username(user);
+        }
+        if let Some(password) = &settings.password {
+            let _ = url.set_password(Some(password.expose()));
+        }
+        let client = redis::Client::open(url).map_err(|e| anyhow::anyhow!("REDIS_URI: {e}"))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_millis(500)))
+            .set_response_timeout(Some(Duration::from_millis(500)))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let connection = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| anyhow::anyhow!("redis: {e}"))?;
+        let state = Self {
+            connection,
+            prefix: settings.key_prefix.clone(),
+            hit: Script::new(
+                r"local ends = tonumber(redis.call('HGET', KEYS[1], 'ends') or '0')
+                  local now = tonumber(ARGV[1])
+                  if ends <= now then
+                    redis.call('HSET', KEYS[1], 'ends', now + tonumber(ARGV[2]), 'count', 1)
+                    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+                    return 1
+                  end
+                  return redis.call('HINCRBY', KEYS[1], 'count', 1)",
+            ),
+            enter: Script::new(
+                r"local c = redis.call('INCR', KEYS[1])
+                  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+                  return c",
+            ),
+            leave: Script::new(
+                r"local c = redis.call('DECR', KEYS[1])
+                  if c <= 0 then redis.call('DEL', KEYS[1]) end
+                  return c",
+            ),
+        };
+        if !state.ping().await {
+            anyhow::bail!("redis at {} does not answer PING", redacted(&settings.uri));
+        }
+        Ok(state)
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+}
+
+/// A Redis URI without its password, for messages.
+fn redacted(uri: &str) -> String {
+    match url::Url::parse(uri) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => uri.to_string(),
+    }
+}
+
+#[async_trait]
+impl ModerationState for RedisState {
+    async fn hit(&self, key: &str, window_ms: i64, now_ms: i64) -> Result<u64> {
+        let mut c = self.connection.clone();
+        self.hit
+            .key(self.key(key))
+            .arg(now_ms)
+            .arg(window_ms)
+            .invoke_async(&mut c)
+            .await
+            .map_err(failed)
+    }
+
+    async fn add_score(&self, key: &str, score: i64) -> Result<(i64, i64)> {
+        let mut c = self.connection.clone();
+        let after: i64 = redis::cmd("INCRBY")
+            .arg(self.key(key))
+            .arg(score)
+            .query_async(&mut c)
+            .await
+            .map_err(failed)?;
+        Ok((after - score, after))
+    }
+
+    async fn enter(&self, key: &str, ttl_ms: i64, _now_ms: i64) -> Result<u64> {
+        let mut c = self.connection.clone();
+        self.enter
+            .key(self.key(key))
+            .arg(ttl_ms)
+            .invoke_async(&mut c)
+            .await
+            .map_err(failed)
+    }
+
+    async fn leave(&self, key: &str) -> Result<()> {
+        let mut c = self.connection.clone();
+        let _: i64 = self
+            .leave
+            .key(self.key(key))
+            .invoke_async(&mut c)
+            .await
+            .map_err(failed)?;
+        Ok(())
+    }
+
+    async fn purge(&self, _now_ms: i64) -> Result<()> {
+        // Redis expires keys by itself.
+        Ok(())
+    }
+
+    async fn ping(&self) -> bool {
+        let mut c = self.connection.clone();
+        redis::cmd("PING")
+            .query_async::<String>(&mut c)
+            .await
+            .is_ok_and(|pong| pong == "PONG")
+    }
+}
