@@ -36,7 +36,7 @@ pub async fn serve(
 }
 
 /// Background work for as long as the server runs: reading revocations and bans written by
-/// other processes every second, and purging expired sessions, bans and limiter windows every
+/// other processes every half second, and purging expired sessions, bans and limiter windows every
 /// ten minutes.
 pub fn spawn_maintenance(ctx: Arc<AppContext>) -> tokio::task::JoinHandle<()> {
     let sync = ctx.clone();

@@ -290,7 +290,7 @@ impl Moderation {
     }
 
     /// Reloads the bans in force from the database, so bans and unbans made by other processes
-    /// (the ban commands) apply here. Runs every second.
+    /// (the ban commands) apply here. Runs every half second.
     pub async fn sync_bans(&self) -> Result<()> {
         let active = store::bans::active(&self.db, self.clock.now_ms()).await?;
         self.bans.replace(&active);

@@ -27,7 +27,7 @@ pub const REFRESH_REUSE_GRACE_MS: i64 = 10_000;
 
 /// How often a running server reads revocations written by other processes (the
 /// user-management commands): their access tokens are refused within this bound.
-pub const REVOCATION_SYNC_EVERY_MS: u64 = 1_000;
+pub const REVOCATION_SYNC_EVERY_MS: u64 = 500;
 
 /// Each sync re-reads this far behind the newest revocation it has seen, so a transaction that
 /// committed late, stamped with an earlier time, is not missed.

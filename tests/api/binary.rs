@@ -89,13 +89,23 @@ fn free_port() -> u16 {
         .port()
 }
 
-struct Running {
+/// A `bouncer serve` process; killed if dropped without `stop`.
+pub struct Running {
     child: Child,
-    base: String,
+    pub base: String,
     log: std::path::PathBuf,
 }
 
-async fn start(dir: &Path, extra: &[(&str, &str)]) -> Running {
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `bouncer serve` in `dir` with these variables (HOST and PORT are chosen here) and
+/// waits until it answers.
+pub async fn start(dir: &Path, extra: &[(&str, &str)]) -> Running {
     let port = free_port();
     let log = dir.join(format!("bouncer-{port}.log"));
     let mut child = bouncer(dir)
@@ -130,7 +140,7 @@ async fn start(dir: &Path, extra: &[(&str, &str)]) -> Running {
 
 impl Running {
     /// SIGTERM, then the log the process wrote.
-    fn stop(mut self) -> String {
+    pub fn stop(mut self) -> String {
         let status = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())

@@ -10,5 +10,6 @@ mod logout;
 mod moderation;
 mod refresh;
 mod register;
+mod scale;
 mod tokens;
 mod user;

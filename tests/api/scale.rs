@@ -1,0 +1,392 @@
+//! Several instances on one PostgreSQL and one Redis, and the faults of each. These run when
+//! `BOUNCER_TEST_POSTGRES_URL` and `BOUNCER_TEST_REDIS_URL` are set (`.ci/run` sets them) and
+//! say they were skipped otherwise.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::binary::{start, Running};
+use crate::helpers::*;
+
+fn shared_services() -> Option<(String, String)> {
+    match (
+        std::env::var("BOUNCER_TEST_POSTGRES_URL"),
+        std::env::var("BOUNCER_TEST_REDIS_URL"),
+    ) {
+        (Ok(pg), Ok(redis)) => Some((pg, redis)),
+        _ => {
+            // Straight to stderr, past the test harness's capture, so the skip shows.
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipped: set BOUNCER_TEST_POSTGRES_URL and BOUNCER_TEST_REDIS_URL to run the scale-out tests"
+            );
+            None
+        }
+    }
+}
+
+async fn post_json(
+    client: &reqwest::Client,
+    url: String,
+    ip: &str,
+    body: Value,
+) -> reqwest::Response {
+    client
+        .post(url)
+        .header("X-Forwarded-For", ip)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Polls until `check` holds (bounded); it asserts nothing about how long that takes.
+async fn eventually<F, Fut>(mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..200 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn instances_share_limits_bans_and_logouts() {
+    let Some((_, redis_url)) = shared_services() else {
+        return;
+    };
+    let (_db, database_url) = TestPostgres::create().await.unwrap();
+    let redis = TestRedis::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let vars = [
+        ("DATABASE_URL", database_url.as_str()),
+        ("USE_REDIS", "true"),
+        ("REDIS_URI", redis_url.as_str()),
+        ("REDIS_KEY_PREFIX", redis.prefix.as_str()),
+        ("JWT_SECRET", JWT_SECRET),
+        ("JWT_REFRESH_SECRET", JWT_REFRESH_SECRET),
+        ("ALLOW_REGISTRATION", "true"),
+        ("LOGIN_MAX", "4"),
+        ("BAN_INTERVAL", "2"),
+    ];
+    // Three instances start together on a fresh database: migrations must not collide.
+    let instances: Vec<Running> =
+        futures::future::join_all((0..3).map(|_| start(dir.path(), &vars))).await;
+    let [a, b, c] = [&instances[0].base, &instances[1].base, &instances[2].base];
+    let client = reqwest::Client::new();
+    let register = post_json(
+        &client,
+        format!("{a}/api/auth/register"),
+        "198.51.100.100",
+        json!({"name": "Ada Lovelace", "email": "ada@example.com", "password": PASSWORD, "confirm_password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(register.status(), 200);
+
+    // One login budget across instances: 4 in total, wherever they land.
+    let login = json!({"email": "ada@example.com", "password": PASSWORD});
+    let mut statuses = Vec::new();
+    for base in [a, b, c, a, b] {
+        let r = post_json(
+            &client,
+            format!("{base}/api/auth/login"),
+            "198.51.100.1",
+            login.clone(),
+        )
+        .await;
+        statuses.push(r.status().as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 429]);
+
+    // Logout on one instance: the refresh token fails on another at once, the access token
+    // soon after.
+    let session = post_json(
+        &client,
+        format!("{b}/api/auth/login"),
+        "198.51.100.2",
+        login.clone(),
+    )
+    .await;
+    let refresh = cookie_value(session.headers(), "refreshToken").unwrap();
+    let token = session.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let me = |base: &str| {
+        client
+            .get(format!("{base}/api/user"))
+            .bearer_auth(&token)
+            .send()
+    };
+    assert_eq!(me(c).await.unwrap().status(), 200);
+    let logout = client
+        .post(format!("{a}/api/auth/logout"))
+        .header("Cookie", format!("refreshToken={refresh}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 200);
+    let refreshed = client
+        .post(format!("{c}/api/auth/refresh"))
+        .header("Cookie", format!("refreshToken={refresh}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), 401);
+    assert!(eventually(|| async { me(c).await.unwrap().status() == 401 }).await);
+    assert!(eventually(|| async { me(b).await.unwrap().status() == 401 }).await);
+
+    // A ban made on one instance holds on the others: two limiter violations on A ban the IP.
+    let attacker = "203.0.113.66";
+    let mut on_a = Vec::new();
+    for _ in 0..6 {
+        let r = post_json(
+            &client,
+            format!("{a}/api/auth/login"),
+            attacker,
+            json!({"email": "x@example.com", "password": PASSWORD}),
+        )
+        .await;
+        on_a.push(r.status().as_u16());
+    }
+    assert_eq!(on_a, [404, 404, 404, 404, 429, 429]);
+    let banned_on = |base: String| {
+        let client = client.clone();
+        async move {
+            post_json(
+                &client,
+                format!("{base}/api/auth/login"),
+                attacker,
+                json!({"email": "ada@example.com", "password": PASSWORD}),
+            )
+            .await
+            .status()
+                == 403
+        }
+    };
+    assert!(
+        banned_on(a.clone()).await,
+        "banned at once where it was made"
+    );
+    assert!(eventually(|| banned_on(b.clone())).await);
+    assert!(eventually(|| banned_on(c.clone())).await);
+
+    for instance in instances {
+        instance.stop();
+    }
+}
+
+/// A TCP forwarder that can cut every connection and refuse new ones, to play an outage.
+struct Outage {
+    port: u16,
+    up: Arc<AtomicBool>,
+    generation: Arc<AtomicU64>,
+}
+
+impl Outage {
+    async fn in_front_of(target: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let generation = Arc::new(AtomicU64::new(0));
+        let (up2, gen2) = (up.clone(), generation.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !up2.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection closes
+                }
+                let born = gen2.load(Ordering::SeqCst);
+                let gen3 = gen2.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(target).await else {
+                        return;
+                    };
+                    let cut = async {
+                        while gen3.load(Ordering::SeqCst) == born {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut => {}
+                    }
+                });
+            }
+        });
+        Self {
+            port,
+            up,
+            generation,
+        }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn postgres_outage_answers_503_and_recovers_by_itself() {
+    let Some(_) = shared_services() else { return };
+    let (_db, direct_url) = TestPostgres::create().await.unwrap();
+    let mut url = url::Url::parse(&direct_url).unwrap();
+    let target: SocketAddr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432))
+        .parse()
+        .unwrap();
+    let outage = Outage::in_front_of(target).await;
+    url.set_port(Some(outage.port)).unwrap();
+    let app = spawn_app_with(&[("DATABASE_URL", url.as_str())]).await;
+    let s = app.signed_in_user("ada@example.com").await;
+    assert_eq!(
+        app.get_user(&s.token).await.status(),
+        200,
+        "the user is now cached"
+    );
+
+    outage.cut();
+    let login = app.login("ada@example.com", PASSWORD).await;
+    assert_eq!(login.status(), 503);
+    assert_eq!(
+        login.json::<Value>().await.unwrap(),
+        json!({"message": "Service unavailable"})
+    );
+    let health = app.bare.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 503);
+    assert_eq!(health.json::<Value>().await.unwrap()["database"], "down");
+    // A token-authenticated request needs no database round trip.
+    assert_eq!(app.get_user(&s.token).await.status(), 200);
+
+    outage.restore();
+    assert!(
+        eventually(|| async { app.login("ada@example.com", PASSWORD).await.status() == 200 }).await,
+        "service resumes by itself"
+    );
+    let health = app.bare.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+/// A private redis-server on its own port, so the test can stop and restart it.
+struct OwnRedis {
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl OwnRedis {
+    fn start(port: u16) -> Option<Self> {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        Some(Self {
+            port,
+            child: Some(child),
+        })
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn redis_answers(port: u16) -> bool {
+    eventually(|| async move { TcpStream::connect(("127.0.0.1", port)).await.is_ok() }).await
+}
+
+#[tokio::test]
+async fn redis_outage_fails_open_and_recovers_by_itself() {
+    let Some(_) = shared_services() else { return };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let Some(mut redis) = OwnRedis::start(port) else {
+        let _ = writeln!(std::io::stderr(), "skipped: no redis-server binary");
+        return;
+    };
+    assert!(redis_answers(port).await);
+    let uri = format!("redis://127.0.0.1:{port}");
+    let app = spawn_app_with(&[
+        ("USE_REDIS", "true"),
+        ("REDIS_URI", uri.as_str()),
+        ("LOGIN_MAX", "2"),
+        ("BAN_VIOLATIONS", "false"),
+    ])
+    .await;
+    let s = app.signed_in_user("ada@example.com").await; // one login counted
+
+    redis.stop();
+    // Authentication keeps working; the limiter fails open instead of refusing everyone.
+    for _ in 0..3 {
+        assert_eq!(app.login("ada@example.com", PASSWORD).await.status(), 200);
+    }
+    assert_eq!(app.get_user(&s.token).await.status(), 200);
+    let health: Value = app
+        .bare
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "degraded");
+    assert_eq!(health["redis"], "down");
+    assert!(
+        health["moderationStateErrors"].as_u64().unwrap() >= 3,
+        "{health}"
+    );
+
+    let _redis = OwnRedis::start(redis.port).unwrap();
+    assert!(redis_answers(port).await);
+    // The limiter counts again once Redis is back (a fresh window: Redis kept nothing).
+    assert!(
+        eventually(|| async { app.login("ada@example.com", PASSWORD).await.status() == 429 }).await,
+        "limits apply again by themselves"
+    );
+    let health: Value = app
+        .bare
+        .get(app.url("/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["redis"], "up");
+}
