@@ -49,6 +49,12 @@ async fn main() -> ExitCode {
         SecretsSource::Operator => {}
     }
 
+    let mut config = config;
+    if !matches!(cli.command, Command::Serve) {
+        // The user-management commands touch only the database: they must work while Redis is
+        // down, and they share no limiter windows or scores.
+        config.redis = None;
+    }
     let ctx = match AppContext::build(config, Arc::new(SystemClock)).await {
         Ok(ctx) => ctx,
         Err(e) => {

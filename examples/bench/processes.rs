@@ -100,8 +100,13 @@ async fn wait_ready(mut child: Child, url: &str, started: Instant) -> anyhow::Re
     bail!("{url} did not answer within 30 s")
 }
 
-/// Starts Bouncer on a database in `dir` with its limiters opened wide.
-pub async fn start_bouncer(binary: &Path, dir: &Path, port: u16) -> anyhow::Result<Running> {
+/// Starts Bouncer in `dir` on `database_url` with its limiters opened wide.
+pub async fn start_bouncer(
+    binary: &Path,
+    dir: &Path,
+    database_url: &str,
+    port: u16,
+) -> anyhow::Result<Running> {
     let started = Instant::now();
     let child = Command::new(binary)
         .arg("serve")
@@ -109,10 +114,7 @@ pub async fn start_bouncer(binary: &Path, dir: &Path, port: u16) -> anyhow::Resu
         .env_clear()
         .env("HOST", "127.0.0.1")
         .env("PORT", port.to_string())
-        .env(
-            "DATABASE_URL",
-            format!("sqlite://{}/bouncer.db", dir.display()),
-        )
+        .env("DATABASE_URL", database_url)
         .env("JWT_SECRET", JWT_SECRET)
         .env("JWT_REFRESH_SECRET", JWT_REFRESH_SECRET)
         .env("ALLOW_REGISTRATION", "true")

@@ -204,8 +204,9 @@ pub async fn run_all(mode: Mode) -> anyhow::Result<Report> {
     let mut rows = Vec::new();
 
     // Start-up: the first start creates the database; the one measured finds it in place.
-    drop(processes::start_bouncer(&binary, dir.path(), port).await?);
-    let server = processes::start_bouncer(&binary, dir.path(), port).await?;
+    let sqlite_url = format!("sqlite://{}/bouncer.db", dir.path().display());
+    drop(processes::start_bouncer(&binary, dir.path(), &sqlite_url, port).await?);
+    let server = processes::start_bouncer(&binary, dir.path(), &sqlite_url, port).await?;
     let startup_ms = server.ready_after.as_secs_f64() * 1000.0;
     let idle_rss = server.rss_mib();
     let base = server.base.clone();
@@ -245,15 +246,7 @@ pub async fn run_all(mode: Mode) -> anyhow::Result<Report> {
     // keeps asking for the user (the runtime must not starve).
     let per_hash = hash_ms(if mode.name == "quick" { 3 } else { 9 }).await?;
     let hash_limit = cores as f64 * 1000.0 / per_hash;
-    let login_op: Op = {
-        let (client, url) = (client.clone(), format!("{base}/api/auth/login"));
-        Arc::new(move |_| {
-            let request = client
-                .post(&url)
-                .json(&json!({ "email": "bench@example.com", "password": PASSWORD }));
-            Box::pin(async move { request.send().await.is_ok_and(|r| r.status().is_success()) })
-        })
-    };
+    let login_op = login_op(&client, &base);
     let (logins, probe) = tokio::join!(
         load::run(2 * cores, d, login_op),
         load::paced(
@@ -263,7 +256,7 @@ pub async fn run_all(mode: Mode) -> anyhow::Result<Report> {
         ),
     );
     rows.push(Row {
-        scenario: format!("password login, {} connections", 2 * cores),
+        scenario: format!("password login, {} connections, SQLite", 2 * cores),
         bouncer: format!(
             "{:.1} logins/s (p99 {:.0} ms)",
             logins.rate(),
@@ -304,11 +297,47 @@ pub async fn run_all(mode: Mode) -> anyhow::Result<Report> {
         value: registrations.rate(),
     });
 
-    // Refresh rotation: each connection rotates its own session.
+    let refreshes = refresh_load(&client, &base, d).await?;
+    rows.push(refresh_row("SQLite", &refreshes));
+
+    if let Ok(admin_url) = std::env::var("BOUNCER_BENCH_POSTGRES_URL") {
+        rows.extend(postgres_rows(&binary, &client, &admin_url, cores, d, hash_limit).await?);
+    }
+
+    rows.push(Row {
+        scenario: "resident memory".into(),
+        bouncer: format!(
+            "{idle_rss:.1} MiB idle, {loaded_rss:.1} MiB peak under the authenticated load"
+        ),
+        limit: "—".into(),
+        ratio: None,
+        value: idle_rss,
+    });
+    rows.push(Row {
+        scenario: "start-up with an existing database".into(),
+        bouncer: format!("{startup_ms:.0} ms from exec to the first 200 on `/healthz`"),
+        limit: "—".into(),
+        ratio: None,
+        value: startup_ms,
+    });
+    drop(server);
+    Ok(Report {
+        mode: mode.name,
+        machine: machine(),
+        rows,
+    })
+}
+
+/// Each of `REFRESH_SESSIONS` connections rotates its own session as fast as it can.
+async fn refresh_load(
+    client: &reqwest::Client,
+    base: &str,
+    d: Duration,
+) -> anyhow::Result<LoadResult> {
     let mut cookies = Vec::new();
     for _ in 0..REFRESH_SESSIONS {
         cookies.push(Mutex::new(
-            login(&client, &base, "bench@example.com").await?.1,
+            login(client, base, "bench@example.com").await?.1,
         ));
     }
     let cookies = Arc::new(cookies);
@@ -339,11 +368,14 @@ pub async fn run_all(mode: Mode) -> anyhow::Result<Report> {
             })
         })
     };
-    let refreshes = load::run(REFRESH_SESSIONS, d, refresh_op).await;
-    rows.push(Row {
-        scenario: format!("refresh rotation, {REFRESH_SESSIONS} sessions in parallel"),
+    Ok(load::run(REFRESH_SESSIONS, d, refresh_op).await)
+}
+
+fn refresh_row(engine: &str, refreshes: &LoadResult) -> Row {
+    Row {
+        scenario: format!("refresh rotation, {REFRESH_SESSIONS} sessions in parallel, {engine}"),
         bouncer: format!(
-            "{:.0} refreshes/s on SQLite (p99 {:.2} ms, {} failed)",
+            "{:.0} refreshes/s (p99 {:.2} ms, {} failed)",
             refreshes.rate(),
             refreshes.quantile_ms(0.99),
             refreshes.failed
@@ -355,28 +387,66 @@ pub async fn run_all(mode: Mode) -> anyhow::Result<Report> {
         } else {
             0.0
         },
-    });
+    }
+}
 
-    rows.push(Row {
-        scenario: "resident memory".into(),
-        bouncer: format!(
-            "{idle_rss:.1} MiB idle, {loaded_rss:.1} MiB peak under the authenticated load"
-        ),
-        limit: "—".into(),
-        ratio: None,
-        value: idle_rss,
-    });
-    rows.push(Row {
-        scenario: "start-up with an existing database".into(),
-        bouncer: format!("{startup_ms:.0} ms from exec to the first 200 on `/healthz`"),
-        limit: "—".into(),
-        ratio: None,
-        value: startup_ms,
-    });
-    drop(server);
-    Ok(Report {
-        mode: mode.name,
-        machine: machine(),
-        rows,
+fn login_op(client: &reqwest::Client, base: &str) -> Op {
+    let (client, url) = (client.clone(), format!("{base}/api/auth/login"));
+    Arc::new(move |_| {
+        let request = client
+            .post(&url)
+            .json(&json!({ "email": "bench@example.com", "password": PASSWORD }));
+        Box::pin(async move { request.send().await.is_ok_and(|r| r.status().is_success()) })
     })
+}
+
+/// Logins and refreshes again with Bouncer on a fresh PostgreSQL database
+/// (`BOUNCER_BENCH_POSTGRES_URL` names the server).
+async fn postgres_rows(
+    binary: &std::path::Path,
+    client: &reqwest::Client,
+    admin_url: &str,
+    cores: usize,
+    d: Duration,
+    hash_limit: f64,
+) -> anyhow::Result<Vec<Row>> {
+    use sqlx::{Connection, Executor};
+    sqlx::any::install_default_drivers();
+    let name = format!("bouncer_bench_{}", std::process::id());
+    let mut admin = sqlx::AnyConnection::connect(admin_url).await?;
+    admin
+        .execute(format!("DROP DATABASE IF EXISTS {name}").as_str())
+        .await?;
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await?;
+    let mut url = url::Url::parse(admin_url)?;
+    url.set_path(&format!("/{name}"));
+    let dir = tempfile::tempdir()?;
+    let server =
+        processes::start_bouncer(binary, dir.path(), url.as_str(), processes::free_port()).await?;
+    let base = server.base.clone();
+    if !register(client, &base, "bench@example.com").await {
+        bail!("registering the benchmark user on PostgreSQL failed");
+    }
+    let logins = load::run(2 * cores, d, login_op(client, &base)).await;
+    let refreshes = refresh_load(client, &base, d).await?;
+    drop(server);
+    admin
+        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+        .await?;
+    Ok(vec![
+        Row {
+            scenario: format!("password login, {} connections, PostgreSQL", 2 * cores),
+            bouncer: format!(
+                "{:.1} logins/s (p99 {:.0} ms)",
+                logins.rate(),
+                logins.quantile_ms(0.99)
+            ),
+            limit: format!("hash limit {hash_limit:.1}/s"),
+            ratio: Some(logins.rate() / hash_limit),
+            value: logins.rate(),
+        },
+        refresh_row("PostgreSQL", &refreshes),
+    ])
 }
