@@ -488,6 +488,48 @@ mod tests {
     }
 
     #[test]
+    fn redis_settings_are_checked() {
+        assert!(with(&[]).unwrap().redis.is_none());
+        let err = with(&[("USE_REDIS", "true")]).unwrap_err().to_string();
+        assert!(
+            err.contains("USE_REDIS is true but REDIS_URI is not set"),
+            "{err}"
+        );
+        let err = with(&[("USE_REDIS", "true"), ("REDIS_URI", "localhost:6379")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("REDIS_URI") && err.contains("localhost:6379"),
+            "{err}"
+        );
+        let err = with(&[("USE_REDIS", "true"), ("REDIS_URI", "http://u:secret@h")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            !err.contains("secret"),
+            "a URI with a password is not echoed: {err}"
+        );
+        let c = with(&[
+            ("USE_REDIS", "true"),
+            ("REDIS_URI", "rediss://cache.example.com:6380"),
+            ("REDIS_PASSWORD", "pw-value"),
+            ("REDIS_KEY_PREFIX", "bouncer:"),
+        ])
+        .unwrap();
+        let redis = c.redis.unwrap();
+        assert_eq!(redis.key_prefix, "bouncer:");
+        assert!(
+            !format!("{redis:?}").contains("pw-value"),
+            "the password stays out of debug output"
+        );
+        let err = with(&[("DATABASE_MAX_CONNECTIONS", "0")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("DATABASE_MAX_CONNECTIONS"), "{err}");
+        assert!(with(&[("DATABASE_URL", "postgres://bouncer:pw@db:5432/bouncer")]).is_ok());
+    }
+
+    #[test]
     fn explicit_config_path_must_exist() {
         let err = with(&[("CONFIG_PATH", "/nonexistent/librechat.yaml")]).unwrap_err();
         assert!(err.to_string().contains("CONFIG_PATH"));
