@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::accounts::{AccountRules, Accounts, PasswordHasher};
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::moderation::change_feed::ChangeFeed;
 use crate::moderation::redis_state::RedisState;
 use crate::moderation::{MemoryState, Moderation, ModerationState};
 use crate::sessions::{Sessions, TokenKeys};
@@ -17,6 +18,8 @@ pub struct AppContext {
     pub sessions: Sessions,
     pub moderation: Moderation,
     pub clock: Arc<dyn Clock>,
+    /// Cross-instance nudges about bans and revocations (Redis only).
+    pub changes: Arc<ChangeFeed>,
 }
 
 impl AppContext {
@@ -33,12 +36,17 @@ impl AppContext {
             config.jwt_secret.expose(),
             config.jwt_refresh_secret.expose(),
         );
+        let changes = Arc::new(match &config.redis {
+            Some(redis) => ChangeFeed::new(redis)?,
+            None => ChangeFeed::disabled(),
+        });
         let sessions = Sessions::new(
             db.clone(),
             keys,
             clock.clone(),
             config.session_expiry_ms,
             config.refresh_token_expiry_ms,
+            changes.clone(),
         )
         .await
         .map_err(|e| anyhow::anyhow!("loading session revocations: {e}"))?;
@@ -46,10 +54,15 @@ impl AppContext {
             Some(redis) => Arc::new(RedisState::connect(redis).await?),
             None => Arc::new(MemoryState::default()),
         };
-        let moderation =
-            Moderation::new(db.clone(), clock.clone(), config.moderation.clone(), state)
-                .await
-                .map_err(|e| anyhow::anyhow!("loading bans: {e}"))?;
+        let moderation = Moderation::new(
+            db.clone(),
+            clock.clone(),
+            config.moderation.clone(),
+            state,
+            changes.clone(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("loading bans: {e}"))?;
         Ok(Arc::new(Self {
             config,
             db,
@@ -57,6 +70,7 @@ impl AppContext {
             sessions,
             moderation,
             clock,
+            changes,
         }))
     }
 }

@@ -39,6 +39,14 @@ pub async fn serve(
 /// other processes every half second, and purging expired sessions, bans and limiter windows every
 /// ten minutes.
 pub fn spawn_maintenance(ctx: Arc<AppContext>) -> tokio::task::JoinHandle<()> {
+    let nudged = ctx.clone();
+    ctx.changes.listen(move || {
+        let ctx = nudged.clone();
+        async move {
+            let _ = ctx.sessions.sync_revocations().await;
+            let _ = ctx.moderation.sync_bans().await;
+        }
+    });
     let sync = ctx.clone();
     tokio::spawn(async move {
         let mut tick =

@@ -6,6 +6,7 @@
 //! by default, stored in the database, and checked in memory.
 
 pub mod bans;
+pub mod change_feed;
 pub mod client_ip;
 pub mod limiter;
 pub mod redis_state;
@@ -17,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bans::{crosses_interval, BanKind, BanList};
+use change_feed::ChangeFeed;
 pub use limiter::{Limiter, Limiters};
 pub use state::{MemoryState, ModerationState};
 
@@ -56,6 +58,7 @@ pub struct Moderation {
     bans: BanList,
     db: Db,
     clock: Arc<dyn Clock>,
+    changes: Arc<ChangeFeed>,
 }
 
 impl Moderation {
@@ -65,6 +68,7 @@ impl Moderation {
         clock: Arc<dyn Clock>,
         config: ModerationConfig,
         state: Arc<dyn ModerationState>,
+        changes: Arc<ChangeFeed>,
     ) -> Result<Self> {
         let moderation = Self {
             limiters: Limiters::new(&config),
@@ -74,6 +78,7 @@ impl Moderation {
             bans: BanList::default(),
             db,
             clock,
+            changes,
         };
         moderation.sync_bans().await?;
         Ok(moderation)
@@ -261,6 +266,7 @@ impl Moderation {
             };
             store::bans::upsert(&self.db, &ban).await?;
             self.bans.insert(kind, &target, ban.expires_at);
+            self.changes.announce();
             tracing::warn!(
                 kind = kind.as_str(),
                 subject = %target,
@@ -279,6 +285,7 @@ impl Moderation {
         let lifted = store::bans::delete(&self.db, kind.as_str(), subject).await?;
         if lifted {
             tracing::warn!(kind = kind.as_str(), subject, "unban");
+            self.changes.announce();
         }
         self.sync_bans().await?;
         Ok(lifted)

@@ -29,15 +29,7 @@ impl RedisState {
     /// Connects (and checks the connection once: a wrong `REDIS_URI` stops the start). Later
     /// outages are survived: the connection manager reconnects by itself.
     pub async fn connect(settings: &RedisSettings) -> anyhow::Result<Self> {
-        let mut url =
-            url::Url::parse(&settings.uri).map_err(|e| anyhow::anyhow!("REDIS_URI: {e}"))?;
-        if let Some(user) = &settings.username {
-            let _ = url.set_username(user);
-        }
-        if let Some(password) = &settings.password {
-            let _ = url.set_password(Some(password.expose()));
-        }
-        let client = redis::Client::open(url).map_err(|e| anyhow::anyhow!("REDIS_URI: {e}"))?;
+        let client = client(settings)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_millis(500)))
             .set_response_timeout(Some(Duration::from_millis(500)))
@@ -78,6 +70,18 @@ impl RedisState {
     fn key(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
     }
+}
+
+/// A Redis client for the configured URI and credentials.
+pub fn client(settings: &RedisSettings) -> anyhow::Result<redis::Client> {
+    let mut url = url::Url::parse(&settings.uri).map_err(|e| anyhow::anyhow!("REDIS_URI: {e}"))?;
+    if let Some(user) = &settings.username {
+        let _ = url.set_username(user);
+    }
+    if let Some(password) = &settings.password {
+        let _ = url.set_password(Some(password.expose()));
+    }
+    redis::Client::open(url).map_err(|e| anyhow::anyhow!("REDIS_URI: {e}"))
 }
 
 /// A Redis URI without its password, for messages.

@@ -16,6 +16,7 @@ use subtle::ConstantTimeEq;
 
 use crate::clock::Clock;
 use crate::error::{Error, Result};
+use crate::moderation::change_feed::ChangeFeed;
 use crate::store::{self, users::User, Db};
 use revocation::RevokedSessions;
 pub use tokens::{AccessClaims, RefreshClaims, TokenError, TokenKeys};
@@ -51,6 +52,8 @@ pub struct Sessions {
     clock: Arc<dyn Clock>,
     session_expiry_ms: i64,
     refresh_expiry_ms: i64,
+    /// Tells other instances about revocations at once (with Redis).
+    changes: Arc<ChangeFeed>,
 }
 
 /// SHA-256 of the whole refresh JWT, hex: the only form in which it is stored.
@@ -70,6 +73,7 @@ impl Sessions {
         clock: Arc<dyn Clock>,
         session_expiry_ms: i64,
         refresh_expiry_ms: i64,
+        changes: Arc<ChangeFeed>,
     ) -> Result<Self> {
         let sessions = Self {
             db,
@@ -79,6 +83,7 @@ impl Sessions {
             clock,
             session_expiry_ms,
             refresh_expiry_ms,
+            changes,
         };
         sessions.sync_revocations().await?;
         Ok(sessions)
@@ -207,7 +212,9 @@ impl Sessions {
     pub async fn revoke_session(&self, session_id: &str) -> Result<()> {
         let now = self.clock.now_ms();
         let until = now + self.session_expiry_ms;
-        store::sessions::revoke(&self.db, session_id, now, until).await?;
+        if store::sessions::revoke(&self.db, session_id, now, until).await? {
+            self.changes.announce();
+        }
         self.revoked.insert(session_id.to_string(), until);
         Ok(())
     }
@@ -219,6 +226,9 @@ impl Sessions {
         let ids = store::sessions::revoke_all_for_user(&self.db, user_id, now, until).await?;
         for id in &ids {
             self.revoked.insert(id.clone(), until);
+        }
+        if !ids.is_empty() {
+            self.changes.announce();
         }
         Ok(ids.len())
     }
