@@ -62,7 +62,10 @@ impl RedisState {
             ),
         };
         if !state.ping().await {
-            anyhow::bail!("redis at {} does not answer PING", redacted(&settings.uri));
+            anyhow::bail!(
+                "redis at {} does not answer PING",
+                crate::config::redact_url(&settings.uri)
+            );
         }
         Ok(state)
     }
@@ -82,17 +85,6 @@ pub fn client(settings: &RedisSettings) -> anyhow::Result<redis::Client> {
         let _ = url.set_password(Some(password.expose()));
     }
     redis::Client::open(url).map_err(|e| anyhow::anyhow!("REDIS_URI: {e}"))
-}
-
-/// A Redis URI without its password, for messages.
-fn redacted(uri: &str) -> String {
-    match url::Url::parse(uri) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => uri.to_string(),
-    }
 }
 
 #[async_trait]

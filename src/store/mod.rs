@@ -70,7 +70,9 @@ impl Db {
             })
             .connect(&url)
             .await
-            .with_context(|| format!("opening the database ({})", redacted(&url)))?;
+            .with_context(|| {
+                format!("opening the database ({})", crate::config::redact_url(&url))
+            })?;
         let migrator = match engine {
             Engine::Sqlite => sqlx::migrate!("./migrations/sqlite"),
             Engine::Postgres => sqlx::migrate!("./migrations/postgres"),
@@ -121,13 +123,25 @@ fn sqlite_url(url: &str) -> anyhow::Result<String> {
     })
 }
 
-/// A database URL without its password, for messages.
-fn redacted(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_string(),
+#[cfg(test)]
+mod tests {
+    /// The two migration trees must hold the same versions, so both engines reach the same
+    /// schema.
+    #[test]
+    fn migration_trees_have_the_same_versions() {
+        let versions = |engine: &str| {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("migrations")
+                .join(engine);
+            let mut names: Vec<String> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        let sqlite = versions("sqlite");
+        assert!(!sqlite.is_empty());
+        assert_eq!(sqlite, versions("postgres"));
     }
 }

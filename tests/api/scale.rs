@@ -281,6 +281,11 @@ async fn postgres_outage_answers_503_and_recovers_by_itself() {
     assert_eq!(health.status(), 200);
 }
 
+async fn health_of(app: &TestApp) -> Value {
+    let response = app.bare.get(app.url("/healthz")).send().await.unwrap();
+    response.json().await.unwrap()
+}
+
 /// A private redis-server on its own port, so the test can stop and restart it.
 struct OwnRedis {
     port: u16,
@@ -356,15 +361,7 @@ async fn redis_outage_fails_open_and_recovers_by_itself() {
         assert_eq!(app.login("ada@example.com", PASSWORD).await.status(), 200);
     }
     assert_eq!(app.get_user(&s.token).await.status(), 200);
-    let health: Value = app
-        .bare
-        .get(app.url("/healthz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = health_of(&app).await;
     assert_eq!(health["status"], "degraded");
     assert_eq!(health["redis"], "down");
     assert!(
@@ -379,14 +376,6 @@ async fn redis_outage_fails_open_and_recovers_by_itself() {
         eventually(|| async { app.login("ada@example.com", PASSWORD).await.status() == 429 }).await,
         "limits apply again by themselves"
     );
-    let health: Value = app
-        .bare
-        .get(app.url("/healthz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = health_of(&app).await;
     assert_eq!(health["redis"], "up");
 }
