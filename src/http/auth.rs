@@ -29,15 +29,17 @@ pub struct LoginBody {
     password: Option<String>,
 }
 
-/// 200 `{token, user}` with the session cookies.
+/// 200 `{token, user}`, with the session cookies when there is a new refresh token.
 fn session_response(ctx: &AppContext, issued: &Issued, user: &User) -> Response {
     let mut headers = HeaderMap::new();
-    cookies::set_session(
-        &mut headers,
-        &issued.refresh_token,
-        issued.session_expires_at_ms,
-        ctx.config.secure_cookies,
-    );
+    if let Some(refresh_token) = &issued.refresh_token {
+        cookies::set_session(
+            &mut headers,
+            refresh_token,
+            issued.session_expires_at_ms,
+            ctx.config.secure_cookies,
+        );
+    }
     let body = json!({ "token": issued.access_token, "user": PublicUser::from(user) });
     (StatusCode::OK, headers, Json(body)).into_response()
 }

@@ -21,9 +21,9 @@ use crate::store::{self, users::User, Db};
 use revocation::RevokedSessions;
 pub use tokens::{AccessClaims, RefreshClaims, TokenError, TokenKeys};
 
-/// After a rotation, the previous refresh token is still honoured this long: two tabs that
-/// refresh at the same moment both present the same token, and only one can win the rotation.
-/// Past this window a rotated token is treated as stolen.
+/// After a rotation, the previous refresh token still earns an access token (but no new
+/// refresh token) this long: tabs that refresh at the same moment all present the same token,
+/// and only one can win the rotation. Past this window a rotated token is treated as stolen.
 pub const REFRESH_REUSE_GRACE_MS: i64 = 10_000;
 
 /// How often a running server reads revocations written by other processes (the
@@ -38,7 +38,9 @@ const REVOCATION_SYNC_OVERLAP_MS: i64 = 60_000;
 #[derive(Debug, Clone)]
 pub struct Issued {
     pub access_token: String,
-    pub refresh_token: String,
+    /// A new refresh token for the cookie; `None` when the presented one was rotated a moment
+    /// ago by a concurrent request, whose answer carries the cookie.
+    pub refresh_token: Option<String>,
     /// Absolute end of the session (cookie `Expires`).
     pub session_expires_at_ms: i64,
 }
@@ -120,7 +122,7 @@ impl Sessions {
         .await?;
         Ok(Issued {
             access_token: self.sign_access(user, &session_id, now, expires_at)?,
-            refresh_token,
+            refresh_token: Some(refresh_token),
             session_expires_at_ms: expires_at,
         })
     }
@@ -168,6 +170,16 @@ impl Sessions {
                 self.revoke_session(&session.id).await?;
                 return Err(Error::SessionNotFound { retry });
             }
+            if !current {
+                // Another request just rotated this token (tabs refreshing together): answer
+                // with an access token but no new refresh token, so the browser keeps the
+                // cookie the winner set. Rotating here too would orphan that cookie.
+                return Ok(Issued {
+                    access_token: self.sign_access(user, &session.id, now, session.expires_at)?,
+                    refresh_token: None,
+                    session_expires_at_ms: session.expires_at,
+                });
+            }
             let new_token = self.sign_refresh(&user.id, &session.id, now, session.expires_at)?;
             if store::sessions::rotate(
                 &self.db,
@@ -180,7 +192,7 @@ impl Sessions {
             {
                 return Ok(Issued {
                     access_token: self.sign_access(user, &session.id, now, session.expires_at)?,
-                    refresh_token: new_token,
+                    refresh_token: Some(new_token),
                     session_expires_at_ms: session.expires_at,
                 });
             }
