@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
@@ -18,14 +18,24 @@ use crate::sessions::AccessClaims;
 /// Largest request body accepted anywhere.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// A JSON body. Like Express's parser, an empty body counts as `{}` and the content type is
-/// not insisted on; unlike it, every failure is a 400 with a JSON message.
+/// A JSON body. Like Express's parser, an empty body counts as `{}` and a body is read only as
+/// `application/json` (so a cross-site HTML form, which cannot send that type without a CORS
+/// preflight, cannot post a login); unlike it, every failure is a 400 with a JSON message.
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|v| v.trim().to_ascii_lowercase())
+            .is_some_and(|v| {
+                v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
+            });
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 Error::BadRequest("Request body is larger than 1 MiB".into())
@@ -35,8 +45,12 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         })?;
         let body: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
-        } else {
+        } else if json_type {
             &bytes
+        } else {
+            return Err(Error::BadRequest(
+                "Content-Type must be application/json".into(),
+            ));
         };
         serde_json::from_slice(body)
             .map(ApiJson)

@@ -201,6 +201,19 @@ async fn bad_bodies_are_400_json_never_500() {
     assert_eq!(wrong_type.status(), 400);
     assert!(wrong_type.json::<Value>().await.unwrap()["message"].is_string());
 
+    let form = app
+        .bare
+        .post(app.url("/api/auth/login"))
+        .header("Content-Type", "text/plain")
+        .body(r#"{"email":"a@b.co","password":"correct horse battery"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 400, "a cross-site form cannot post a login");
+    assert_eq!(
+        form.json::<Value>().await.unwrap()["message"],
+        "Content-Type must be application/json"
+    );
     let not_an_object = app
         .bare
         .post(&url)
