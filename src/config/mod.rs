@@ -18,6 +18,8 @@ pub use secrets::{Secret, SecretsSource};
 use values::{duration_ms, parse_bool};
 pub use yaml::AuthYaml;
 
+use crate::store::Engine;
+
 /// A configuration value Bouncer cannot start with. The message names the variable, the value
 /// (never for secrets) and what is expected.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -281,10 +283,6 @@ impl Config {
         }
         Ok((config, warnings, source))
     }
-
-    pub fn max_password_length(&self) -> usize {
-        MAX_PASSWORD_LENGTH
-    }
 }
 
 /// A URL with its password replaced by `***`, for messages and logs.
@@ -312,8 +310,8 @@ fn base_url(variable: &str, raw: &str) -> Result<String, ConfigError> {
 }
 
 fn validate_database_url(raw: &str) -> Result<(), ConfigError> {
-    if raw.starts_with("sqlite:") {
-        return sqlx::sqlite::SqliteConnectOptions::from_str(raw)
+    match Engine::of(raw) {
+        Some(Engine::Sqlite) => sqlx::sqlite::SqliteConnectOptions::from_str(raw)
             .map(|_| ())
             .map_err(|e| {
                 ConfigError::invalid(
@@ -321,10 +319,8 @@ fn validate_database_url(raw: &str) -> Result<(), ConfigError> {
                     raw,
                     &format!("a SQLite URL such as {DEFAULT_DATABASE_URL} ({e})"),
                 )
-            });
-    }
-    if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-        return match url::Url::parse(raw) {
+            }),
+        Some(Engine::Postgres) => match url::Url::parse(raw) {
             Ok(u) if u.host_str().is_some() => Ok(()),
             // Never echo a URL that may hold a password.
             _ => Err(ConfigError::invalid(
@@ -332,13 +328,13 @@ fn validate_database_url(raw: &str) -> Result<(), ConfigError> {
                 "postgres://…",
                 "a PostgreSQL URL such as postgres://bouncer:password@localhost:5432/bouncer",
             )),
-        };
+        },
+        None => Err(ConfigError::invalid(
+            "DATABASE_URL",
+            raw,
+            &format!("a database URL such as {DEFAULT_DATABASE_URL}"),
+        )),
     }
-    Err(ConfigError::invalid(
-        "DATABASE_URL",
-        raw,
-        &format!("a database URL such as {DEFAULT_DATABASE_URL}"),
-    ))
 }
 
 /// LibreChat's secure-cookie heuristic exempts local development hosts.

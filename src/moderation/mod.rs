@@ -84,10 +84,6 @@ impl Moderation {
         Ok(moderation)
     }
 
-    pub fn config(&self) -> &ModerationConfig {
-        &self.config
-    }
-
     /// The client IP of a request (see `client_ip`).
     pub fn client_ip(&self, peer: IpAddr, headers: &axum::http::HeaderMap) -> IpAddr {
         client_ip::resolve(

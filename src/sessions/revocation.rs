@@ -30,12 +30,4 @@ impl RevokedSessions {
             m.retain(|_, until| *until > now_ms);
         }
     }
-
-    pub fn len(&self) -> usize {
-        self.until.read().map(|m| m.len()).unwrap_or(0)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }

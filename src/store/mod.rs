@@ -38,7 +38,6 @@ impl Engine {
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: AnyPool,
-    engine: Engine,
 }
 
 impl Db {
@@ -83,11 +82,7 @@ impl Db {
             .run(&pool)
             .await
             .context("applying database migrations")?;
-        Ok(Self { pool, engine })
-    }
-
-    pub fn engine(&self) -> Engine {
-        self.engine
+        Ok(Self { pool })
     }
 
     /// True when the database answers a trivial query.

@@ -129,11 +129,3 @@ pub async fn delete_expired(db: &Db, now_ms: i64) -> Result<u64> {
         .await?
         .rows_affected())
 }
-
-pub async fn count_for_user(db: &Db, user_id: &str) -> Result<i64> {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE user_id = $1")
-        .bind(user_id)
-        .fetch_one(db.pool())
-        .await?;
-    Ok(n)
-}

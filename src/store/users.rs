@@ -246,10 +246,3 @@ pub async fn delete(
     tx.commit().await?;
     Ok(Some(revoked))
 }
-
-pub async fn count(db: &Db) -> Result<i64> {
-    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
-        .fetch_one(db.pool())
-        .await?;
-    Ok(n)
-}
