@@ -69,6 +69,22 @@ pub const BOUNCER_VARIABLES: &[&str] = &[
     "REDIS_USERNAME",
     "REDIS_PASSWORD",
     "REDIS_KEY_PREFIX",
+    "ALLOW_PASSWORD_RESET",
+    "EMAIL_SERVICE",
+    "EMAIL_HOST",
+    "EMAIL_PORT",
+    "EMAIL_ENCRYPTION",
+    "EMAIL_ENCRYPTION_HOSTNAME",
+    "EMAIL_ALLOW_SELFSIGNED",
+    "EMAIL_USERNAME",
+    "EMAIL_PASSWORD",
+    "EMAIL_FROM",
+    "EMAIL_FROM_NAME",
+    "EMAIL_TOKEN_EXPIRY",
+    "EMAIL_TEMPLATES_DIR",
+    "MAILGUN_API_KEY",
+    "MAILGUN_DOMAIN",
+    "MAILGUN_HOST",
 ];
 
 /// Names LibreChat reads that sit close to one of ours: legitimate in a shared `.env`, so no
@@ -76,7 +92,6 @@ pub const BOUNCER_VARIABLES: &[&str] = &[
 const LIBRECHAT_NEIGHBOURS: &[&str] = &[
     "ALLOW_EMAIL_LOGIN_OVERRIDE",
     "ALLOW_SHARED_LINKS",
-    "ALLOW_PASSWORD_RESET",
     "CREDS_KEY",
     "CREDS_IV",
 ];

@@ -3,6 +3,7 @@
 
 mod dotenv;
 mod known;
+pub mod mail;
 pub mod moderation;
 pub mod secrets;
 pub mod values;
@@ -13,6 +14,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 pub use known::unknown_variable_warnings;
+pub use mail::MailConfig;
 pub use moderation::ModerationConfig;
 pub use secrets::{Secret, SecretsSource};
 use values::{duration_ms, parse_bool};
@@ -88,6 +90,9 @@ pub struct Config {
     pub database_max_connections: u32,
     /// `USE_REDIS=true`: moderation state shared in Redis.
     pub redis: Option<RedisSettings>,
+    /// `ALLOW_PASSWORD_RESET`: the emailed password-reset flow.
+    pub allow_password_reset: bool,
+    pub mail: MailConfig,
 }
 
 /// Redis settings (`USE_REDIS`, `REDIS_URI`, ...).
@@ -218,6 +223,7 @@ impl Config {
         };
 
         let help_and_faq_url = text("HELP_AND_FAQ_URL", "https://librechat.ai");
+        let app_title = text("APP_TITLE", "LibreChat");
 
         Ok(Self {
             host: text("HOST", "localhost"),
@@ -237,7 +243,8 @@ impl Config {
             secure_cookies,
             min_password_length,
             min_password_length_set: !min_raw.is_empty(),
-            app_title: text("APP_TITLE", "LibreChat"),
+            mail: MailConfig::from_vars(vars, &app_title)?,
+            app_title,
             yaml: AuthYaml::load(get("CONFIG_PATH"))?,
             help_and_faq_url,
             custom_footer: get("CUSTOM_FOOTER")
@@ -259,6 +266,7 @@ impl Config {
                     })?
             },
             redis: redis_settings(vars)?,
+            allow_password_reset: parse_bool(get("ALLOW_PASSWORD_RESET"), false),
         })
     }
 
@@ -275,6 +283,15 @@ impl Config {
         let mut warnings = unknown_variable_warnings(vars.keys().map(String::as_str));
         let source = secrets::fill_missing(&mut vars, data_dir)?;
         let config = Self::from_vars(&vars)?;
+        warnings.extend(MailConfig::warnings(&vars));
+        if config.allow_password_reset && !config.mail.configured() {
+            warnings.push(
+                "ALLOW_PASSWORD_RESET is true but no mail transport is configured: reset links \
+                 cannot be delivered (Bouncer never returns them over HTTP); use \
+                 `bouncer reset-password <email>` instead"
+                    .into(),
+            );
+        }
         if config.min_password_length < 8 {
             warnings.push(format!(
                 "MIN_PASSWORD_LENGTH={} is below the 8 characters OWASP ASVS requires",
