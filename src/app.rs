@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::accounts::{AccountRules, Accounts, PasswordHasher};
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::mail::Mailer;
 use crate::moderation::change_feed::ChangeFeed;
 use crate::moderation::redis_state::RedisState;
 use crate::moderation::{MemoryState, Moderation, ModerationState};
@@ -17,6 +18,7 @@ pub struct AppContext {
     pub accounts: Accounts,
     pub sessions: Sessions,
     pub moderation: Moderation,
+    pub mail: Mailer,
     pub clock: Arc<dyn Clock>,
     /// Cross-instance nudges about bans and revocations (Redis only).
     pub changes: Arc<ChangeFeed>,
@@ -63,7 +65,10 @@ impl AppContext {
         )
         .await
         .map_err(|e| anyhow::anyhow!("loading bans: {e}"))?;
+        let mail =
+            Mailer::new(&config, clock.clone()).map_err(|e| anyhow::anyhow!("mail: {e:#}"))?;
         Ok(Arc::new(Self {
+            mail,
             config,
             db,
             accounts,

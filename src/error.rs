@@ -38,6 +38,22 @@ pub enum Error {
     UserNotFound,
     #[error("email not verified")]
     EmailNotVerified,
+    /// 400: the registration's invitation token is unknown, expired, used, or for another
+    /// email.
+    #[error("invalid invite token")]
+    InvalidInvite,
+    /// 400: every failure of email verification, so the answer tells nothing about accounts.
+    #[error("invalid or expired email verification token")]
+    InvalidVerificationToken,
+    /// 400: every failure of a password-reset token.
+    #[error("invalid or expired password reset token")]
+    InvalidResetToken,
+    /// 403 text, as LibreChat's `validatePasswordReset`.
+    #[error("password reset is disabled")]
+    PasswordResetDisabled,
+    /// 400 `{"code":"auth_failed"}`: a reset for an email domain that `allowedDomains` refuses.
+    #[error("email domain is not allowed for password reset")]
+    ResetDomainNotAllowed,
     /// 403 text: the refresh JWT does not verify (bad signature, expired, malformed).
     #[error("invalid refresh token")]
     RefreshTokenInvalid,
@@ -109,6 +125,26 @@ impl IntoResponse for Error {
             Error::EmailNotVerified => {
                 json_message(StatusCode::UNPROCESSABLE_ENTITY, "Email not verified.")
             }
+            Error::InvalidInvite => json_message(StatusCode::BAD_REQUEST, "Invalid invite token"),
+            Error::InvalidVerificationToken => json_message(
+                StatusCode::BAD_REQUEST,
+                "Invalid or expired email verification token",
+            ),
+            Error::InvalidResetToken => json_message(
+                StatusCode::BAD_REQUEST,
+                "Invalid or expired password reset token",
+            ),
+            Error::PasswordResetDisabled => {
+                text(StatusCode::FORBIDDEN, "Password reset is not allowed.")
+            }
+            Error::ResetDomainNotAllowed => (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({
+                    "code": "auth_failed",
+                    "message": "The email address provided cannot be used."
+                })),
+            )
+                .into_response(),
             Error::RefreshTokenInvalid => text(StatusCode::FORBIDDEN, "Invalid refresh token"),
             Error::SessionNotFound { retry: true } => {
                 text(StatusCode::FORBIDDEN, "No session found")

@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod mail;
 pub mod moderation;
 pub mod sessions;
 pub mod store;
@@ -70,6 +71,11 @@ pub fn spawn_maintenance(ctx: Arc<AppContext>) -> tokio::task::JoinHandle<()> {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(sessions = n, "purged expired sessions"),
                 Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
+            }
+            match ctx.accounts.purge_expired().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(users = n, "deleted unverified accounts past their expiry"),
+                Err(e) => tracing::warn!(error = %e, "purging unverified accounts failed"),
             }
             match ctx.moderation.purge_expired().await {
                 Ok(0) => {}

@@ -65,6 +65,7 @@ async fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Serve => cli::serve::run(ctx).await.map_err(|e| format!("{e:#}")),
         Command::CreateUser(args) => cli::create_user::run(&ctx, args).await.map_err(|e| e.0),
+        Command::InviteUser(args) => cli::invite_user::run(&ctx, args).await.map_err(|e| e.0),
         Command::DeleteUser(args) => cli::delete_user::run(&ctx, args).await.map_err(|e| e.0),
         Command::ListUsers(args) => cli::list_users::run(&ctx, args).await.map_err(|e| e.0),
         Command::ResetPassword(args) => cli::reset_password::run(&ctx, args).await.map_err(|e| e.0),

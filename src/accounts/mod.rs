@@ -1,6 +1,7 @@
 //! Users: registration, password login, and the user as the client sees it. Called by the HTTP
 //! layer and, later, by the user-management commands, so both follow the same rules.
 
+pub mod email_tokens;
 pub mod password;
 mod public_user;
 pub mod validation;
@@ -20,7 +21,13 @@ use validation::{
 use crate::clock::Clock;
 use crate::config::{AuthYaml, Config};
 use crate::error::{Error, Result};
-use crate::store::{self, users::User, Db};
+use crate::store::email_tokens::{NewToken, Purpose};
+use crate::store::users::{Inserted, User};
+use crate::store::{self, Db};
+
+/// LibreChat verifies accounts created before this time (2024-06-07) at their next login when
+/// no mail transport is configured: they predate its email verification.
+const LEGACY_VERIFIED_BEFORE_MS: i64 = 1_717_788_018_000;
 
 /// The rules of accounts that come from configuration.
 #[derive(Debug, Clone)]
@@ -30,6 +37,9 @@ pub struct AccountRules {
     pub session_expiry_ms: i64,
     pub allow_unverified_email_login: bool,
     pub yaml: AuthYaml,
+    /// Without mail, new accounts are verified at once (nobody could verify them).
+    pub mail_configured: bool,
+    pub email_token_expiry_ms: i64,
 }
 
 impl From<&Config> for AccountRules {
@@ -39,6 +49,8 @@ impl From<&Config> for AccountRules {
             session_expiry_ms: c.session_expiry_ms,
             allow_unverified_email_login: c.allow_unverified_email_login,
             yaml: c.yaml.clone(),
+            mail_configured: c.mail.configured(),
+            email_token_expiry_ms: c.mail.token_expiry_ms,
         }
     }
 }
@@ -46,17 +58,23 @@ impl From<&Config> for AccountRules {
 /// What a trusted caller (the operator's `create-user`) may decide that the public may not.
 #[derive(Debug, Clone)]
 pub struct RegisterOptions {
-    pub email_verified: bool,
+    /// `None` (the public API): verified at once when no mail transport could verify it,
+    /// else after the emailed link, and deleted after a week if never verified. `Some`: as the
+    /// operator says.
+    pub email_verified: Option<bool>,
     /// `None`: `ADMIN` for the first user ever, `USER` after.
     pub role: Option<String>,
+    /// The checked invitation this registration uses (see `check_invite`).
+    pub invite_token_id: Option<String>,
 }
 
 impl RegisterOptions {
-    /// Registration through the public API.
-    pub fn public() -> Self {
+    /// Registration through the public API: the email still has to be verified.
+    pub fn public(invite_token_id: Option<String>) -> Self {
         Self {
-            email_verified: true,
+            email_verified: None,
             role: None,
+            invite_token_id,
         }
     }
 }
@@ -109,24 +127,32 @@ impl Accounts {
         let hash = self.hasher.hash(valid.password.clone()).await?;
         let now = self.clock.now_ms();
         let id = crate::ids::new_object_id(now);
+        let email_verified = options
+            .email_verified
+            .unwrap_or(!self.rules.mail_configured);
+        // An abandoned public registration is removed if it never verifies and may not log in.
+        let expires = options.email_verified.is_none()
+            && !email_verified
+            && !self.rules.allow_unverified_email_login;
         let new = store::users::NewLocalUser {
             id: &id,
             email: &valid.email,
             name: &valid.name,
             username: &valid.username,
             password_hash: &hash,
-            // Without a mail transport there is no way to verify, so LibreChat marks new users
-            // verified at once; the email issue changes this when mail is configured.
-            email_verified: options.email_verified,
+            email_verified,
             role: options.role.as_deref(),
             now_ms: now,
+            expires_at: expires.then_some(now + email_tokens::UNVERIFIED_ACCOUNT_LIFETIME_MS),
+            invite_token_id: options.invite_token_id.as_deref(),
         };
         Ok(match store::users::insert_local(&self.db, &new).await? {
-            Some(user) => {
-                tracing::info!(user_id = %user.id, role = %user.role, "user registered");
-                Registration::Created(Box::new(user))
+            Inserted::Created(user) => {
+                tracing::info!(user_id = %user.id, role = %user.role, invited = options.invite_token_id.is_some(), "user registered");
+                Registration::Created(user)
             }
-            None => Registration::EmailTaken,
+            Inserted::EmailTaken => Registration::EmailTaken,
+            Inserted::InviteGone => return Err(Error::InvalidInvite),
         })
     }
 
@@ -156,8 +182,22 @@ impl Accounts {
                 self.upgrade_hash(&user.id, old, password).await?;
             }
         }
-        if !user.email_verified && !self.rules.allow_unverified_email_login {
-            return Err(Error::EmailNotVerified);
+        let mut user = user;
+        if !user.email_verified
+            && !self.rules.mail_configured
+            && user.created_at < LEGACY_VERIFIED_BEFORE_MS
+        {
+            store::users::mark_verified(&self.db, &user.id, self.clock.now_ms()).await?;
+            self.cache.invalidate(&user.id);
+            user.email_verified = true;
+        }
+        if !user.email_verified {
+            if !self.rules.allow_unverified_email_login {
+                return Err(Error::EmailNotVerified);
+            }
+            if user.expires_at.is_some() {
+                store::users::clear_expiry(&self.db, &user.id).await?;
+            }
         }
         Ok(user)
     }
@@ -244,5 +284,157 @@ impl Accounts {
         let at = store::users::accept_terms(&self.db, id, self.clock.now_ms()).await?;
         self.cache.invalidate(id);
         at.ok_or(Error::UserNotFound)
+    }
+
+    /// Issues a verification or password-reset token for this user, replacing any earlier one
+    /// of the same kind. Returns the token to put in the link.
+    pub async fn issue_email_token(&self, purpose: Purpose, user: &User) -> Result<String> {
+        let token = email_tokens::new_token();
+        let now = self.clock.now_ms();
+        let id = crate::ids::new_object_id(now);
+        let stored_hash = email_tokens::hash(&token);
+        store::email_tokens::replace(
+            &self.db,
+            &NewToken {
+                id: &id,
+                purpose,
+                email: &user.email,
+                user_id: Some(&user.id),
+                token_hash: &stored_hash,
+                now_ms: now,
+                expires_at: now + self.rules.email_token_expiry_ms,
+            },
+        )
+        .await?;
+        Ok(token)
+    }
+
+    /// Marks the email verified if `token` is its live verification token. Every failure is
+    /// `InvalidVerificationToken`, whether or not the email exists.
+    pub async fn verify_email(&self, email: &str, token: &str) -> Result<()> {
+        let email = normalize_email(email);
+        let now = self.clock.now_ms();
+        let stored =
+            store::email_tokens::find_by_email(&self.db, Purpose::EmailVerification, &email)
+                .await?;
+        let Some(stored) = stored.filter(|s| email_tokens::matches(s, token, now)) else {
+            return Err(Error::InvalidVerificationToken);
+        };
+        let Some(user_id) = stored.user_id.as_deref() else {
+            return Err(Error::InvalidVerificationToken);
+        };
+        if !store::users::verify_email_with_token(&self.db, user_id, &stored.id, now).await? {
+            return Err(Error::InvalidVerificationToken);
+        }
+        self.cache.invalidate(user_id);
+        tracing::info!(user_id, "email verified");
+        Ok(())
+    }
+
+    /// The emailed password reset: the password must pass the registration rules before the
+    /// token is touched, so a rejected password leaves the link usable. On success every
+    /// session of the user ends. Returns the user and the ids of the sessions ended.
+    pub async fn reset_password(
+        &self,
+        user_id: &str,
+        token: &str,
+        password: &str,
+        confirm_password: Option<&str>,
+    ) -> Result<(User, Vec<String>)> {
+        validate_new_password(password, self.rules.min_password_length)
+            .map_err(Error::BadRequest)?;
+        if confirm_password.is_some_and(|c| c != password) {
+            return Err(Error::BadRequest("The passwords did not match".into()));
+        }
+        let now = self.clock.now_ms();
+        let stored =
+            store::email_tokens::find_by_user(&self.db, Purpose::PasswordReset, user_id).await?;
+        let Some(stored) = stored.filter(|s| email_tokens::matches(s, token, now)) else {
+            return Err(Error::InvalidResetToken);
+        };
+        let hash = self.hasher.hash(password.to_string()).await?;
+        let now = self.clock.now_ms();
+        let revoked = store::users::reset_password_with_token(
+            &self.db,
+            user_id,
+            &stored.id,
+            &hash,
+            now,
+            now + self.rules.session_expiry_ms,
+        )
+        .await?
+        .ok_or(Error::InvalidResetToken)?;
+        self.cache.invalidate(user_id);
+        tracing::info!(
+            user_id,
+            sessions = revoked.len(),
+            "password reset by emailed link"
+        );
+        let user = store::users::find_by_id(&self.db, user_id)
+            .await?
+            .ok_or(Error::InvalidResetToken)?;
+        Ok((user, revoked))
+    }
+
+    /// Creates an invitation for an email that has no account yet, replacing an earlier
+    /// invitation of that email. Returns the token to put in the link.
+    pub async fn create_invite(&self, email: &str) -> Result<String> {
+        let email = normalize_email(email);
+        if !validation::is_valid_email(&email) {
+            return Err(Error::BadRequest(format!(
+                "{email:?} is not an email address"
+            )));
+        }
+        if store::users::find_by_email(&self.db, &email)
+            .await?
+            .is_some()
+        {
+            return Err(Error::BadRequest(format!(
+                "a user with email {email} already exists"
+            )));
+        }
+        let token = email_tokens::new_token();
+        let now = self.clock.now_ms();
+        let id = crate::ids::new_object_id(now);
+        let stored_hash = email_tokens::hash(&token);
+        store::email_tokens::replace(
+            &self.db,
+            &NewToken {
+                id: &id,
+                purpose: Purpose::Invite,
+                email: &email,
+                user_id: None,
+                token_hash: &stored_hash,
+                now_ms: now,
+                expires_at: now + email_tokens::INVITE_LIFETIME_MS,
+            },
+        )
+        .await?;
+        tracing::info!(email = %email, "invitation created");
+        Ok(token)
+    }
+
+    /// The id of the live invitation of `email` that `token` proves, or `InvalidInvite`.
+    /// The invitation is consumed by the registration that uses it.
+    pub async fn check_invite(&self, email: Option<&str>, token: &str) -> Result<String> {
+        let email = normalize_email(email.unwrap_or_default());
+        let now = self.clock.now_ms();
+        let stored = store::email_tokens::find_by_email(&self.db, Purpose::Invite, &email).await?;
+        stored
+            .filter(|s| email_tokens::matches(s, token, now))
+            .map(|s| s.id)
+            .ok_or(Error::InvalidInvite)
+    }
+
+    /// Deletes unverified registrations past their expiry and emailed tokens past theirs.
+    /// Returns how many accounts were deleted.
+    pub async fn purge_expired(&self) -> Result<usize> {
+        let now = self.clock.now_ms();
+        store::email_tokens::purge_expired(&self.db, now).await?;
+        let deleted = store::users::purge_unverified(&self.db, now).await?;
+        for id in &deleted {
+            self.cache.invalidate(id);
+        }
+        Ok(deleted.len())
     }
 }

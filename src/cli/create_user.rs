@@ -35,7 +35,8 @@ pub struct Args {
     /// Password; an empty string generates one. Prefer --password-stdin or the prompt.
     #[arg(conflicts_with = "password_stdin")]
     password: Option<String>,
-    /// Whether the email counts as verified.
+    /// Whether the email counts as verified. With mail configured, an unverified user is sent
+    /// a verification email.
     #[arg(long, value_name = "true|false", default_value_t = true, action = clap::ArgAction::Set)]
     email_verified: bool,
     /// Role; by default the first user ever is ADMIN and later ones USER.
@@ -110,8 +111,9 @@ pub async fn run(ctx: &AppContext, args: Args) -> CliResult {
         confirm_password: Some(password.clone()),
     };
     let options = RegisterOptions {
-        email_verified: args.email_verified,
+        email_verified: Some(args.email_verified),
         role: args.role.map(|r| format!("{r:?}").to_uppercase()),
+        invite_token_id: None,
     };
     match ctx.accounts.register(&input, &options).await? {
         Registration::Created(user) => {
@@ -124,6 +126,18 @@ pub async fn run(ctx: &AppContext, args: Args) -> CliResult {
             );
             if generated {
                 println!("Generated password (shown only now): {password}");
+            }
+            if !user.email_verified && ctx.mail.configured() {
+                // The account cannot log in until verified: the message goes out now, and a
+                // failure is reported (the user can ask for another from the login page).
+                match crate::mail::flows::send_verification(ctx, &user).await {
+                    Ok(()) => println!("Verification email sent to {}", user.email),
+                    Err(e) => {
+                        return fail(format!(
+                        "the user was created, but the verification email could not be sent: {e:#}"
+                    ))
+                    }
+                }
             }
             Ok(())
         }

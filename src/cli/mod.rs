@@ -4,6 +4,7 @@
 pub mod ban_user;
 pub mod create_user;
 pub mod delete_user;
+pub mod invite_user;
 pub mod list_bans;
 pub mod list_users;
 mod prompt;
@@ -25,6 +26,7 @@ use crate::error::Error;
                   Examples:\n  \
                   bouncer serve\n  \
                   bouncer create-user ada@example.com \"Ada Lovelace\" ada\n  \
+                  bouncer invite-user grace@example.com\n  \
                   bouncer list-users\n  \
                   bouncer reset-password ada@example.com\n  \
                   bouncer delete-user ada@example.com --yes\n  \
@@ -42,6 +44,8 @@ pub enum Command {
     Serve,
     /// Add a user, even with registration closed.
     CreateUser(create_user::Args),
+    /// Invite an email to register, even with registration closed.
+    InviteUser(invite_user::Args),
     /// Remove a user and everything that lets them in.
     DeleteUser(delete_user::Args),
     /// List every user.
@@ -80,7 +84,7 @@ impl std::fmt::Display for CliError {
 impl From<Error> for CliError {
     fn from(e: Error) -> Self {
         CliError(match e {
-            Error::Validation(message) => message,
+            Error::Validation(message) | Error::BadRequest(message) => message,
             Error::DomainNotAllowed => {
                 "the email's domain is not in registration.allowedDomains of librechat.yaml".into()
             }

@@ -12,6 +12,8 @@ pub async fn run(ctx: Arc<AppContext>) -> anyhow::Result<()> {
     tracing::info!(address = %listener.local_addr()?, "bouncer listening");
     crate::spawn_maintenance(ctx.clone());
     crate::serve(listener, ctx.clone(), shutdown_signal()).await?;
+    // Messages already promised to someone (a verification, a reset link) still go out.
+    let _ = tokio::time::timeout(crate::mail::SEND_TIMEOUT, ctx.mail.idle()).await;
     ctx.db.close().await;
     tracing::info!("bouncer stopped");
     Ok(())

@@ -13,9 +13,10 @@ use serde_json::json;
 use super::cookies;
 use super::extract::{bearer_token, ApiJson, ClientIp};
 use crate::accounts::validation::RegistrationInput;
-use crate::accounts::{PublicUser, RegisterOptions};
+use crate::accounts::{PublicUser, RegisterOptions, Registration};
 use crate::app::AppContext;
 use crate::error::{Error, Result};
+use crate::mail::flows;
 use crate::moderation::Subject;
 use crate::sessions::Issued;
 use crate::store::users::User;
@@ -47,7 +48,7 @@ fn session_response(ctx: &AppContext, issued: &Issued, user: &User) -> Response 
 /// The ban check of login and registration: the client IP, then the account the body's email
 /// names, so a banned user is refused from any IP. It comes before the limiters, so a banned
 /// client sees the ban, not a 429.
-async fn check_ban(ctx: &AppContext, ip: IpAddr, email: Option<&str>) -> Result<()> {
+pub(super) async fn check_ban(ctx: &AppContext, ip: IpAddr, email: Option<&str>) -> Result<()> {
     ctx.moderation.check(ip, None)?;
     if let Some(email) = email.filter(|e| !e.trim().is_empty()) {
         if let Some(user) = ctx.accounts.find_by_email(email).await? {
@@ -79,23 +80,48 @@ pub async fn login(
     Ok(session_response(&ctx, &issued, &user))
 }
 
+#[derive(Deserialize)]
+pub struct RegisterBody {
+    #[serde(flatten)]
+    input: RegistrationInput,
+    /// An invitation (`bouncer invite-user`): lets this email register with registration
+    /// closed.
+    token: Option<String>,
+}
+
 pub async fn register(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
-    ApiJson(input): ApiJson<RegistrationInput>,
+    ApiJson(body): ApiJson<RegisterBody>,
 ) -> Result<Json<serde_json::Value>> {
+    let input = &body.input;
     check_ban(&ctx, ip, input.email.as_deref()).await?;
     let limiter = &ctx.moderation.limiters.register;
     ctx.moderation
         .limit(limiter, Subject::Ip(ip), &ctx.sessions)
         .await?;
-    if !ctx.config.allow_registration {
+    let invite = match body.token.as_deref().filter(|t| !t.is_empty()) {
+        Some(token) => Some(
+            ctx.accounts
+                .check_invite(input.email.as_deref(), token)
+                .await?,
+        ),
+        None => None,
+    };
+    if invite.is_none() && !ctx.config.allow_registration {
         return Err(Error::RegistrationDisabled);
     }
-    // A taken email gets the same answer as a new account, after the same hashing work.
-    ctx.accounts
-        .register(&input, &RegisterOptions::public())
+    // A taken email gets the same answer as a new account, after the same hashing work; the
+    // verification message goes out after the answer, so its timing tells nothing either.
+    let registration = ctx
+        .accounts
+        .register(input, &RegisterOptions::public(invite))
         .await?;
+    if let Registration::Created(user) = registration {
+        if !user.email_verified {
+            flows::send_verification_later(&ctx, *user);
+        }
+    }
     Ok(Json(json!({ "message": REGISTRATION_MESSAGE })))
 }
 

@@ -4,8 +4,10 @@
 pub mod auth;
 pub mod cookies;
 pub mod extract;
+pub mod password_reset;
 pub mod startup_config;
 pub mod user;
+pub mod verification;
 
 use std::sync::Arc;
 
@@ -24,9 +26,16 @@ pub fn router(ctx: Arc<AppContext>) -> Router {
         .route("/api/auth/register", post(auth::register))
         .route("/api/auth/refresh", post(auth::refresh))
         .route("/api/auth/logout", post(auth::logout))
+        .route(
+            "/api/auth/requestPasswordReset",
+            post(password_reset::request),
+        )
+        .route("/api/auth/resetPassword", post(password_reset::reset))
         .route("/api/user", get(user::me))
         .route("/api/user/terms", get(user::terms))
         .route("/api/user/terms/accept", post(user::accept_terms))
+        .route("/api/user/verify", post(verification::verify))
+        .route("/api/user/verify/resend", post(verification::resend))
         .route("/api/config", get(startup_config::get))
         .route("/healthz", get(health))
         .fallback(not_found)

@@ -12,7 +12,7 @@ use crate::app::AppContext;
 use crate::config::Config;
 
 /// The anonymous payload (spec §2.4). Social and OpenID providers report disabled until
-/// Bouncer serves their `/oauth` routes; password reset and mail likewise.
+/// Bouncer serves their `/oauth` routes.
 pub fn anonymous_payload(c: &Config) -> Map<String, Value> {
     let mut p = Map::new();
     let mut put = |k: &str, v: Value| {
@@ -30,8 +30,8 @@ pub fn anonymous_payload(c: &Config) -> Map<String, Value> {
     put("emailLoginEnabled", json!(c.allow_email_login));
     put("registrationEnabled", json!(c.allow_registration));
     put("socialLoginEnabled", json!(c.allow_social_login));
-    put("emailEnabled", json!(false));
-    put("passwordResetEnabled", json!(false));
+    put("emailEnabled", json!(c.mail.client_email_enabled));
+    put("passwordResetEnabled", json!(c.allow_password_reset));
     if c.min_password_length_set {
         put("minPasswordLength", json!(c.min_password_length));
     }

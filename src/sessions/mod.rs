@@ -245,6 +245,18 @@ impl Sessions {
         Ok(ids.len())
     }
 
+    /// Refuses at once the access tokens of sessions another service revoked in the
+    /// database (an emailed password reset), and tells the other instances.
+    pub fn revoked_elsewhere(&self, session_ids: &[String]) {
+        let until = self.clock.now_ms() + self.session_expiry_ms;
+        for id in session_ids {
+            self.revoked.insert(id.clone(), until);
+        }
+        if !session_ids.is_empty() {
+            self.changes.announce();
+        }
+    }
+
     /// The hot path: an access token's signature, expiry and session, in memory only.
     pub fn authenticate(&self, bearer: Option<&str>) -> Result<AccessClaims> {
         let token = bearer.ok_or_else(|| Error::Unauthorized("No auth token".into()))?;

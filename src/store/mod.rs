@@ -1,6 +1,7 @@
 //! The only place with SQL. Each table has its own module; all of them take a `Db`.
 
 pub mod bans;
+pub mod email_tokens;
 pub mod revocations;
 pub mod sessions;
 pub mod users;

@@ -1,5 +1,7 @@
 //! The `users` table.
 
+use sqlx::{Any, Transaction};
+
 use super::Db;
 use crate::error::Result;
 
@@ -21,6 +23,8 @@ pub struct User {
     pub terms_accepted_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// An unverified registration is deleted after this time.
+    pub expires_at: Option<i64>,
 }
 
 /// The row as both engines return it: flags are 0/1 integers.
@@ -40,6 +44,7 @@ struct Row {
     terms_accepted_at: Option<i64>,
     created_at: i64,
     updated_at: i64,
+    expires_at: Option<i64>,
 }
 
 impl From<Row> for User {
@@ -59,12 +64,13 @@ impl From<Row> for User {
             terms_accepted_at: r.terms_accepted_at,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            expires_at: r.expires_at,
         }
     }
 }
 
 const COLUMNS: &str = "id, email, name, username, password_hash, email_verified, avatar, provider, \
-                       role, two_factor_enabled, terms_accepted, terms_accepted_at, created_at, updated_at";
+                       role, two_factor_enabled, terms_accepted, terms_accepted_at, created_at, updated_at, expires_at";
 
 /// What registration stores for a new local user.
 pub struct NewLocalUser<'a> {
@@ -77,17 +83,29 @@ pub struct NewLocalUser<'a> {
     /// `None`: `ADMIN` for the first user ever, `USER` after.
     pub role: Option<&'a str>,
     pub now_ms: i64,
+    /// When an unverified registration is to be deleted.
+    pub expires_at: Option<i64>,
+    /// The invitation this registration uses; consumed in the same transaction.
+    pub invite_token_id: Option<&'a str>,
+}
+
+#[derive(Debug)]
+pub enum Inserted {
+    Created(Box<User>),
+    EmailTaken,
+    /// The invitation was used by a concurrent registration.
+    InviteGone,
 }
 
 /// Inserts a local user. The first user ever becomes `ADMIN` unless a role is given (see the
-/// `first_user_claim` migration), decided in the same transaction as the insert. Returns `None`
-/// when the email is taken.
-pub async fn insert_local(db: &Db, new: &NewLocalUser<'_>) -> Result<Option<User>> {
+/// `first_user_claim` migration), decided in the same transaction as the insert, as is the
+/// consumption of the invitation, if any.
+pub async fn insert_local(db: &Db, new: &NewLocalUser<'_>) -> Result<Inserted> {
     let mut tx = db.pool().begin().await?;
     let sql = format!(
         "INSERT INTO users (id, email, name, username, password_hash, email_verified, provider, role, \
-                            created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'local', COALESCE($8, 'USER'), $7, $7) \
+                            created_at, updated_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'local', COALESCE($8, 'USER'), $7, $7, $9) \
          ON CONFLICT (email) DO NOTHING \
          RETURNING {COLUMNS}"
     );
@@ -100,11 +118,17 @@ pub async fn insert_local(db: &Db, new: &NewLocalUser<'_>) -> Result<Option<User
         .bind(i64::from(new.email_verified))
         .bind(new.now_ms)
         .bind(new.role)
+        .bind(new.expires_at)
         .fetch_optional(&mut *tx)
         .await?;
     let Some(mut user) = inserted.map(User::from) else {
-        return Ok(None);
+        return Ok(Inserted::EmailTaken);
     };
+    if let Some(invite) = new.invite_token_id {
+        if !super::email_tokens::consume_in(&mut tx, invite).await? {
+            return Ok(Inserted::InviteGone);
+        }
+    }
     let first: Option<(i64,)> = sqlx::query_as(
         "INSERT INTO first_user_claim (id) VALUES (1) ON CONFLICT (id) DO NOTHING RETURNING id",
     )
@@ -118,7 +142,7 @@ pub async fn insert_local(db: &Db, new: &NewLocalUser<'_>) -> Result<Option<User
         user.role = "ADMIN".into();
     }
     tx.commit().await?;
-    Ok(Some(user))
+    Ok(Inserted::Created(Box::new(user)))
 }
 
 pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<User>> {
@@ -205,18 +229,110 @@ pub async fn set_password_revoking_sessions(
     revoked_until: i64,
 ) -> Result<Option<Vec<String>>> {
     let mut tx = db.pool().begin().await?;
+    let revoked = set_password_in(&mut tx, id, new_hash, now_ms, revoked_until).await?;
+    if revoked.is_some() {
+        tx.commit().await?;
+    }
+    Ok(revoked)
+}
+
+/// The password reset of the emailed flow: consumes the reset token, sets the password and
+/// ends every session, all or nothing. `None` when the token was already used.
+pub async fn reset_password_with_token(
+    db: &Db,
+    id: &str,
+    token_id: &str,
+    new_hash: &str,
+    now_ms: i64,
+    revoked_until: i64,
+) -> Result<Option<Vec<String>>> {
+    let mut tx = db.pool().begin().await?;
+    if !super::email_tokens::consume_in(&mut tx, token_id).await? {
+        return Ok(None);
+    }
+    let revoked = set_password_in(&mut tx, id, new_hash, now_ms, revoked_until).await?;
+    if revoked.is_some() {
+        tx.commit().await?;
+    }
+    Ok(revoked)
+}
+
+async fn set_password_in(
+    tx: &mut Transaction<'_, Any>,
+    id: &str,
+    new_hash: &str,
+    now_ms: i64,
+    revoked_until: i64,
+) -> Result<Option<Vec<String>>> {
     let updated = sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
         .bind(id)
         .bind(new_hash)
         .bind(now_ms)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     if updated.rows_affected() == 0 {
         return Ok(None);
     }
-    let revoked = super::sessions::revoke_all_in(&mut tx, id, now_ms, revoked_until).await?;
-    tx.commit().await?;
+    let revoked = super::sessions::revoke_all_in(tx, id, now_ms, revoked_until).await?;
     Ok(Some(revoked))
+}
+
+/// Marks the email verified and cancels the expiry of the registration; consumes the
+/// verification token in the same transaction. `false` when the token was already used.
+pub async fn verify_email_with_token(
+    db: &Db,
+    id: &str,
+    token_id: &str,
+    now_ms: i64,
+) -> Result<bool> {
+    let mut tx = db.pool().begin().await?;
+    if !super::email_tokens::consume_in(&mut tx, token_id).await? {
+        return Ok(false);
+    }
+    sqlx::query(
+        "UPDATE users SET email_verified = 1, expires_at = NULL, updated_at = $2 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(now_ms)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Marks the email verified without a token (LibreChat's legacy rule for old accounts).
+pub async fn mark_verified(db: &Db, id: &str, now_ms: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE users SET email_verified = 1, expires_at = NULL, updated_at = $2 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(now_ms)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Keeps an unverified account that was allowed to log in.
+pub async fn clear_expiry(db: &Db, id: &str) -> Result<()> {
+    sqlx::query("UPDATE users SET expires_at = NULL WHERE id = $1 AND expires_at IS NOT NULL")
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Deletes unverified registrations past their expiry (never one with a live session).
+/// Returns the ids deleted.
+pub async fn purge_unverified(db: &Db, now_ms: i64) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "DELETE FROM users WHERE email_verified = 0 AND expires_at IS NOT NULL AND expires_at <= $1 \
+           AND NOT EXISTS (SELECT 1 FROM sessions WHERE sessions.user_id = users.id) \
+         RETURNING id",
+    )
+    .bind(now_ms)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
 /// Deletes a user with everything that lets them in or belongs to them: their sessions are

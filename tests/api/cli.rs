@@ -635,3 +635,75 @@ async fn deleting_a_user_removes_their_bans() {
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM bans", &[]).await, 0);
 }
+
+#[tokio::test]
+async fn invite_user_prints_the_link_without_mail_and_it_registers_once() {
+    let app = spawn_app_with(&[("ALLOW_REGISTRATION", "false")]).await;
+    let out = run(cli(&app), &["invite-user", "Grace@Example.com"], "");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    let link = printed
+        .lines()
+        .find(|l| l.starts_with("http://localhost:3080/register?token="))
+        .unwrap_or_else(|| panic!("no link in {printed}"));
+    let token = link.rsplit('=').next().unwrap();
+    let body = serde_json::json!({
+        "name": "Grace Hopper", "email": "grace@example.com", "password": PASSWORD,
+        "confirm_password": PASSWORD, "token": token,
+    });
+    let register = || {
+        app.bare
+            .post(app.url("/api/auth/register"))
+            .json(&body)
+            .send()
+    };
+    assert_eq!(register().await.unwrap().status(), 200);
+    assert_eq!(
+        app.login("grace@example.com", PASSWORD).await.status(),
+        200,
+        "no mail: verified at once"
+    );
+    assert_eq!(
+        register().await.unwrap().status(),
+        400,
+        "the invitation works once"
+    );
+
+    assert_failed(
+        &run(cli(&app), &["invite-user", "grace@example.com"], ""),
+        "already exists",
+    );
+    assert_failed(
+        &run(cli(&app), &["invite-user", "not-an-email"], ""),
+        "not an email address",
+    );
+}
+
+#[tokio::test]
+async fn create_user_unverified_with_mail_sends_the_verification_email() {
+    let mut smtp = crate::mail_peers::SmtpPeer::start().await;
+    let app = spawn_app_with(&[]).await;
+    let mut cmd = cli(&app);
+    cmd.envs(smtp.vars());
+    let out = run(
+        cmd,
+        &[
+            "create-user",
+            "eve@example.com",
+            "Eve Example",
+            "eve",
+            PASSWORD,
+            "--email-verified=false",
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("Verification email sent to eve@example.com"),
+        "{}",
+        stdout(&out)
+    );
+    let message = smtp.next_message().await;
+    assert_eq!(message["subject"], "Verify your email");
+    assert_eq!(message["rcpt_tos"], serde_json::json!(["eve@example.com"]));
+}

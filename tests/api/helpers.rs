@@ -119,6 +119,10 @@ pub fn base_vars(dir: &TempDir) -> HashMap<String, String> {
         // Limiters opened wide; the moderation tests set their own limits.
         ("LOGIN_MAX".into(), "1000".into()),
         ("REGISTER_MAX".into(), "1000".into()),
+        ("RESET_PASSWORD_MAX".into(), "1000".into()),
+        ("RESET_PASSWORD_SUBMISSION_MAX".into(), "1000".into()),
+        ("VERIFY_EMAIL_MAX".into(), "1000".into()),
+        ("VERIFY_EMAIL_SUBMISSION_MAX".into(), "1000".into()),
         (
             "DATABASE_URL".into(),
             format!("sqlite://{}/bouncer.db", dir.path().display()),

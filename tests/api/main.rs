@@ -4,9 +4,11 @@
 mod binary;
 mod cli;
 mod config_endpoint;
+mod email;
 mod helpers;
 mod login;
 mod logout;
+mod mail_peers;
 mod moderation;
 mod refresh;
 mod register;

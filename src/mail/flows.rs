@@ -1,0 +1,96 @@
+//! When Bouncer emails, and with which token. The HTTP routes hand these to the background
+//! (`Mailer::background`); the commands wait for them.
+
+use std::sync::Arc;
+
+use super::Notice;
+use crate::app::AppContext;
+use crate::store::email_tokens::Purpose;
+use crate::store::users::User;
+
+/// Issues a fresh verification token (replacing the previous one) and mails its link.
+pub async fn send_verification(ctx: &AppContext, user: &User) -> anyhow::Result<()> {
+    let token = ctx
+        .accounts
+        .issue_email_token(Purpose::EmailVerification, user)
+        .await?;
+    ctx.mail
+        .send(Notice::VerifyEmail {
+            name: &user.name,
+            email: &user.email,
+            token: &token,
+        })
+        .await?;
+    tracing::info!(user_id = %user.id, "verification email sent");
+    Ok(())
+}
+
+/// Issues a fresh password-reset token (replacing the previous one) and mails its link.
+pub async fn send_reset_link(ctx: &AppContext, user: &User) -> anyhow::Result<()> {
+    let token = ctx
+        .accounts
+        .issue_email_token(Purpose::PasswordReset, user)
+        .await?;
+    ctx.mail
+        .send(Notice::ResetRequest {
+            name: &user.name,
+            email: &user.email,
+            user_id: &user.id,
+            token: &token,
+        })
+        .await?;
+    tracing::info!(user_id = %user.id, "password reset email sent");
+    Ok(())
+}
+
+pub fn send_verification_later(ctx: &Arc<AppContext>, user: User) {
+    let task_ctx = ctx.clone();
+    ctx.mail.background("verification email", async move {
+        send_verification(&task_ctx, &user).await
+    });
+}
+
+pub fn send_reset_link_later(ctx: &Arc<AppContext>, user: User) {
+    let task_ctx = ctx.clone();
+    ctx.mail.background("password reset email", async move {
+        send_reset_link(&task_ctx, &user).await
+    });
+}
+
+/// Tells the user their password was reset (so a reset they did not ask for is noticed).
+pub fn send_reset_done_later(ctx: &Arc<AppContext>, user: User) {
+    let task_ctx = ctx.clone();
+    ctx.mail.background("password changed email", async move {
+        task_ctx
+            .mail
+            .send(Notice::ResetDone {
+                name: &user.name,
+                email: &user.email,
+            })
+            .await
+    });
+}
+
+/// What `invite` did.
+pub enum Invitation {
+    /// The invitation was mailed.
+    Sent,
+    /// No mail transport: the operator passes this link on.
+    Link(String),
+}
+
+/// Creates an invitation for `email` and mails it, or returns its link without mail.
+pub async fn invite(ctx: &AppContext, email: &str) -> crate::error::Result<Invitation> {
+    let token = ctx.accounts.create_invite(email).await?;
+    if !ctx.mail.configured() {
+        return Ok(Invitation::Link(ctx.mail.invite_link(&token)));
+    }
+    let email = crate::accounts::validation::normalize_email(email);
+    ctx.mail
+        .send(Notice::Invite {
+            email: &email,
+            token: &token,
+        })
+        .await?;
+    Ok(Invitation::Sent)
+}
