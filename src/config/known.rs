@@ -124,6 +124,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_variable_is_documented_in_env_example_and_readme() {
+        let example = include_str!("../../.env.example");
+        let readme = include_str!("../../README.md");
+        for name in BOUNCER_VARIABLES {
+            if *name == "RUST_LOG" {
+                continue; // the logging library's, shown in the README only
+            }
+            assert!(
+                example.lines().any(|l| l.starts_with(&format!("{name}="))),
+                "{name} missing from .env.example"
+            );
+        }
+        for name in BOUNCER_VARIABLES {
+            assert!(
+                readme.contains(&format!("`{name}")),
+                "{name} missing from the README"
+            );
+        }
+    }
+
+    #[test]
     fn warns_on_typos_only() {
         let names = [
             "SESSION_EXPIRE",
