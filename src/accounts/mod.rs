@@ -69,7 +69,7 @@ pub struct RegisterOptions {
 }
 
 impl RegisterOptions {
-    /// Registration through the public API: the email still has to be verified.
+    /// Registration through the public API.
     pub fn public(invite_token_id: Option<String>) -> Self {
         Self {
             email_verified: None,
@@ -289,6 +289,24 @@ impl Accounts {
     /// Issues a verification or password-reset token for this user, replacing any earlier one
     /// of the same kind. Returns the token to put in the link.
     pub async fn issue_email_token(&self, purpose: Purpose, user: &User) -> Result<String> {
+        self.new_email_token(
+            purpose,
+            &user.email,
+            Some(&user.id),
+            self.rules.email_token_expiry_ms,
+        )
+        .await
+    }
+
+    /// Stores a fresh token in place of any earlier one of the same purpose and email;
+    /// returns the token itself, which only the link carries.
+    async fn new_email_token(
+        &self,
+        purpose: Purpose,
+        email: &str,
+        user_id: Option<&str>,
+        lifetime_ms: i64,
+    ) -> Result<String> {
         let token = email_tokens::new_token();
         let now = self.clock.now_ms();
         let id = crate::ids::new_object_id(now);
@@ -298,11 +316,11 @@ impl Accounts {
             &NewToken {
                 id: &id,
                 purpose,
-                email: &user.email,
-                user_id: Some(&user.id),
+                email,
+                user_id,
                 token_hash: &stored_hash,
                 now_ms: now,
-                expires_at: now + self.rules.email_token_expiry_ms,
+                expires_at: now + lifetime_ms,
             },
         )
         .await?;
@@ -393,23 +411,14 @@ impl Accounts {
                 "a user with email {email} already exists"
             )));
         }
-        let token = email_tokens::new_token();
-        let now = self.clock.now_ms();
-        let id = crate::ids::new_object_id(now);
-        let stored_hash = email_tokens::hash(&token);
-        store::email_tokens::replace(
-            &self.db,
-            &NewToken {
-                id: &id,
-                purpose: Purpose::Invite,
-                email: &email,
-                user_id: None,
-                token_hash: &stored_hash,
-                now_ms: now,
-                expires_at: now + email_tokens::INVITE_LIFETIME_MS,
-            },
-        )
-        .await?;
+        let token = self
+            .new_email_token(
+                Purpose::Invite,
+                &email,
+                None,
+                email_tokens::INVITE_LIFETIME_MS,
+            )
+            .await?;
         tracing::info!(email = %email, "invitation created");
         Ok(token)
     }

@@ -793,3 +793,29 @@ async fn config_reports_email_and_password_reset_as_librechat_does() {
     .await;
     assert_eq!(c["emailEnabled"], true);
 }
+
+#[tokio::test]
+async fn without_mail_accounts_from_before_librechat_verification_are_verified_at_login() {
+    let app = spawn_app().await;
+    for email in ["old@example.com", "new@example.com"] {
+        assert_eq!(
+            app.register("Some User", email, PASSWORD).await.status(),
+            200
+        );
+    }
+    let db = app.db().await;
+    // As imported from a LibreChat of before 2024-06-07, and one imported unverified later.
+    sqlx::query("UPDATE users SET email_verified = 0, created_at = 1600000000000 WHERE email = 'old@example.com'")
+        .execute(&db).await.unwrap();
+    sqlx::query("UPDATE users SET email_verified = 0 WHERE email = 'new@example.com'")
+        .execute(&db)
+        .await
+        .unwrap();
+    let old = app.login("old@example.com", PASSWORD).await;
+    assert_eq!(old.status(), 200);
+    assert_eq!(
+        old.json::<Value>().await.unwrap()["user"]["emailVerified"],
+        true
+    );
+    assert_eq!(app.login("new@example.com", PASSWORD).await.status(), 422);
+}
