@@ -192,6 +192,8 @@ struct Outage {
     port: u16,
     up: Arc<AtomicBool>,
     generation: Arc<AtomicU64>,
+    /// Connections being forwarded right now.
+    live: Arc<AtomicU64>,
 }
 
 impl Outage {
@@ -200,7 +202,8 @@ impl Outage {
         let port = listener.local_addr().unwrap().port();
         let up = Arc::new(AtomicBool::new(true));
         let generation = Arc::new(AtomicU64::new(0));
-        let (up2, gen2) = (up.clone(), generation.clone());
+        let live = Arc::new(AtomicU64::new(0));
+        let (up2, gen2, live2) = (up.clone(), generation.clone(), live.clone());
         tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
                 if !up2.load(Ordering::SeqCst) {
@@ -208,8 +211,11 @@ impl Outage {
                 }
                 let born = gen2.load(Ordering::SeqCst);
                 let gen3 = gen2.clone();
+                let live3 = live2.clone();
+                live3.fetch_add(1, Ordering::SeqCst);
                 tokio::spawn(async move {
                     let Ok(mut outbound) = TcpStream::connect(target).await else {
+                        live3.fetch_sub(1, Ordering::SeqCst);
                         return;
                     };
                     let cut = async {
@@ -221,6 +227,8 @@ impl Outage {
                         _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
                         _ = cut => {}
                     }
+                    drop((inbound, outbound));
+                    live3.fetch_sub(1, Ordering::SeqCst);
                 });
             }
         });
@@ -228,12 +236,18 @@ impl Outage {
             port,
             up,
             generation,
+            live,
         }
     }
 
-    fn cut(&self) {
+    /// Refuses new connections and returns once every open one is closed, so the next request
+    /// meets the outage whichever pooled connection it takes.
+    async fn cut(&self) {
         self.up.store(false, Ordering::SeqCst);
         self.generation.fetch_add(1, Ordering::SeqCst);
+        while self.live.load(Ordering::SeqCst) > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     fn restore(&self) {
@@ -259,7 +273,7 @@ async fn postgres_outage_answers_503_and_recovers_by_itself() {
         "the user is now cached"
     );
 
-    outage.cut();
+    outage.cut().await;
     let login = app.login("ada@example.com", PASSWORD).await;
     assert_eq!(login.status(), 503);
     assert_eq!(
