@@ -11,6 +11,7 @@ use crate::moderation::redis_state::RedisState;
 use crate::moderation::{MemoryState, Moderation, ModerationState};
 use crate::sessions::{Sessions, TokenKeys};
 use crate::store::Db;
+use crate::twofactor::TwoFactor;
 
 pub struct AppContext {
     pub config: Config,
@@ -19,6 +20,7 @@ pub struct AppContext {
     pub sessions: Sessions,
     pub moderation: Moderation,
     pub mail: Mailer,
+    pub two_factor: TwoFactor,
     pub clock: Arc<dyn Clock>,
     /// Cross-instance nudges about bans and revocations (Redis only).
     pub changes: Arc<ChangeFeed>,
@@ -49,6 +51,7 @@ impl AppContext {
             config.session_expiry_ms,
             config.refresh_token_expiry_ms,
             changes.clone(),
+            config.require_2fa,
         )
         .await
         .map_err(|e| anyhow::anyhow!("loading session revocations: {e}"))?;
@@ -67,8 +70,15 @@ impl AppContext {
         .map_err(|e| anyhow::anyhow!("loading bans: {e}"))?;
         let mail =
             Mailer::new(&config, clock.clone()).map_err(|e| anyhow::anyhow!("mail: {e:#}"))?;
+        let two_factor = TwoFactor::new(
+            db.clone(),
+            config.creds_key.0,
+            clock.clone(),
+            config.app_title.clone(),
+        );
         Ok(Arc::new(Self {
             mail,
+            two_factor,
             config,
             db,
             accounts,

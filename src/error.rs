@@ -19,6 +19,9 @@ pub enum Error {
     /// 400 `{"message"}`: a body that is not the JSON the route takes.
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// 403 `{"message"}`: the caller may not do this.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// 401 `{"message"}`: missing, expired, tampered or revoked access token.
     #[error("unauthorized: {0}")]
     Unauthorized(String),
@@ -48,6 +51,10 @@ pub enum Error {
     /// 400: every failure of a password-reset token.
     #[error("invalid or expired password reset token")]
     InvalidResetToken,
+    /// 403: `REQUIRE_2FA` is on and this user has not set up 2FA yet; their token reaches only
+    /// the 2FA routes.
+    #[error("two-factor authentication must be set up first")]
+    TwoFactorSetupRequired,
     /// 403 text, as LibreChat's `validatePasswordReset`.
     #[error("password reset is disabled")]
     PasswordResetDisabled,
@@ -109,6 +116,7 @@ impl IntoResponse for Error {
         match self {
             Error::BadRequest(m) => json_message(StatusCode::BAD_REQUEST, &m),
             Error::Unauthorized(m) => json_message(StatusCode::UNAUTHORIZED, &m),
+            Error::Forbidden(m) => json_message(StatusCode::FORBIDDEN, &m),
             Error::EmailLoginDisabled => {
                 json_message(StatusCode::FORBIDDEN, "Email login is not allowed.")
             }
@@ -134,6 +142,14 @@ impl IntoResponse for Error {
                 StatusCode::BAD_REQUEST,
                 "Invalid or expired password reset token",
             ),
+            Error::TwoFactorSetupRequired => (
+                StatusCode::FORBIDDEN,
+                axum::Json(json!({
+                    "message": "Two-factor authentication must be set up before anything else.",
+                    "twoFASetupRequired": true
+                })),
+            )
+                .into_response(),
             Error::PasswordResetDisabled => {
                 text(StatusCode::FORBIDDEN, "Password reset is not allowed.")
             }

@@ -14,6 +14,7 @@ pub mod mail;
 pub mod moderation;
 pub mod sessions;
 pub mod store;
+pub mod twofactor;
 
 use std::future::Future;
 use std::sync::Arc;

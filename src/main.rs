@@ -41,10 +41,10 @@ async fn main() -> ExitCode {
     }
     match secrets {
         SecretsSource::Generated => tracing::info!(
-            "JWT_SECRET / JWT_REFRESH_SECRET unset: generated new random secrets into {DATA_DIR}/secrets.env"
+            "secrets unset (JWT_SECRET / JWT_REFRESH_SECRET / CREDS_KEY): generated new random ones into {DATA_DIR}/secrets.env"
         ),
         SecretsSource::Reused => tracing::info!(
-            "JWT_SECRET / JWT_REFRESH_SECRET unset: using the secrets kept in {DATA_DIR}/secrets.env"
+            "secrets unset (JWT_SECRET / JWT_REFRESH_SECRET / CREDS_KEY): using the ones kept in {DATA_DIR}/secrets.env"
         ),
         SecretsSource::Operator => {}
     }

@@ -214,6 +214,11 @@ impl Accounts {
         Ok(())
     }
 
+    /// Drops the cached copy of a user changed elsewhere (2FA enabled or disabled).
+    pub fn forget_cached(&self, id: &str) {
+        self.cache.invalidate(id);
+    }
+
     /// The user with this id, from memory when possible.
     pub async fn user(&self, id: &str) -> Result<Option<Arc<User>>> {
         if let Some(user) = self.cache.get(id) {
@@ -245,9 +250,9 @@ impl Accounts {
     }
 
     /// Deletes a user and everything that lets them in; their sessions are revoked so running
-    /// servers refuse their tokens. Returns how many sessions were revoked, or
+    /// servers refuse their tokens. Returns the ids of the sessions revoked, or
     /// `UserNotFound`.
-    pub async fn delete(&self, user_id: &str) -> Result<usize> {
+    pub async fn delete(&self, user_id: &str) -> Result<Vec<String>> {
         let now = self.clock.now_ms();
         let revoked =
             store::users::delete(&self.db, user_id, now, now + self.rules.session_expiry_ms)
@@ -255,7 +260,7 @@ impl Accounts {
                 .ok_or(Error::UserNotFound)?;
         self.cache.invalidate(user_id);
         tracing::info!(user_id, sessions = revoked.len(), "user deleted");
-        Ok(revoked.len())
+        Ok(revoked)
     }
 
     /// Sets a new password under the registration rules and ends every session of the user.

@@ -41,7 +41,7 @@ pub async fn run(ctx: &AppContext, args: Args) -> CliResult {
             return fail("not deleted");
         }
     }
-    let sessions = ctx.accounts.delete(&user.id).await?;
+    let sessions = ctx.accounts.delete(&user.id).await?.len();
     println!(
         "Deleted user {} (id {}): {} session{} revoked",
         user.email,

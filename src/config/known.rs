@@ -85,6 +85,8 @@ pub const BOUNCER_VARIABLES: &[&str] = &[
     "MAILGUN_API_KEY",
     "MAILGUN_DOMAIN",
     "MAILGUN_HOST",
+    "CREDS_KEY",
+    "REQUIRE_2FA",
 ];
 
 /// Names LibreChat reads that sit close to one of ours: legitimate in a shared `.env`, so no
@@ -92,7 +94,6 @@ pub const BOUNCER_VARIABLES: &[&str] = &[
 const LIBRECHAT_NEIGHBOURS: &[&str] = &[
     "ALLOW_EMAIL_LOGIN_OVERRIDE",
     "ALLOW_SHARED_LINKS",
-    "CREDS_KEY",
     "CREDS_IV",
 ];
 

@@ -93,6 +93,38 @@ pub struct Config {
     /// `ALLOW_PASSWORD_RESET`: the emailed password-reset flow.
     pub allow_password_reset: bool,
     pub mail: MailConfig,
+    /// `CREDS_KEY`: the AES-256 key of two-factor secrets at rest.
+    pub creds_key: CredsKey,
+    /// `REQUIRE_2FA`: users without two-factor authentication must enrol before anything else.
+    pub require_2fa: bool,
+}
+
+/// 32 bytes, given as 64 hex characters (LibreChat's format).
+#[derive(Clone)]
+pub struct CredsKey(pub [u8; 32]);
+
+impl std::fmt::Debug for CredsKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CredsKey(…)")
+    }
+}
+
+fn creds_key(raw: Option<&str>) -> Result<CredsKey, ConfigError> {
+    let raw = raw
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ConfigError::secret("CREDS_KEY", "is not set"))?;
+    secrets::validate("CREDS_KEY", raw)?;
+    let bytes = hex::decode(raw)
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok());
+    bytes.map(CredsKey).ok_or_else(|| {
+        ConfigError::secret(
+            "CREDS_KEY",
+            "must be 64 hexadecimal characters (32 bytes), as LibreChat's; generate one with \
+             `openssl rand -hex 32`",
+        )
+    })
 }
 
 /// Redis settings (`USE_REDIS`, `REDIS_URI`, ...).
@@ -267,6 +299,8 @@ impl Config {
             },
             redis: redis_settings(vars)?,
             allow_password_reset: parse_bool(get("ALLOW_PASSWORD_RESET"), false),
+            creds_key: creds_key(get("CREDS_KEY"))?,
+            require_2fa: parse_bool(get("REQUIRE_2FA"), false),
         })
     }
 
@@ -379,6 +413,7 @@ mod tests {
         HashMap::from([
             ("JWT_SECRET".into(), "s".repeat(64)),
             ("JWT_REFRESH_SECRET".into(), "r".repeat(64)),
+            ("CREDS_KEY".into(), "c".repeat(64)),
             ("CONFIG_PATH".into(), "".into()),
         ])
     }

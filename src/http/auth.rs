@@ -31,7 +31,7 @@ pub struct LoginBody {
 }
 
 /// 200 `{token, user}`, with the session cookies when there is a new refresh token.
-fn session_response(ctx: &AppContext, issued: &Issued, user: &User) -> Response {
+pub(super) fn session_response(ctx: &AppContext, issued: &Issued, user: &User) -> Response {
     let mut headers = HeaderMap::new();
     if let Some(refresh_token) = &issued.refresh_token {
         cookies::set_session(
@@ -41,7 +41,11 @@ fn session_response(ctx: &AppContext, issued: &Issued, user: &User) -> Response 
             ctx.config.secure_cookies,
         );
     }
-    let body = json!({ "token": issued.access_token, "user": PublicUser::from(user) });
+    let mut body = json!({ "token": issued.access_token, "user": PublicUser::from(user) });
+    if ctx.config.require_2fa && !user.two_factor_enabled {
+        // The token reaches only the 2FA routes until enrolment is confirmed.
+        body["twoFASetupRequired"] = json!(true);
+    }
     (StatusCode::OK, headers, Json(body)).into_response()
 }
 
@@ -75,6 +79,13 @@ pub async fn login(
         .accounts
         .login(body.email.as_deref(), body.password.as_deref())
         .await?;
+    if user.two_factor_enabled {
+        // The password was right; the second factor goes to /api/auth/2fa/verify-temp. No
+        // session and no cookie yet.
+        let temp_token = ctx.sessions.issue_two_factor_temp(&user.id)?;
+        tracing::info!(user_id = %user.id, "password accepted, waiting for the second factor");
+        return Ok(Json(json!({ "twoFAPending": true, "tempToken": temp_token })).into_response());
+    }
     let issued = ctx.sessions.start(&user).await?;
     tracing::info!(user_id = %user.id, "login");
     Ok(session_response(&ctx, &issued, &user))

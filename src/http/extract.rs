@@ -98,10 +98,30 @@ impl FromRequestParts<Arc<AppContext>> for AuthUser {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, ctx: &Arc<AppContext>) -> Result<Self, Error> {
-        let claims = ctx.sessions.authenticate(bearer_token(&parts.headers))?;
-        ctx.moderation
-            .check(client_ip(parts, ctx), Some(&claims.id))?;
+        let claims = authenticated(parts, ctx)?;
+        if claims.scope.is_some() {
+            return Err(Error::TwoFactorSetupRequired);
+        }
         Ok(AuthUser(claims))
+    }
+}
+
+fn authenticated(parts: &Parts, ctx: &AppContext) -> Result<AccessClaims, Error> {
+    let claims = ctx.sessions.authenticate(bearer_token(&parts.headers))?;
+    ctx.moderation
+        .check(client_ip(parts, ctx), Some(&claims.id))?;
+    Ok(claims)
+}
+
+/// As `AuthUser`, but also a user whose token only allows setting up 2FA (`REQUIRE_2FA`): for
+/// the 2FA routes.
+pub struct EnrollingUser(pub AccessClaims);
+
+impl FromRequestParts<Arc<AppContext>> for EnrollingUser {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &Arc<AppContext>) -> Result<Self, Error> {
+        Ok(EnrollingUser(authenticated(parts, ctx)?))
     }
 }
 
@@ -115,8 +135,8 @@ impl FromRequestParts<Arc<AppContext>> for OptionalAuthUser {
         parts: &mut Parts,
         ctx: &Arc<AppContext>,
     ) -> Result<Self, Self::Rejection> {
-        Ok(OptionalAuthUser(
-            ctx.sessions.authenticate(bearer_token(&parts.headers)).ok(),
-        ))
+        let claims = ctx.sessions.authenticate(bearer_token(&parts.headers)).ok();
+        // An enrolment-only token counts as anonymous.
+        Ok(OptionalAuthUser(claims.filter(|c| c.scope.is_none())))
     }
 }

@@ -6,6 +6,7 @@ pub mod cookies;
 pub mod extract;
 pub mod password_reset;
 pub mod startup_config;
+pub mod two_factor;
 pub mod user;
 pub mod verification;
 
@@ -31,9 +32,25 @@ pub fn router(ctx: Arc<AppContext>) -> Router {
             post(password_reset::request),
         )
         .route("/api/auth/resetPassword", post(password_reset::reset))
+        .route(
+            "/api/auth/2fa/enable",
+            post(two_factor::enable).get(two_factor::enable),
+        )
+        .route("/api/auth/2fa/verify", post(two_factor::verify))
+        .route("/api/auth/2fa/confirm", post(two_factor::confirm))
+        .route("/api/auth/2fa/disable", post(two_factor::disable))
+        .route(
+            "/api/auth/2fa/backup/regenerate",
+            post(two_factor::regenerate),
+        )
+        .route("/api/auth/2fa/verify-temp", post(two_factor::verify_temp))
         .route("/api/user", get(user::me))
         .route("/api/user/terms", get(user::terms))
         .route("/api/user/terms/accept", post(user::accept_terms))
+        .route(
+            "/api/user/delete",
+            axum::routing::delete(user::delete_account),
+        )
         .route("/api/user/verify", post(verification::verify))
         .route("/api/user/verify/resend", post(verification::resend))
         .route("/api/config", get(startup_config::get))

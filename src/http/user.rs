@@ -7,10 +7,11 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use super::extract::AuthUser;
+use super::extract::{ApiJson, AuthUser};
 use crate::accounts::{iso_time, PublicUser};
 use crate::app::AppContext;
 use crate::error::{Error, Result};
+use crate::twofactor::Code;
 
 pub async fn me(
     State(ctx): State<Arc<AppContext>>,
@@ -50,4 +51,37 @@ pub async fn accept_terms(
         "termsAcceptedAt": iso_time(at),
     }))
     .into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub struct DeleteBody {
+    token: Option<String>,
+    #[serde(rename = "backupCode")]
+    backup_code: Option<String>,
+}
+
+/// Deletes the signed-in user's account (`ALLOW_ACCOUNT_DELETION`, always for admins), with a
+/// valid 2FA code when 2FA is on. Every session ends at once.
+pub async fn delete_account(
+    State(ctx): State<Arc<AppContext>>,
+    AuthUser(claims): AuthUser,
+    ApiJson(body): ApiJson<DeleteBody>,
+) -> Result<Response> {
+    let user = ctx
+        .accounts
+        .user(&claims.id)
+        .await?
+        .ok_or(Error::UserNotFound)?;
+    if !ctx.config.allow_account_deletion && user.role != "ADMIN" {
+        return Err(Error::Forbidden(
+            "You do not have permission to delete this account".into(),
+        ));
+    }
+    let code = Code::from_body(body.token.as_deref(), body.backup_code.as_deref());
+    ctx.two_factor.check_deletion(&user.id, code).await?;
+    let ended = ctx.accounts.delete(&user.id).await?;
+    ctx.sessions.revoked_elsewhere(&ended);
+    let mut out = axum::http::HeaderMap::new();
+    super::cookies::clear_session(&mut out, ctx.config.secure_cookies);
+    Ok((out, Json(json!({ "message": "User deleted" }))).into_response())
 }

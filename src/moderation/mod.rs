@@ -114,7 +114,21 @@ impl Moderation {
         subject: Subject<'_>,
         sessions: &Sessions,
     ) -> Result<()> {
-        let key = format!("{}:{}", limiter.name, subject.key());
+        self.limit_scoring(limiter, subject, subject, sessions)
+            .await
+    }
+
+    /// As `limit`, with the window counted for `counted` but a violation scored against
+    /// `scored`: the 2FA code limiter counts per IP, yet its violations belong to the account
+    /// whose codes are being guessed.
+    pub async fn limit_scoring(
+        &self,
+        limiter: &Limiter,
+        counted: Subject<'_>,
+        scored: Subject<'_>,
+        sessions: &Sessions,
+    ) -> Result<()> {
+        let key = format!("{}:{}", limiter.name, counted.key());
         let count = match self
             .state
             .hit(&key, limiter.settings.window_ms(), self.clock.now_ms())
@@ -126,7 +140,7 @@ impl Moderation {
         if count <= limiter.settings.max {
             return Ok(());
         }
-        self.violation(subject, limiter.violation_type, limiter.score, sessions)
+        self.violation(scored, limiter.violation_type, limiter.score, sessions)
             .await?;
         Err(Error::RateLimited(limiter.message.clone()))
     }

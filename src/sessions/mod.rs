@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::moderation::change_feed::ChangeFeed;
 use crate::store::{self, users::User, Db};
 use revocation::RevokedSessions;
-pub use tokens::{AccessClaims, RefreshClaims, TokenError, TokenKeys};
+pub use tokens::{AccessClaims, RefreshClaims, TokenError, TokenKeys, TwoFactorTempClaims};
 
 /// After a rotation, the previous refresh token still earns an access token (but no new
 /// refresh token) this long: tabs that refresh at the same moment all present the same token,
@@ -56,7 +56,12 @@ pub struct Sessions {
     refresh_expiry_ms: i64,
     /// Tells other instances about revocations at once (with Redis).
     changes: Arc<ChangeFeed>,
+    /// `REQUIRE_2FA`: users without 2FA get enrolment-only access tokens.
+    require_2fa: bool,
 }
+
+/// How long a login may wait for its second factor (LibreChat: 5 minutes).
+const TWO_FACTOR_TEMP_LIFETIME_MS: i64 = 5 * 60 * 1000;
 
 /// SHA-256 of the whole refresh JWT, hex: the only form in which it is stored.
 fn token_hash(token: &str) -> String {
@@ -76,6 +81,7 @@ impl Sessions {
         session_expiry_ms: i64,
         refresh_expiry_ms: i64,
         changes: Arc<ChangeFeed>,
+        require_2fa: bool,
     ) -> Result<Self> {
         let sessions = Self {
             db,
@@ -86,6 +92,7 @@ impl Sessions {
             session_expiry_ms,
             refresh_expiry_ms,
             changes,
+            require_2fa,
         };
         sessions.sync_revocations().await?;
         Ok(sessions)
@@ -257,6 +264,26 @@ impl Sessions {
         }
     }
 
+    /// A temp token for a user who proved their password and must now give a second factor.
+    pub fn issue_two_factor_temp(&self, user_id: &str) -> Result<String> {
+        let now = self.clock.now_ms();
+        let claims = TwoFactorTempClaims {
+            user_id: user_id.to_string(),
+            two_fa_pending: true,
+            iat: now.div_euclid(1000),
+            exp: (now + TWO_FACTOR_TEMP_LIFETIME_MS).div_euclid(1000),
+        };
+        Ok(self.keys.sign_two_factor_temp(&claims)?)
+    }
+
+    /// The user id a temp token names, if it is genuine and not expired.
+    pub fn verify_two_factor_temp(&self, token: &str) -> Option<String> {
+        self.keys
+            .verify_two_factor_temp(token, self.clock.now_ms())
+            .ok()
+            .map(|c| c.user_id)
+    }
+
     /// The hot path: an access token's signature, expiry and session, in memory only.
     pub fn authenticate(&self, bearer: Option<&str>) -> Result<AccessClaims> {
         let token = bearer.ok_or_else(|| Error::Unauthorized("No auth token".into()))?;
@@ -294,6 +321,8 @@ impl Sessions {
             provider: user.provider.clone(),
             email: user.email.clone(),
             sid: session_id.to_string(),
+            scope: (self.require_2fa && !user.two_factor_enabled)
+                .then(|| tokens::ENROLMENT_SCOPE.to_string()),
             iat: now.div_euclid(1000),
             exp: exp_ms.div_euclid(1000),
         };

@@ -1,6 +1,8 @@
-//! The two JWT kinds of a login session. Each has its own key (`JWT_SECRET` for access,
-//! `JWT_REFRESH_SECRET` for refresh, refused at start when equal) and its own claim shape, so
-//! neither can pass for the other. HS256 only; expiry is checked against the injected clock.
+//! The JWT kinds: the two of a login session, and the 2FA temp token of a login waiting for
+//! its second factor. Each has its own key (`JWT_SECRET` for access, `JWT_REFRESH_SECRET` for
+//! refresh, refused at start when equal, and a key derived from `JWT_SECRET` for the temp
+//! token) and its own claim shape, so none can pass for another. HS256 only; expiry is checked
+//! against the injected clock.
 
 use std::collections::HashSet;
 
@@ -8,6 +10,7 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 
 /// LibreChat's access-token payload plus `sid`, the session it belongs to, so that a revoked
 /// session's access tokens are refused at once.
@@ -18,6 +21,24 @@ pub struct AccessClaims {
     pub provider: String,
     pub email: String,
     pub sid: String,
+    /// `2fa_enrol` (with `REQUIRE_2FA`): the token reaches only the 2FA enrolment routes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+/// The scope of an access token that may only enrol in 2FA.
+pub const ENROLMENT_SCOPE: &str = "2fa_enrol";
+
+/// LibreChat's 2FA temp token payload `{userId, twoFAPending: true}`: proof of a password,
+/// waiting for the second factor.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TwoFactorTempClaims {
+    #[serde(rename = "userId")]
+    pub user_id: String,
+    #[serde(rename = "twoFAPending")]
+    pub two_fa_pending: bool,
     pub iat: i64,
     pub exp: i64,
 }
@@ -70,6 +91,7 @@ impl KeyPair {
 pub struct TokenKeys {
     access: KeyPair,
     refresh: KeyPair,
+    two_factor_temp: KeyPair,
     validation: Validation,
 }
 
@@ -82,11 +104,38 @@ impl TokenKeys {
         validation.validate_aud = false;
         validation.required_spec_claims = HashSet::new();
         validation.leeway = 0;
+        // LibreChat signs temp tokens with JWT_SECRET itself; a key of their own means an
+        // access token can never be replayed as one, or the reverse, whatever the claims.
+        let temp_key = hex::encode(sha2::Sha256::digest(
+            format!("bouncer 2fa temp token key\0{access_secret}").as_bytes(),
+        ));
         Self {
             access: KeyPair::new(access_secret),
             refresh: KeyPair::new(refresh_secret),
+            two_factor_temp: KeyPair::new(&temp_key),
             validation,
         }
+    }
+
+    pub fn sign_two_factor_temp(&self, claims: &TwoFactorTempClaims) -> anyhow::Result<String> {
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &self.two_factor_temp.encoding,
+        )?)
+    }
+
+    pub fn verify_two_factor_temp(
+        &self,
+        token: &str,
+        now_ms: i64,
+    ) -> Result<TwoFactorTempClaims, TokenError> {
+        let claims: TwoFactorTempClaims = self.decode(token, &self.two_factor_temp)?;
+        if !claims.two_fa_pending {
+            return Err(TokenError::Malformed);
+        }
+        check_expiry(claims.exp, now_ms)?;
+        Ok(claims)
     }
 
     pub fn sign_access(&self, claims: &AccessClaims) -> anyhow::Result<String> {
@@ -161,6 +210,7 @@ mod tests {
             provider: "local".into(),
             email: "e@x.io".into(),
             sid: "s".into(),
+            scope: None,
             iat: 0,
             exp,
         }
@@ -198,6 +248,33 @@ mod tests {
         assert_eq!(
             same_key.verify_access(&refresh, 0),
             Err(TokenError::Malformed)
+        );
+    }
+
+    #[test]
+    fn temp_tokens_and_access_tokens_do_not_cross() {
+        let k = keys();
+        let temp = k
+            .sign_two_factor_temp(&TwoFactorTempClaims {
+                user_id: "u".into(),
+                two_fa_pending: true,
+                iat: 0,
+                exp: 300,
+            })
+            .unwrap();
+        assert_eq!(
+            k.verify_two_factor_temp(&temp, 299_999).unwrap().user_id,
+            "u"
+        );
+        assert_eq!(
+            k.verify_two_factor_temp(&temp, 300_000),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(k.verify_access(&temp, 0), Err(TokenError::BadSignature));
+        let access_token = k.sign_access(&access(i64::MAX / 2000)).unwrap();
+        assert_eq!(
+            k.verify_two_factor_temp(&access_token, 0),
+            Err(TokenError::BadSignature)
         );
     }
 

@@ -4,6 +4,7 @@ pub mod bans;
 pub mod email_tokens;
 pub mod revocations;
 pub mod sessions;
+pub mod two_factor;
 pub mod users;
 
 use std::str::FromStr;

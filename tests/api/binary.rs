@@ -167,7 +167,7 @@ async fn starts_with_no_configuration_and_keeps_its_secrets() {
     assert_eq!(config["registrationEnabled"], false);
     let log = first.stop();
     assert!(
-        log.contains("generated new random secrets into data/secrets.env"),
+        log.contains("generated new random ones into data/secrets.env"),
         "{log}"
     );
     assert!(
@@ -210,7 +210,7 @@ async fn starts_with_no_configuration_and_keeps_its_secrets() {
     assert_eq!(config["registrationEnabled"], false);
     let log = second.stop();
     assert!(
-        log.contains("using the secrets kept in data/secrets.env"),
+        log.contains("using the ones kept in data/secrets.env"),
         "{log}"
     );
     assert_eq!(fs::read_to_string(&secrets_path).unwrap(), secrets);

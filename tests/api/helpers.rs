@@ -13,6 +13,7 @@ use tempfile::TempDir;
 pub const PASSWORD: &str = "correct horse battery";
 pub const JWT_SECRET: &str = "test-access-secret-0123456789abcdef0123456789";
 pub const JWT_REFRESH_SECRET: &str = "test-refresh-secret-0123456789abcdef012345678";
+pub const CREDS_KEY: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
 pub struct TestApp {
     pub base: String,
@@ -115,6 +116,7 @@ pub fn base_vars(dir: &TempDir) -> HashMap<String, String> {
         ("PORT".into(), "0".into()),
         ("JWT_SECRET".into(), JWT_SECRET.into()),
         ("JWT_REFRESH_SECRET".into(), JWT_REFRESH_SECRET.into()),
+        ("CREDS_KEY".into(), CREDS_KEY.into()),
         ("ALLOW_REGISTRATION".into(), "true".into()),
         // Limiters opened wide; the moderation tests set their own limits.
         ("LOGIN_MAX".into(), "1000".into()),

@@ -14,4 +14,5 @@ mod refresh;
 mod register;
 mod scale;
 mod tokens;
+mod two_factor;
 mod user;

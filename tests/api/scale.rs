@@ -76,6 +76,7 @@ async fn instances_share_limits_bans_and_logouts() {
         ("REDIS_KEY_PREFIX", redis.prefix.as_str()),
         ("JWT_SECRET", JWT_SECRET),
         ("JWT_REFRESH_SECRET", JWT_REFRESH_SECRET),
+        ("CREDS_KEY", CREDS_KEY),
         ("ALLOW_REGISTRATION", "true"),
         ("LOGIN_MAX", "4"),
         ("BAN_INTERVAL", "2"),
