@@ -414,6 +414,20 @@ async fn a_librechat_v3_secret_is_read_with_creds_key() {
 async fn new_secrets_are_stored_encrypted() {
     let app = spawn_app().await;
     let s = app.signed_in_user("ada@example.com").await;
+    // Older clients use GET to start enrolment.
+    let get = app
+        .bare
+        .get(app.url("/api/auth/2fa/enable"))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 200);
+    let body: Value = get.json().await.unwrap();
+    assert!(body["otpauthUrl"]
+        .as_str()
+        .unwrap()
+        .starts_with("otpauth://totp/"));
     let (secret, codes) = enrol(&app, &s.token).await;
     assert_eq!(
         app.count(
