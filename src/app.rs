@@ -10,6 +10,8 @@ use crate::moderation::change_feed::ChangeFeed;
 use crate::moderation::redis_state::RedisState;
 use crate::moderation::{MemoryState, Moderation, ModerationState};
 use crate::sessions::{Sessions, TokenKeys};
+use crate::sso::openid::OpenIdProvider;
+use crate::sso::state::FlowStateKeys;
 use crate::store::Db;
 use crate::twofactor::TwoFactor;
 
@@ -21,6 +23,10 @@ pub struct AppContext {
     pub moderation: Moderation,
     pub mail: Mailer,
     pub two_factor: TwoFactor,
+    /// OpenID Connect, when enabled.
+    pub openid: Option<Arc<OpenIdProvider>>,
+    /// Keys of the cookie that carries an identity-provider flow to its callback.
+    pub flow_keys: FlowStateKeys,
     pub clock: Arc<dyn Clock>,
     /// Cross-instance nudges about bans and revocations (Redis only).
     pub changes: Arc<ChangeFeed>,
@@ -76,7 +82,15 @@ impl AppContext {
             clock.clone(),
             config.app_title.clone(),
         );
+        let openid = config
+            .openid
+            .clone()
+            .map(|c| OpenIdProvider::new(c, clock.clone()).map(Arc::new))
+            .transpose()?;
+        let flow_keys = FlowStateKeys::new(config.jwt_secret.expose());
         Ok(Arc::new(Self {
+            openid,
+            flow_keys,
             mail,
             two_factor,
             config,

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod mail;
 pub mod moderation;
 pub mod sessions;
+pub mod sso;
 pub mod store;
 pub mod twofactor;
 

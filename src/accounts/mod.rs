@@ -2,6 +2,7 @@
 //! layer and, later, by the user-management commands, so both follow the same rules.
 
 pub mod email_tokens;
+mod external;
 pub mod password;
 mod public_user;
 pub mod validation;
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 use moka::sync::Cache;
 
+pub use external::ExternalRules;
 pub use password::{PasswordHasher, Verification};
 pub use public_user::{iso_time, PublicUser};
 use validation::{

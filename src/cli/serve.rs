@@ -11,6 +11,9 @@ pub async fn run(ctx: Arc<AppContext>) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     tracing::info!(address = %listener.local_addr()?, "bouncer listening");
     crate::spawn_maintenance(ctx.clone());
+    if let Some(openid) = &ctx.openid {
+        openid.spawn_discovery();
+    }
     crate::serve(listener, ctx.clone(), shutdown_signal()).await?;
     // Messages already promised to someone (a verification, a reset link) still go out.
     let _ = tokio::time::timeout(crate::mail::SEND_TIMEOUT, ctx.mail.idle()).await;

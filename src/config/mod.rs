@@ -5,6 +5,7 @@ mod dotenv;
 mod known;
 pub mod mail;
 pub mod moderation;
+pub mod openid;
 pub mod secrets;
 pub mod values;
 pub mod yaml;
@@ -97,6 +98,8 @@ pub struct Config {
     pub creds_key: CredsKey,
     /// `REQUIRE_2FA`: users without two-factor authentication must enrol before anything else.
     pub require_2fa: bool,
+    /// OpenID Connect, when enabled.
+    pub openid: Option<openid::OpenIdConfig>,
 }
 
 /// 32 bytes, given as 64 hex characters (LibreChat's format).
@@ -254,6 +257,11 @@ impl Config {
             }
         };
 
+        let openid = openid::OpenIdConfig::from_vars(
+            vars,
+            parse_bool(get("ALLOW_SOCIAL_LOGIN"), false),
+            &domain_server,
+        )?;
         let help_and_faq_url = text("HELP_AND_FAQ_URL", "https://librechat.ai");
         let app_title = text("APP_TITLE", "LibreChat");
 
@@ -301,6 +309,7 @@ impl Config {
             allow_password_reset: parse_bool(get("ALLOW_PASSWORD_RESET"), false),
             creds_key: creds_key(get("CREDS_KEY"))?,
             require_2fa: parse_bool(get("REQUIRE_2FA"), false),
+            openid,
         })
     }
 

@@ -165,15 +165,20 @@ pub async fn refresh(
 /// clears the cookies. Needs no valid access token: logging out with an expired one works.
 pub async fn logout(State(ctx): State<Arc<AppContext>>, headers: HeaderMap) -> Result<Response> {
     let refresh = cookies::refresh_token(&headers);
-    ctx.sessions
-        .logout(refresh.as_deref(), bearer_token(&headers))
-        .await?;
+    let bearer = bearer_token(&headers);
+    ctx.sessions.logout(refresh.as_deref(), bearer).await?;
     let mut out = HeaderMap::new();
     cookies::clear_session(&mut out, ctx.config.secure_cookies);
-    Ok((
-        StatusCode::OK,
-        out,
-        Json(json!({ "message": "Logout successful" })),
-    )
-        .into_response())
+    let mut body = json!({ "message": "Logout successful" });
+    // An OpenID user is also sent to the provider to end its session there
+    // (OPENID_USE_END_SESSION_ENDPOINT).
+    let from_openid = bearer
+        .and_then(|t| ctx.sessions.access_claims_ignoring_expiry(t))
+        .is_some_and(|c| c.provider == "openid");
+    if let (true, Some(openid)) = (from_openid, ctx.openid.as_ref()) {
+        if let Some(url) = openid.end_session_url(&ctx.config.domain_client) {
+            body["redirect"] = json!(url);
+        }
+    }
+    Ok((StatusCode::OK, out, Json(body)).into_response())
 }

@@ -71,3 +71,34 @@ pub fn refresh_token(headers: &HeaderMap) -> Option<String> {
         .find(|c| c.name() == REFRESH_COOKIE && !c.value().is_empty())
         .map(|c| c.value().to_string())
 }
+
+/// The cookie carrying an identity-provider flow from `/oauth/<provider>` to its callback. Lax,
+/// not Strict: the callback is a top-level navigation coming from the provider's site.
+pub fn set_flow_state(headers: &mut HeaderMap, value: String, max_age_secs: i64, secure: bool) {
+    let cookie = Cookie::build((crate::sso::state::COOKIE, value))
+        .path("/oauth")
+        .max_age(time::Duration::seconds(max_age_secs))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .build();
+    headers.append(
+        SET_COOKIE,
+        HeaderValue::from_str(&cookie.to_string()).expect("cookie is a valid header value"),
+    );
+}
+
+pub fn clear_flow_state(headers: &mut HeaderMap, secure: bool) {
+    set_flow_state(headers, String::new(), 0, secure);
+}
+
+pub fn flow_state(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == crate::sso::state::COOKIE && !c.value().is_empty())
+        .map(|c| c.value().to_string())
+}

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod cookies;
 pub mod extract;
+pub mod oauth;
 pub mod password_reset;
 pub mod startup_config;
 pub mod two_factor;
@@ -22,7 +23,14 @@ use serde_json::json;
 use crate::app::AppContext;
 
 pub fn router(ctx: Arc<AppContext>) -> Router {
-    Router::new()
+    let mut router = Router::new();
+    // Provider routes exist only when their provider is enabled (ALLOW_SOCIAL_LOGIN included).
+    if ctx.openid.is_some() {
+        router = router
+            .route("/oauth/openid", get(oauth::openid_start))
+            .route("/oauth/openid/callback", get(oauth::openid_callback));
+    }
+    router
         .route("/api/auth/login", post(auth::login))
         .route("/api/auth/register", post(auth::register))
         .route("/api/auth/refresh", post(auth::refresh))

@@ -11,7 +11,7 @@ use super::extract::OptionalAuthUser;
 use crate::app::AppContext;
 use crate::config::Config;
 
-/// The anonymous payload (spec §2.4). Social and OpenID providers report disabled until
+/// The anonymous payload (spec §2.4). Social providers other than OpenID report disabled until
 /// Bouncer serves their `/oauth` routes.
 pub fn anonymous_payload(c: &Config) -> Map<String, Value> {
     let mut p = Map::new();
@@ -19,13 +19,22 @@ pub fn anonymous_payload(c: &Config) -> Map<String, Value> {
         p.insert(k.to_string(), v);
     };
     put("appTitle", json!(c.app_title));
-    for provider in [
-        "discord", "facebook", "github", "google", "apple", "openid", "saml",
-    ] {
+    for provider in ["discord", "facebook", "github", "google", "apple", "saml"] {
         put(&format!("{provider}LoginEnabled"), json!(false));
     }
-    put("openidLabel", json!("Continue with OpenID"));
-    put("openidAutoRedirect", json!(false));
+    put("openidLoginEnabled", json!(c.openid.is_some()));
+    let openid = c.openid.as_ref();
+    put(
+        "openidLabel",
+        json!(openid.map_or("Continue with OpenID", |o| o.button_label.as_str())),
+    );
+    if let Some(image) = openid.and_then(|o| o.image_url.as_ref()) {
+        put("openidImageUrl", json!(image));
+    }
+    put(
+        "openidAutoRedirect",
+        json!(openid.is_some_and(|o| o.auto_redirect)),
+    );
     put("serverDomain", json!(c.domain_server));
     put("emailLoginEnabled", json!(c.allow_email_login));
     put("registrationEnabled", json!(c.allow_registration));

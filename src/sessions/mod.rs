@@ -284,6 +284,11 @@ impl Sessions {
             .map(|c| c.user_id)
     }
 
+    /// The claims of a genuine access token, expired or not (logout needs its provider).
+    pub fn access_claims_ignoring_expiry(&self, token: &str) -> Option<AccessClaims> {
+        self.keys.access_claims_ignoring_expiry(token).ok()
+    }
+
     /// The hot path: an access token's signature, expiry and session, in memory only.
     pub fn authenticate(&self, bearer: Option<&str>) -> Result<AccessClaims> {
         let token = bearer.ok_or_else(|| Error::Unauthorized("No auth token".into()))?;

@@ -2,6 +2,7 @@
 
 pub mod bans;
 pub mod email_tokens;
+pub mod identities;
 pub mod revocations;
 pub mod sessions;
 pub mod two_factor;

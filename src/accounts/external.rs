@@ -1,0 +1,122 @@
+//! Users who sign in through an identity provider: LibreChat's account rules, made explicit.
+//! Find the user by the provider's subject; else by email, where an account of another provider
+//! is refused unless linking is allowed and the provider vouches for the email; else create the
+//! user if this provider may register users.
+
+use super::Accounts;
+use crate::sso::{ExternalProfile, SsoFailure};
+use crate::store;
+use crate::store::identities::{IdentityKey, NewExternalUser};
+use crate::store::users::{Inserted, User};
+
+/// What the provider's configuration allows.
+#[derive(Debug, Clone, Copy)]
+pub struct ExternalRules {
+    /// OpenID always; social providers with `ALLOW_SOCIAL_REGISTRATION=true`.
+    pub may_register: bool,
+    /// `<PROVIDER>_ALLOW_ACCOUNT_LINKING=true`: an existing account of another provider with the
+    /// same, provider-verified email is bound to this identity.
+    pub allow_linking: bool,
+}
+
+impl Accounts {
+    pub async fn sign_in_external(
+        &self,
+        p: &ExternalProfile,
+        rules: ExternalRules,
+    ) -> Result<User, SsoFailure> {
+        let key = IdentityKey {
+            provider: p.provider,
+            issuer: &p.issuer,
+            subject: &p.subject,
+        };
+        let now = self.clock.now_ms();
+        let mut user = match store::identities::find_user(&self.db, &key).await? {
+            Some(user) => user,
+            None => {
+                let email = p.email.clone().ok_or(SsoFailure::MissingEmail)?;
+                if !self.rules.yaml.email_domain_allowed(&email) {
+                    return Err(SsoFailure::DomainNotAllowed(email));
+                }
+                match store::users::find_by_email(&self.db, &email).await? {
+                    Some(existing)
+                        if existing.provider == p.provider
+                            || (rules.allow_linking && p.email_verified) =>
+                    {
+                        store::identities::link(&self.db, &key, &existing.id, now).await?;
+                        tracing::info!(user_id = %existing.id, provider = p.provider, "identity bound to an existing account");
+                        existing
+                    }
+                    Some(existing) => {
+                        return Err(SsoFailure::ProviderMismatch {
+                            email,
+                            owner: existing.provider,
+                        })
+                    }
+                    None if !rules.may_register => {
+                        return Err(SsoFailure::RegistrationClosed(p.provider.to_string()))
+                    }
+                    None => self.create_external(p, &key, &email, now).await?,
+                }
+            }
+        };
+        if let Some(admin) = p.admin {
+            let role = match (admin, user.role.as_str()) {
+                (true, _) => "ADMIN",
+                (false, "ADMIN") => "USER",
+                (false, other) => other,
+            }
+            .to_string();
+            if role != user.role {
+                store::identities::set_role(&self.db, &user.id, &role, now).await?;
+                tracing::warn!(user_id = %user.id, from = %user.role, to = %role, "role set by the identity provider");
+                user.role = role;
+            }
+        }
+        self.cache.invalidate(&user.id);
+        Ok(user)
+    }
+
+    async fn create_external(
+        &self,
+        p: &ExternalProfile,
+        key: &IdentityKey<'_>,
+        email: &str,
+        now: i64,
+    ) -> Result<User, SsoFailure> {
+        let id = crate::ids::new_object_id(now);
+        let username = p.username.to_lowercase();
+        let name = if p.name.trim().is_empty() {
+            username.clone()
+        } else {
+            p.name.clone()
+        };
+        let new = NewExternalUser {
+            id: &id,
+            email,
+            name: &name,
+            username: &username,
+            avatar: p.avatar.as_deref(),
+            email_verified: p.email_verified,
+            role: if p.admin == Some(true) {
+                "ADMIN"
+            } else {
+                "USER"
+            },
+            now_ms: now,
+        };
+        match store::identities::insert_user(&self.db, &new, key).await? {
+            Inserted::Created(user) => {
+                tracing::info!(user_id = %user.id, provider = p.provider, "user registered through an identity provider");
+                Ok(*user)
+            }
+            // A concurrent first login of the same person won the insert.
+            _ => store::identities::find_user(&self.db, key)
+                .await?
+                .ok_or_else(|| SsoFailure::ProviderMismatch {
+                    email: email.to_string(),
+                    owner: "another sign-in".into(),
+                }),
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! The `user_identities` table: which external account (provider, issuer, subject) is which user.
+
+use super::users::{Inserted, User};
+use super::Db;
+use crate::error::Result;
+
+/// An account at an identity provider.
+#[derive(Debug, Clone)]
+pub struct IdentityKey<'a> {
+    pub provider: &'a str,
+    pub issuer: &'a str,
+    pub subject: &'a str,
+}
+
+pub async fn find_user(db: &Db, key: &IdentityKey<'_>) -> Result<Option<User>> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT user_id FROM user_identities WHERE provider = $1 AND issuer = $2 AND subject = $3",
+    )
+    .bind(key.provider)
+    .bind(key.issuer)
+    .bind(key.subject)
+    .fetch_optional(db.pool())
+    .await?;
+    match row {
+        Some((id,)) => super::users::find_by_id(db, &id).await,
+        None => Ok(None),
+    }
+}
+
+/// Binds an external account to an existing user.
+pub async fn link(db: &Db, key: &IdentityKey<'_>, user_id: &str, now_ms: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO user_identities (provider, issuer, subject, user_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (provider, issuer, subject) DO NOTHING",
+    )
+    .bind(key.provider)
+    .bind(key.issuer)
+    .bind(key.subject)
+    .bind(user_id)
+    .bind(now_ms)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// What is stored for a user created at their first external login.
+pub struct NewExternalUser<'a> {
+    pub id: &'a str,
+    pub email: &'a str,
+    pub name: &'a str,
+    pub username: &'a str,
+    pub avatar: Option<&'a str>,
+    pub email_verified: bool,
+    pub role: &'a str,
+    pub now_ms: i64,
+}
+
+/// Creates the user and binds the identity in one transaction. External users never become
+/// ADMIN by being first (LibreChat's rule); only a role the provider asserts makes them one.
+pub async fn insert_user(
+    db: &Db,
+    new: &NewExternalUser<'_>,
+    key: &IdentityKey<'_>,
+) -> Result<Inserted> {
+    let mut tx = db.pool().begin().await?;
+    let done = sqlx::query(
+        "INSERT INTO users (id, email, name, username, password_hash, email_verified, avatar, \
+                            provider, role, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, NULL, $5, $6, $7, $8, $9, $9) \
+         ON CONFLICT (email) DO NOTHING",
+    )
+    .bind(new.id)
+    .bind(new.email)
+    .bind(new.name)
+    .bind(new.username)
+    .bind(i64::from(new.email_verified))
+    .bind(new.avatar)
+    .bind(key.provider)
+    .bind(new.role)
+    .bind(new.now_ms)
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(Inserted::EmailTaken);
+    }
+    sqlx::query(
+        "INSERT INTO user_identities (provider, issuer, subject, user_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(key.provider)
+    .bind(key.issuer)
+    .bind(key.subject)
+    .bind(new.id)
+    .bind(new.now_ms)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    match super::users::find_by_id(db, new.id).await? {
+        Some(user) => Ok(Inserted::Created(Box::new(user))),
+        None => Ok(Inserted::EmailTaken),
+    }
+}
+
+/// Sets the role the provider asserts (admin role sync).
+pub async fn set_role(db: &Db, user_id: &str, role: &str, now_ms: i64) -> Result<()> {
+    sqlx::query("UPDATE users SET role = $2, updated_at = $3 WHERE id = $1")
+        .bind(user_id)
+        .bind(role)
+        .bind(now_ms)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
