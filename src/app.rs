@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::accounts::{AccountRules, Accounts, PasswordHasher};
 use crate::clock::Clock;
+use crate::config::social::SocialKind;
 use crate::config::Config;
 use crate::mail::Mailer;
 use crate::moderation::change_feed::ChangeFeed;
@@ -11,6 +12,7 @@ use crate::moderation::redis_state::RedisState;
 use crate::moderation::{MemoryState, Moderation, ModerationState};
 use crate::sessions::{Sessions, TokenKeys};
 use crate::sso::openid::OpenIdProvider;
+use crate::sso::social::SocialProvider;
 use crate::sso::state::FlowStateKeys;
 use crate::store::Db;
 use crate::twofactor::TwoFactor;
@@ -25,6 +27,8 @@ pub struct AppContext {
     pub two_factor: TwoFactor,
     /// OpenID Connect, when enabled.
     pub openid: Option<Arc<OpenIdProvider>>,
+    /// The enabled social providers.
+    pub social: std::collections::HashMap<SocialKind, Arc<SocialProvider>>,
     /// Keys of the cookie that carries an identity-provider flow to its callback.
     pub flow_keys: FlowStateKeys,
     pub clock: Arc<dyn Clock>,
@@ -88,7 +92,15 @@ impl AppContext {
             .map(|c| OpenIdProvider::new(c, clock.clone()).map(Arc::new))
             .transpose()?;
         let flow_keys = FlowStateKeys::new(config.jwt_secret.expose());
+        let mut social = std::collections::HashMap::new();
+        for c in &config.social {
+            social.insert(
+                c.kind,
+                Arc::new(SocialProvider::new(c.clone(), clock.clone())?),
+            );
+        }
         Ok(Arc::new(Self {
+            social,
             openid,
             flow_keys,
             mail,

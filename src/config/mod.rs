@@ -7,6 +7,7 @@ pub mod mail;
 pub mod moderation;
 pub mod openid;
 pub mod secrets;
+pub mod social;
 pub mod values;
 pub mod yaml;
 
@@ -100,6 +101,8 @@ pub struct Config {
     pub require_2fa: bool,
     /// OpenID Connect, when enabled.
     pub openid: Option<openid::OpenIdConfig>,
+    /// The enabled social providers.
+    pub social: Vec<social::SocialConfig>,
 }
 
 /// 32 bytes, given as 64 hex characters (LibreChat's format).
@@ -262,6 +265,11 @@ impl Config {
             parse_bool(get("ALLOW_SOCIAL_LOGIN"), false),
             &domain_server,
         )?;
+        let social = social::SocialConfig::all_from_vars(
+            vars,
+            parse_bool(get("ALLOW_SOCIAL_LOGIN"), false),
+            &domain_server,
+        )?;
         let help_and_faq_url = text("HELP_AND_FAQ_URL", "https://librechat.ai");
         let app_title = text("APP_TITLE", "LibreChat");
 
@@ -310,6 +318,7 @@ impl Config {
             creds_key: creds_key(get("CREDS_KEY"))?,
             require_2fa: parse_bool(get("REQUIRE_2FA"), false),
             openid,
+            social,
         })
     }
 

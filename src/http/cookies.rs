@@ -73,14 +73,30 @@ pub fn refresh_token(headers: &HeaderMap) -> Option<String> {
 }
 
 /// The cookie carrying an identity-provider flow from `/oauth/<provider>` to its callback. Lax,
-/// not Strict: the callback is a top-level navigation coming from the provider's site.
+/// not Strict: the callback is a top-level navigation coming from the provider's site. A
+/// provider that posts its answer back (Apple) needs `SameSite=None`, which browsers accept only
+/// with `Secure` (on localhost too).
 pub fn set_flow_state(headers: &mut HeaderMap, value: String, max_age_secs: i64, secure: bool) {
+    set_flow_state_for(headers, value, max_age_secs, secure, false);
+}
+
+pub fn set_flow_state_for(
+    headers: &mut HeaderMap,
+    value: String,
+    max_age_secs: i64,
+    secure: bool,
+    cross_site_post: bool,
+) {
     let cookie = Cookie::build((crate::sso::state::COOKIE, value))
         .path("/oauth")
         .max_age(time::Duration::seconds(max_age_secs))
         .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(secure)
+        .same_site(if cross_site_post {
+            SameSite::None
+        } else {
+            SameSite::Lax
+        })
+        .secure(secure || cross_site_post)
         .build();
     headers.append(
         SET_COOKIE,

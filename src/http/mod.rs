@@ -30,6 +30,8 @@ pub fn router(ctx: Arc<AppContext>) -> Router {
             .route("/oauth/openid", get(oauth::openid_start))
             .route("/oauth/openid/callback", get(oauth::openid_callback));
     }
+    let social: Vec<_> = ctx.social.keys().copied().collect();
+    router = oauth::social_routes(router, &social);
     router
         .route("/api/auth/login", post(auth::login))
         .route("/api/auth/register", post(auth::register))

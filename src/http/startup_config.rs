@@ -9,19 +9,21 @@ use serde_json::{json, Map, Value};
 
 use super::extract::OptionalAuthUser;
 use crate::app::AppContext;
+use crate::config::social::SocialKind;
 use crate::config::Config;
 
-/// The anonymous payload (spec §2.4). Social providers other than OpenID report disabled until
-/// Bouncer serves their `/oauth` routes.
+/// The anonymous payload (spec §2.4). SAML reports disabled: Bouncer does not serve it.
 pub fn anonymous_payload(c: &Config) -> Map<String, Value> {
     let mut p = Map::new();
     let mut put = |k: &str, v: Value| {
         p.insert(k.to_string(), v);
     };
     put("appTitle", json!(c.app_title));
-    for provider in ["discord", "facebook", "github", "google", "apple", "saml"] {
-        put(&format!("{provider}LoginEnabled"), json!(false));
+    for kind in SocialKind::ALL {
+        let enabled = c.social.iter().any(|s| s.kind == kind);
+        put(&format!("{}LoginEnabled", kind.name()), json!(enabled));
     }
+    put("samlLoginEnabled", json!(false));
     put("openidLoginEnabled", json!(c.openid.is_some()));
     let openid = c.openid.as_ref();
     put(

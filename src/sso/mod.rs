@@ -1,12 +1,33 @@
-//! Sign-in through identity providers: OpenID Connect (and, to come, the social providers).
+//! Sign-in through identity providers: OpenID Connect and the social providers.
 //! Every failure is an `SsoFailure` whose text is the precise reason, logged once; the browser
 //! only ever sees LibreChat's `auth_failed` redirect.
 
+mod apple;
 pub mod claims;
 pub mod openid;
+pub mod social;
 pub mod state;
 
 use crate::error::Error;
+use state::FlowState;
+
+/// A flow ready to start: where to send the browser, and what to remember in the cookie.
+pub struct Started {
+    pub authorization_url: String,
+    pub flow: FlowState,
+}
+
+/// An error and its causes on one line.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
 
 /// Why a sign-in at a provider failed. Shown in the log, never to the browser.
 #[derive(Debug, thiserror::Error)]

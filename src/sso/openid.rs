@@ -15,7 +15,7 @@ use openidconnect::{
 use serde_json::Value;
 
 use super::state::{FlowState, LIFETIME_SECS};
-use super::{claims, ExternalProfile, SsoFailure};
+use super::{chain, claims, ExternalProfile, SsoFailure, Started};
 use crate::clock::Clock;
 use crate::config::openid::{OpenIdConfig, RoleRule, TokenKind};
 
@@ -39,24 +39,6 @@ pub struct OpenIdProvider {
     discovered: RwLock<Option<Discovered>>,
     http: reqwest::Client,
     clock: Arc<dyn Clock>,
-}
-
-/// A flow ready to start: where to send the browser, and what to remember in the cookie.
-pub struct Started {
-    pub authorization_url: String,
-    pub flow: FlowState,
-}
-
-/// An error and its causes on one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 impl OpenIdProvider {

@@ -16,6 +16,8 @@ mod openid;
 mod refresh;
 mod register;
 mod scale;
+mod social;
+mod social_peer;
 mod tokens;
 mod two_factor;
 mod user;

@@ -35,9 +35,15 @@ pub struct OidcPeer {
 
 impl OidcPeer {
     pub async fn start() -> Self {
+        Self::start_on(0).await
+    }
+
+    /// On this port (0: any free one).
+    pub async fn start_on(port: u16) -> Self {
         let mut child = tokio::process::Command::new("node")
             .arg("provider.mjs")
             .current_dir(peer_dir())
+            .env("PORT", port.to_string())
             .env("REDIRECT_URI", CALLBACK)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -81,7 +81,15 @@ async fn refreshed(app: &TestApp) -> Value {
 #[tokio::test]
 async fn code_flow_provisions_the_user_then_finds_them_again() {
     let peer = OidcPeer::start().await;
-    let app = spawn_app_with(&vars(&peer, &[])).await;
+    let app = spawn_app_with(&vars(
+        &peer,
+        &[
+            ("OPENID_BUTTON_LABEL", "Sign in with Company SSO"),
+            ("OPENID_IMAGE_URL", "https://sso.example.com/logo.svg"),
+            ("OPENID_AUTO_REDIRECT", "true"),
+        ],
+    ))
+    .await;
 
     let config: Value = app
         .bare
@@ -93,6 +101,9 @@ async fn code_flow_provisions_the_user_then_finds_them_again() {
         .await
         .unwrap();
     assert_eq!(config["openidLoginEnabled"], true);
+    assert_eq!(config["openidLabel"], "Sign in with Company SSO");
+    assert_eq!(config["openidImageUrl"], "https://sso.example.com/logo.svg");
+    assert_eq!(config["openidAutoRedirect"], true);
     assert_eq!(config["socialLoginEnabled"], true);
 
     let authorization = start(&app).await;
@@ -337,4 +348,38 @@ async fn an_email_owned_by_a_local_account_is_refused_unless_linking_is_allowed(
         "bound to the same account"
     );
     let _ = local;
+}
+
+#[tokio::test]
+async fn an_issuer_that_is_down_at_start_is_discovered_once_it_is_up() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let issuer = format!("http://127.0.0.1:{port}");
+    capture();
+    let app = spawn_app_with(&[
+        ("ALLOW_SOCIAL_LOGIN", "true"),
+        ("OPENID_CLIENT_ID", "bouncer"),
+        ("OPENID_CLIENT_SECRET", "bouncer-client-secret"),
+        ("OPENID_ISSUER", issuer.as_str()),
+        ("OPENID_SESSION_SECRET", SESSION_SECRET),
+        ("OPENID_CALLBACK_URL", CALLBACK),
+        ("DOMAIN_CLIENT", "http://chat.test"),
+    ])
+    .await;
+    let down = app
+        .browser
+        .get(app.url("/oauth/openid"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&down), AUTH_FAILED);
+    assert!(logged(&[
+        "discovery failed",
+        &issuer.replace("http://", "")
+    ]));
+
+    let _peer = OidcPeer::start_on(port).await;
+    assert_eq!(location(&sign_in(&app, "alice").await), "http://chat.test");
 }
