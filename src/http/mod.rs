@@ -23,7 +23,7 @@ use serde_json::json;
 use crate::app::AppContext;
 
 pub fn router(ctx: Arc<AppContext>) -> Router {
-    let mut router = Router::new();
+    let mut router = Router::new().route("/oauth/error", get(oauth::error));
     // Provider routes exist only when their provider is enabled (ALLOW_SOCIAL_LOGIN included).
     if ctx.openid.is_some() {
         router = router

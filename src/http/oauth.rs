@@ -152,6 +152,17 @@ fn outcome(ctx: &AppContext, provider: &str, result: Result<Response, SsoFailure
     }
 }
 
+/// LibreChat's `GET /oauth/error`: where its passport failures land.
+pub async fn error(State(ctx): State<Arc<AppContext>>) -> Response {
+    redirect(
+        &format!(
+            "{}/login?redirect=false&error=auth_failed",
+            ctx.config.domain_client
+        ),
+        HeaderMap::new(),
+    )
+}
+
 pub async fn openid_start(State(ctx): State<Arc<AppContext>>, ClientIp(ip): ClientIp) -> Response {
     if let Err(refused) = guard(&ctx, ip).await {
         return refused;

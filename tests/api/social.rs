@@ -63,6 +63,8 @@ async fn github_enterprise_registers_then_finds_the_user() {
     }));
     let app = app_with(&peer, &[("ALLOW_SOCIAL_REGISTRATION", "true")]).await;
 
+    let error = app.bare.get(app.url("/oauth/error")).send().await.unwrap();
+    assert_eq!(location(&error), AUTH_FAILED, "LibreChat's failure landing");
     let config: Value = app
         .bare
         .get(app.url("/api/config"))
