@@ -29,6 +29,8 @@ pub struct AppContext {
     pub openid: Option<Arc<OpenIdProvider>>,
     /// The enabled social providers.
     pub social: std::collections::HashMap<SocialKind, Arc<SocialProvider>>,
+    /// The HTTP client towards `UPSTREAM_URL`.
+    pub upstream: reqwest::Client,
     /// Keys of the cookie that carries an identity-provider flow to its callback.
     pub flow_keys: FlowStateKeys,
     pub clock: Arc<dyn Clock>,
@@ -100,6 +102,7 @@ impl AppContext {
             );
         }
         Ok(Arc::new(Self {
+            upstream: crate::gateway::proxy::client()?,
             social,
             openid,
             flow_keys,

@@ -107,6 +107,17 @@ pub async fn start_bouncer(
     database_url: &str,
     port: u16,
 ) -> anyhow::Result<Running> {
+    start_bouncer_with(binary, dir, database_url, port, &[]).await
+}
+
+/// As `start_bouncer`, with more variables (`UPSTREAM_URL` for the gateway).
+pub async fn start_bouncer_with(
+    binary: &Path,
+    dir: &Path,
+    database_url: &str,
+    port: u16,
+    extra: &[(&str, &str)],
+) -> anyhow::Result<Running> {
     let started = Instant::now();
     let child = Command::new(binary)
         .arg("serve")
@@ -121,6 +132,7 @@ pub async fn start_bouncer(
         .env("LOGIN_MAX", "100000000")
         .env("REGISTER_MAX", "100000000")
         .env("RUST_LOG", "warn")
+        .envs(extra.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()

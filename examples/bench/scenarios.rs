@@ -224,7 +224,6 @@ pub async fn run_all(mode: Mode) -> anyhow::Result<Report> {
         get_with_token(&client, format!("{}/verify", reference.base), token.clone()),
     )
     .await;
-    drop(reference);
     let (auth, loaded_rss) = with_peak_rss(
         &server,
         load::run(
@@ -240,6 +239,51 @@ pub async fn run_all(mode: Mode) -> anyhow::Result<Report> {
         limit: format!("bare HS256 route: {}", latency(&bare)),
         ratio: Some(auth.rate() / bare.rate()),
         value: auth.rate(),
+    });
+
+    // The gateway: the forward-auth check, and the reverse proxy in front of the bare server
+    // (which checks the token again), against that server reached directly.
+    let forward_auth = load::run(
+        AUTH_CONNECTIONS,
+        d,
+        get_with_token(&client, format!("{base}/api/auth/verify"), token.clone()),
+    )
+    .await;
+    rows.push(Row {
+        scenario: format!("forward-auth `GET /api/auth/verify`, {AUTH_CONNECTIONS} connections"),
+        bouncer: latency(&forward_auth),
+        limit: format!("bare HS256 route: {}", latency(&bare)),
+        ratio: Some(forward_auth.rate() / bare.rate()),
+        value: forward_auth.rate(),
+    });
+    let proxy_dir = tempfile::tempdir()?;
+    let proxy_db = format!("sqlite://{}/bouncer.db", proxy_dir.path().display());
+    let proxy = processes::start_bouncer_with(
+        &binary,
+        proxy_dir.path(),
+        &proxy_db,
+        processes::free_port(),
+        &[("UPSTREAM_URL", reference.base.as_str())],
+    )
+    .await?;
+    let proxied = load::run(
+        AUTH_CONNECTIONS,
+        d,
+        get_with_token(&client, format!("{}/verify", proxy.base), token.clone()),
+    )
+    .await;
+    drop(proxy);
+    drop(reference);
+    rows.push(Row {
+        scenario: format!("reverse proxy to the bare route, {AUTH_CONNECTIONS} connections"),
+        bouncer: format!(
+            "{}; adds p50 {:.2} ms",
+            latency(&proxied),
+            proxied.quantile_ms(0.5) - bare.quantile_ms(0.5)
+        ),
+        limit: format!("the bare route directly: {}", latency(&bare)),
+        ratio: Some(proxied.rate() / bare.rate()),
+        value: proxied.rate(),
     });
 
     // Password hashing limit, then logins saturating the hash workers while one connection

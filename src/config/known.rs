@@ -139,6 +139,11 @@ pub const BOUNCER_VARIABLES: &[&str] = &[
     "APPLE_CALLBACK_URL",
     "APPLE_ENDPOINT_ORIGIN",
     "APPLE_ALLOW_ACCOUNT_LINKING",
+    "UPSTREAM_URL",
+    "UPSTREAM_TIMEOUT",
+    "PUBLIC_PATHS",
+    "MESSAGE_ROUTES",
+    "NON_BROWSER_EXEMPT_ROUTES",
 ];
 
 /// Names LibreChat reads that sit close to one of ours: legitimate in a shared `.env`, so no

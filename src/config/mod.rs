@@ -2,6 +2,7 @@
 //! `librechat.yaml`). Nothing else in Bouncer reads the environment.
 
 mod dotenv;
+pub mod gateway;
 mod known;
 pub mod mail;
 pub mod moderation;
@@ -103,6 +104,8 @@ pub struct Config {
     pub openid: Option<openid::OpenIdConfig>,
     /// The enabled social providers.
     pub social: Vec<social::SocialConfig>,
+    /// The chat gateway (reverse proxy, forward-auth, message moderation).
+    pub gateway: gateway::GatewayConfig,
 }
 
 /// 32 bytes, given as 64 hex characters (LibreChat's format).
@@ -319,6 +322,7 @@ impl Config {
             require_2fa: parse_bool(get("REQUIRE_2FA"), false),
             openid,
             social,
+            gateway: gateway::GatewayConfig::from_vars(vars)?,
         })
     }
 

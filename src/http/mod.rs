@@ -32,7 +32,7 @@ pub fn router(ctx: Arc<AppContext>) -> Router {
     }
     let social: Vec<_> = ctx.social.keys().copied().collect();
     router = oauth::social_routes(router, &social);
-    router
+    router = router
         .route("/api/auth/login", post(auth::login))
         .route("/api/auth/register", post(auth::register))
         .route("/api/auth/refresh", post(auth::refresh))
@@ -65,11 +65,22 @@ pub fn router(ctx: Arc<AppContext>) -> Router {
         .route("/api/user/verify/resend", post(verification::resend))
         .route("/api/config", get(startup_config::get))
         .route("/healthz", get(health))
-        .fallback(not_found)
+        .route(
+            "/api/auth/verify",
+            get(crate::gateway::forward_auth::verify),
+        )
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
-        .layer(middleware::map_response(no_store))
-        .with_state(ctx)
+        // Bouncer's own answers only: proxied ones keep the upstream's caching headers.
+        .route_layer(middleware::map_response(no_store));
+    // With UPSTREAM_URL, everything else goes to the chat backend (after the gateway's
+    // checks); without, it is a JSON 404.
+    if ctx.config.gateway.upstream.is_some() {
+        router = router.fallback(crate::gateway::proxy::forward);
+    } else {
+        router = router.fallback(not_found);
+    }
+    router.with_state(ctx)
 }
 
 /// Each dependency's state. 503 when the database is down (nothing works without it); 200 and

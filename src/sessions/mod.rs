@@ -326,6 +326,7 @@ impl Sessions {
             provider: user.provider.clone(),
             email: user.email.clone(),
             sid: session_id.to_string(),
+            role: Some(user.role.clone()),
             scope: (self.require_2fa && !user.two_factor_enabled)
                 .then(|| tokens::ENROLMENT_SCOPE.to_string()),
             iat: now.div_euclid(1000),

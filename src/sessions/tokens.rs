@@ -21,6 +21,10 @@ pub struct AccessClaims {
     pub provider: String,
     pub email: String,
     pub sid: String,
+    /// The user's role when the token was issued: the chat gateway passes it upstream without
+    /// a database round trip. Not in LibreChat's tokens; they ignore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
     /// `2fa_enrol` (with `REQUIRE_2FA`): the token reaches only the 2FA enrolment routes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
@@ -210,6 +214,7 @@ mod tests {
             provider: "local".into(),
             email: "e@x.io".into(),
             sid: "s".into(),
+            role: None,
             scope: None,
             iat: 0,
             exp,

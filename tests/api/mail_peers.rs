@@ -13,16 +13,17 @@ use tokio::sync::mpsc;
 /// How long a test waits for a message before failing (a wait, not a timing assertion).
 const MESSAGE_WAIT: Duration = Duration::from_secs(30);
 
-/// A Python with aiosmtpd: a virtual environment under Cargo's test folder, created and
-/// filled from `tests/peers/smtp/requirements.txt` the first time it is needed.
-fn python() -> &'static Path {
+/// A Python with the test peers' packages (aiosmtpd, openai): a virtual environment under
+/// Cargo's test folder, created and filled from `tests/peers/*/requirements.txt` the first time
+/// it is needed.
+pub fn python() -> &'static Path {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
-        let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("smtp-peer-venv");
+        let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-peers-venv");
         let python = venv.join("bin").join("python");
         let ready = |p: &Path| {
             std::process::Command::new(p)
-                .args(["-c", "import aiosmtpd"])
+                .args(["-c", "import aiosmtpd, openai"])
                 .stderr(Stdio::null())
                 .status()
                 .is_ok_and(|s| s.success())
@@ -34,8 +35,7 @@ fn python() -> &'static Path {
                 .status()
                 .expect("python3 runs (the SMTP peer needs Python 3)");
             assert!(status.success(), "python3 -m venv failed");
-            let requirements =
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/smtp/requirements.txt");
+            let peers = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers");
             let status = std::process::Command::new(&python)
                 .args([
                     "-m",
@@ -43,16 +43,21 @@ fn python() -> &'static Path {
                     "install",
                     "--quiet",
                     "--disable-pip-version-check",
-                    "-r",
                 ])
-                .arg(requirements)
+                .arg("-r")
+                .arg(peers.join("smtp/requirements.txt"))
+                .arg("-r")
+                .arg(peers.join("openai/requirements.txt"))
                 .status()
                 .expect("pip runs");
-            assert!(status.success(), "installing aiosmtpd from PyPI failed");
+            assert!(
+                status.success(),
+                "installing the test peers' packages from PyPI failed"
+            );
         }
         assert!(
             ready(&python),
-            "aiosmtpd is not importable from {}",
+            "aiosmtpd or openai is not importable from {}",
             python.display()
         );
         python
