@@ -79,13 +79,18 @@ pub async fn forward(
     let mut headers = end_to_end(&parts.headers);
     headers.remove(header::HOST);
     set_identity(&mut headers, admitted.claims.as_ref());
+    // The chain grows by the peer that reached Bouncer (the client, or the last proxy).
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or(ip, |c| c.0.ip());
     let forwarded_for = match parts
         .headers
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok())
     {
-        Some(chain) => format!("{chain}, {ip}"),
-        None => ip.to_string(),
+        Some(chain) => format!("{chain}, {peer}"),
+        None => peer.to_string(),
     };
     if let Ok(v) = HeaderValue::from_str(&forwarded_for) {
         headers.insert(HeaderName::from_static("x-forwarded-for"), v);
@@ -100,11 +105,19 @@ pub async fn forward(
         .unwrap_or("/");
     let url = format!("{upstream}{path_and_query}");
 
-    let request = ctx
+    // A request without a body stays without one (no empty chunked body on a GET).
+    let has_body = parts.headers.contains_key(header::TRANSFER_ENCODING)
+        || parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0");
+    let mut request = ctx
         .upstream
         .request(parts.method.clone(), &url)
-        .headers(headers)
-        .body(reqwest::Body::wrap_stream(body.into_data_stream()));
+        .headers(headers);
+    if has_body {
+        request = request.body(reqwest::Body::wrap_stream(body.into_data_stream()));
+    }
     let timeout = Duration::from_millis(ctx.config.gateway.upstream_timeout_ms as u64);
     let response = match tokio::time::timeout(timeout, request.send()).await {
         Ok(Ok(response)) => response,

@@ -156,6 +156,19 @@ async fn identity_headers_are_bouncers_own_and_anonymous_requests_stop_here() {
     );
     assert_eq!(upstream.hits(), hits + 1);
 
+    let posted: Value = app
+        .bare
+        .post(app.url("/api/convos/update"))
+        .bearer_auth(&s.token)
+        .json(&json!({ "title": "streamed through" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(posted["_body"], r#"{"title":"streamed through"}"#);
+
     // Bouncer's own routes are still Bouncer's.
     assert_eq!(app.get_user(&s.token).await.status(), 200);
 }

@@ -59,13 +59,16 @@ async fn stream(
 async fn echo(
     axum::extract::State(s): axum::extract::State<State>,
     headers: HeaderMap,
+    body: String,
 ) -> axum::Json<Value> {
     s.hits.fetch_add(1, Ordering::SeqCst);
     *s.last_headers.lock().unwrap() = Some(headers.clone());
-    let map: serde_json::Map<String, Value> = headers
+    let mut map: serde_json::Map<String, Value> = headers
         .iter()
         .map(|(k, v)| (k.as_str().to_string(), json!(v.to_str().unwrap_or(""))))
         .collect();
+    // The body as received, so tests see it went through.
+    map.insert("_body".into(), json!(body));
     axum::Json(Value::Object(map))
 }
 
