@@ -62,13 +62,18 @@ pub fn clear_session(headers: &mut HeaderMap, secure: bool) {
 
 /// The value of the `refreshToken` cookie, if the request carries one.
 pub fn refresh_token(headers: &HeaderMap) -> Option<String> {
+    request_cookie(headers, REFRESH_COOKIE)
+}
+
+/// The non-empty value of a cookie the request carries.
+fn request_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|c| c.name() == REFRESH_COOKIE && !c.value().is_empty())
+        .find(|c| c.name() == name && !c.value().is_empty())
         .map(|c| c.value().to_string())
 }
 
@@ -109,12 +114,5 @@ pub fn clear_flow_state(headers: &mut HeaderMap, secure: bool) {
 }
 
 pub fn flow_state(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == crate::sso::state::COOKIE && !c.value().is_empty())
-        .map(|c| c.value().to_string())
+    request_cookie(headers, crate::sso::state::COOKIE)
 }

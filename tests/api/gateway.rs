@@ -16,21 +16,6 @@ async fn gateway(upstream: &Upstream, extra: &[(&str, &str)]) -> TestApp {
     spawn_app_with(&vars).await
 }
 
-/// Retries `check` while an effect that happens after a response (a slot given back) lands.
-async fn eventually<F, Fut>(mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..200 {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    false
-}
-
 fn chat(app: &TestApp, token: &str) -> reqwest::RequestBuilder {
     app.bare
         .post(app.url("/v1/chat/completions"))

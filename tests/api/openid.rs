@@ -29,10 +29,6 @@ fn vars<'a>(peer: &'a OidcPeer, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &
 
 const AUTH_FAILED: &str = "http://chat.test/login?redirect=false&error=auth_failed";
 
-fn location(response: &reqwest::Response) -> String {
-    response.headers()["location"].to_str().unwrap().to_string()
-}
-
 /// `/oauth/openid` in the browser: the provider's authorization URL.
 async fn start(app: &TestApp) -> String {
     let response = app

@@ -46,21 +46,6 @@ async fn post_json(
         .unwrap()
 }
 
-/// Polls until `check` holds (bounded); it asserts nothing about how long that takes.
-async fn eventually<F, Fut>(mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..200 {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    false
-}
-
 #[tokio::test]
 async fn instances_share_limits_bans_and_logouts() {
     let Some((_, redis_url)) = shared_services() else {

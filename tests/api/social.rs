@@ -20,10 +20,6 @@ async fn app_with(peer: &SocialPeer, extra: &[(&str, &str)]) -> TestApp {
     spawn_app_with(&vars).await
 }
 
-fn location(response: &reqwest::Response) -> String {
-    response.headers()["location"].to_str().unwrap().to_string()
-}
-
 /// `/oauth/<provider>` → the provider (which consents at once) → the callback, in the browser.
 async fn sign_in(app: &TestApp, provider: &str) -> reqwest::Response {
     let start = app
