@@ -39,8 +39,13 @@ impl Accounts {
                     return Err(SsoFailure::DomainNotAllowed(email));
                 }
                 match store::users::find_by_email(&self.db, &email).await? {
+                    // Same provider: LibreChat binds by email. Bouncer asks that the email be
+                    // verified, except from the operator's own OpenID provider: on a public
+                    // provider, anyone can put an unverified copy of a victim's address on
+                    // an account of their own.
                     Some(existing)
-                        if existing.provider == p.provider
+                        if (existing.provider == p.provider
+                            && (p.email_verified || p.provider == "openid"))
                             || (rules.allow_linking && p.email_verified) =>
                     {
                         store::identities::link(&self.db, &key, &existing.id, now).await?;

@@ -58,6 +58,28 @@ pub fn any_matches(patterns: &[PathPattern], path: &str) -> bool {
     patterns.iter().any(|p| p.matches(path))
 }
 
+/// The path as a backend that decodes `%XX`, merges slashes and resolves `.` and `..` would
+/// route it, so `/api//ask/x`, `/api/./ask/x` or `/public/../api/x` cannot slip past a
+/// pattern. Percent-decoding is byte-wise; invalid UTF-8 is replaced.
+pub fn normalized(path: &str) -> String {
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in decoded.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    let mut out = format!("/{}", segments.join("/"));
+    if decoded.ends_with('/') && out.len() > 1 {
+        out.push('/');
+    }
+    out
+}
+
 fn patterns(variable: &str, raw: &str) -> Result<Vec<PathPattern>, ConfigError> {
     raw.split(',')
         .map(str::trim)
@@ -98,13 +120,18 @@ impl GatewayConfig {
             upstream,
             upstream_timeout_ms: duration_ms("UPSTREAM_TIMEOUT", get("UPSTREAM_TIMEOUT"), 120_000)?,
             public_paths: patterns("PUBLIC_PATHS", get("PUBLIC_PATHS").unwrap_or(""))?,
+            // Compared with the lower-cased, normalized path (see `normalized`).
             message_routes: patterns(
                 "MESSAGE_ROUTES",
-                get("MESSAGE_ROUTES").unwrap_or(DEFAULT_MESSAGE_ROUTES),
+                &get("MESSAGE_ROUTES")
+                    .unwrap_or(DEFAULT_MESSAGE_ROUTES)
+                    .to_lowercase(),
             )?,
             non_browser_exempt: patterns(
                 "NON_BROWSER_EXEMPT_ROUTES",
-                get("NON_BROWSER_EXEMPT_ROUTES").unwrap_or(DEFAULT_NON_BROWSER_EXEMPT),
+                &get("NON_BROWSER_EXEMPT_ROUTES")
+                    .unwrap_or(DEFAULT_NON_BROWSER_EXEMPT)
+                    .to_lowercase(),
             )?,
         })
     }
@@ -113,6 +140,16 @@ impl GatewayConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn normalization_defeats_path_tricks() {
+        assert_eq!(normalized("/api//ask/./openAI"), "/api/ask/openAI");
+        assert_eq!(normalized("/public/../api/convos"), "/api/convos");
+        assert_eq!(normalized("/public/%2e%2e/api/convos"), "/api/convos");
+        assert_eq!(normalized("/assets/"), "/assets/");
+        assert_eq!(normalized("/../../etc"), "/etc");
+        assert_eq!(normalized("/"), "/");
+    }
 
     #[test]
     fn patterns_and_defaults() {

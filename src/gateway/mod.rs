@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::app::AppContext;
-use crate::config::gateway::any_matches;
+use crate::config::gateway::{any_matches, normalized};
 use crate::error::Error;
 use crate::http::extract::bearer_token;
 use crate::moderation::user_agent::is_browser;
@@ -91,7 +91,9 @@ pub async fn admit(
     hold_slot: bool,
 ) -> Result<Admitted, Response> {
     let gateway = &ctx.config.gateway;
-    if any_matches(&gateway.public_paths, path) {
+    let clean = normalized(path);
+    // A public path must be exactly what it says; `/public/../api/...` is not public.
+    if clean == path && any_matches(&gateway.public_paths, path) {
         return Ok(Admitted {
             claims: None,
             slot: None,
@@ -111,11 +113,13 @@ pub async fn admit(
         .check(ip, Some(&claims.id))
         .map_err(IntoResponse::into_response)?;
     let mut slot = None;
-    if method == Method::POST && any_matches(&gateway.message_routes, path) {
+    // Express, LibreChat's server, routes without regard to case: so does this check.
+    let route = clean.to_lowercase();
+    if method == Method::POST && any_matches(&gateway.message_routes, &route) {
         let user = Subject::User { id: &claims.id, ip };
         let moderation = &ctx.config.moderation;
         let sessions = &ctx.sessions;
-        if !any_matches(&gateway.non_browser_exempt, path)
+        if !any_matches(&gateway.non_browser_exempt, &route)
             && !is_browser(
                 headers
                     .get(header::USER_AGENT)

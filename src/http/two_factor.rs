@@ -29,15 +29,29 @@ impl CodeBody {
     }
 }
 
+/// Every route that checks a code shares the verify-temp limiter's per-account window: a
+/// stolen access token must not buy unlimited guesses at the codes that protect the account.
+async fn limit_code_guesses(ctx: &AppContext, user_id: &str, ip: std::net::IpAddr) -> Result<()> {
+    let limiter = &ctx.moderation.limiters.two_factor_temp;
+    ctx.moderation
+        .limit(limiter, Subject::User { id: user_id, ip }, &ctx.sessions)
+        .await
+}
+
 async fn current_user(ctx: &AppContext, id: &str) -> Result<Arc<crate::store::users::User>> {
     ctx.accounts.user(id).await?.ok_or(Error::UserNotFound)
 }
 
 pub async fn enable(
     State(ctx): State<Arc<AppContext>>,
+    ClientIp(ip): ClientIp,
     EnrollingUser(claims): EnrollingUser,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> Result<Json<Value>> {
+    // A first enrolment checks no code; a re-enrolment does.
+    if body.code().is_some() {
+        limit_code_guesses(&ctx, &claims.id, ip).await?;
+    }
     let user = current_user(&ctx, &claims.id).await?;
     let enrolment = ctx.two_factor.enable(&user, body.code()).await?;
     Ok(Json(json!({
@@ -48,18 +62,22 @@ pub async fn enable(
 
 pub async fn verify(
     State(ctx): State<Arc<AppContext>>,
+    ClientIp(ip): ClientIp,
     EnrollingUser(claims): EnrollingUser,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> Result<Json<Value>> {
+    limit_code_guesses(&ctx, &claims.id, ip).await?;
     ctx.two_factor.verify(&claims.id, body.code()).await?;
     Ok(Json(json!({})))
 }
 
 pub async fn confirm(
     State(ctx): State<Arc<AppContext>>,
+    ClientIp(ip): ClientIp,
     EnrollingUser(claims): EnrollingUser,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> Result<Json<Value>> {
+    limit_code_guesses(&ctx, &claims.id, ip).await?;
     ctx.two_factor
         .confirm(&claims.id, body.token.as_deref())
         .await?;
@@ -69,9 +87,11 @@ pub async fn confirm(
 
 pub async fn disable(
     State(ctx): State<Arc<AppContext>>,
+    ClientIp(ip): ClientIp,
     EnrollingUser(claims): EnrollingUser,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> Result<Json<Value>> {
+    limit_code_guesses(&ctx, &claims.id, ip).await?;
     ctx.two_factor.disable(&claims.id, body.code()).await?;
     ctx.accounts.forget_cached(&claims.id);
     Ok(Json(json!({})))
@@ -79,9 +99,11 @@ pub async fn disable(
 
 pub async fn regenerate(
     State(ctx): State<Arc<AppContext>>,
+    ClientIp(ip): ClientIp,
     EnrollingUser(claims): EnrollingUser,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> Result<Json<Value>> {
+    limit_code_guesses(&ctx, &claims.id, ip).await?;
     let (codes, stored) = ctx.two_factor.regenerate(&claims.id, body.code()).await?;
     Ok(Json(
         json!({ "backupCodes": codes, "backupCodesHash": stored }),

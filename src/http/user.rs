@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use super::extract::{ApiJson, AuthUser};
+use super::extract::{ApiJson, AuthUser, ClientIp};
 use crate::accounts::{iso_time, PublicUser};
 use crate::app::AppContext;
 use crate::error::{Error, Result};
@@ -64,6 +64,7 @@ pub struct DeleteBody {
 /// valid 2FA code when 2FA is on. Every session ends at once.
 pub async fn delete_account(
     State(ctx): State<Arc<AppContext>>,
+    ClientIp(ip): ClientIp,
     AuthUser(claims): AuthUser,
     ApiJson(body): ApiJson<DeleteBody>,
 ) -> Result<Response> {
@@ -78,6 +79,13 @@ pub async fn delete_account(
         ));
     }
     let code = Code::from_body(body.token.as_deref(), body.backup_code.as_deref());
+    if user.two_factor_enabled {
+        let limiter = &ctx.moderation.limiters.two_factor_temp;
+        let subject = crate::moderation::Subject::User { id: &user.id, ip };
+        ctx.moderation
+            .limit(limiter, subject, &ctx.sessions)
+            .await?;
+    }
     ctx.two_factor.check_deletion(&user.id, code).await?;
     let ended = ctx.accounts.delete(&user.id).await?;
     ctx.sessions.revoked_elsewhere(&ended);

@@ -522,3 +522,54 @@ http {{
         "nginx kept the anonymous request from the upstream"
     );
 }
+
+#[tokio::test]
+async fn path_tricks_do_not_escape_the_checks() {
+    let upstream = Upstream::start().await;
+    // A small score, so the first non-browser request does not ban at once.
+    let app = gateway(
+        &upstream,
+        &[
+            ("PUBLIC_PATHS", "/public/*"),
+            ("NON_BROWSER_VIOLATION_SCORE", "1"),
+        ],
+    )
+    .await;
+    let s = app.signed_in_user("ada@example.com").await;
+    let hits = upstream.hits();
+    // `/public/..%2fapi/convos` is `/api/convos` to a backend that decodes before routing.
+    let sneaky = app
+        .bare
+        .get(app.url("/public/..%2fapi/convos"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sneaky.status(), 401, "not public once normalized");
+    assert_eq!(upstream.hits(), hits);
+
+    // Express routes without regard to case or doubled slashes: neither do the message checks.
+    let upper = app
+        .bare
+        .post(app.url("/API/Ask/openAI"))
+        .bearer_auth(&s.token)
+        .header("User-Agent", "curl/8.5.0")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        upper.text().await.unwrap(),
+        "event: error\ndata: {\"message\":\"Illegal request\"}\n\n"
+    );
+    let doubled = app
+        .bare
+        .post(app.url("/api//ask/openAI"))
+        .bearer_auth(&s.token)
+        .header("User-Agent", "curl/8.5.0")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(doubled.text().await.unwrap().starts_with("event: error"));
+    assert_eq!(upstream.hits(), hits, "neither reached the upstream");
+}

@@ -352,3 +352,30 @@ async fn oauth_routes_need_allow_social_login_and_respect_bans() {
     let banned = app.bare.get(app.url("/oauth/github")).send().await.unwrap();
     assert_eq!(banned.status(), 403);
 }
+
+#[tokio::test]
+async fn an_unverified_address_never_takes_over_an_account_of_the_same_provider() {
+    let peer = SocialPeer::start().await;
+    let app = app_with(&peer, &[("ALLOW_SOCIAL_REGISTRATION", "true")]).await;
+    peer.set_profile(
+        "github",
+        json!({"id": 1, "login": "owner",
+        "emails": [{"email": "owner@example.com", "primary": true, "verified": true}]}),
+    );
+    assert_eq!(location(&sign_in(&app, "github").await), "http://chat.test");
+    // Another GitHub account shows the same address on its profile, unverified.
+    peer.set_profile(
+        "github",
+        json!({"id": 2, "login": "intruder", "email": "owner@example.com", "emails": []}),
+    );
+    assert_eq!(location(&sign_in(&app, "github").await), AUTH_FAILED);
+    assert!(logged(&[
+        "provider mismatch",
+        "owner@example.com",
+        "provider github"
+    ]));
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM user_identities", &[]).await,
+        1
+    );
+}

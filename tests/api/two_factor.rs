@@ -460,6 +460,8 @@ async fn guessing_codes_is_limited_and_scored_against_the_account() {
     let app = spawn_app_with(&[("TWO_FACTOR_TEMP_MAX", "2"), ("BAN_INTERVAL", "2")]).await;
     let s = app.signed_in_user("ada@example.com").await;
     enrol(&app, &s.token).await;
+    // Enrolment's verify/confirm count in the same per-account window; start a fresh one.
+    app.clock.advance_ms(5 * 60 * 1000);
     let temp = first_step(&app, "ada@example.com").await;
     for _ in 0..2 {
         let wrong = call(
@@ -599,4 +601,23 @@ async fn require_2fa_confines_a_user_without_it_to_enrolment() {
         .to_string();
     assert_eq!(app.get_user(&full).await.status(), 200);
     first_step(&app, "ada@example.com").await;
+}
+
+#[tokio::test]
+async fn codes_behind_a_stolen_access_token_cannot_be_guessed_without_limit() {
+    let app = spawn_app_with(&[("TWO_FACTOR_TEMP_MAX", "3"), ("BAN_VIOLATIONS", "false")]).await;
+    let s = app.signed_in_user("ada@example.com").await;
+    enrol(&app, &s.token).await; // verify-less enrolment: one confirm in this window
+    let guess = || {
+        call(
+            &app,
+            "/api/auth/2fa/disable",
+            Some(&s.token),
+            json!({ "token": "000000" }),
+        )
+    };
+    assert_eq!(guess().await.0, 401);
+    assert_eq!(guess().await.0, 401);
+    let limited = guess().await;
+    assert_eq!(limited.0, 429, "{:?}", limited.1);
 }
