@@ -44,9 +44,13 @@ pub struct Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        // Outside a runtime (the process is ending) there is nothing left to give back to.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         let ctx = self.ctx.clone();
         let user_id = std::mem::take(&mut self.user_id);
-        tokio::spawn(async move {
+        runtime.spawn(async move {
             let _ = ctx.moderation.leave(&user_id).await;
         });
     }

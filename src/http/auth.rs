@@ -42,7 +42,7 @@ pub(super) fn session_response(ctx: &AppContext, issued: &Issued, user: &User) -
         );
     }
     let mut body = json!({ "token": issued.access_token, "user": PublicUser::from(user) });
-    if ctx.config.require_2fa && !user.two_factor_enabled {
+    if crate::sessions::must_enrol_2fa(ctx.config.require_2fa, user) {
         // The token reaches only the 2FA routes until enrolment is confirmed.
         body["twoFASetupRequired"] = json!(true);
     }

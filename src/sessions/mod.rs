@@ -60,6 +60,12 @@ pub struct Sessions {
     require_2fa: bool,
 }
 
+/// `REQUIRE_2FA` confines local accounts without 2FA to enrolment. OpenID and social sign-ins
+/// skip the second factor (as in LibreChat), so enrolling could never protect them.
+pub fn must_enrol_2fa(require_2fa: bool, user: &User) -> bool {
+    require_2fa && !user.two_factor_enabled && user.provider == "local"
+}
+
 /// How long a login may wait for its second factor (LibreChat: 5 minutes).
 const TWO_FACTOR_TEMP_LIFETIME_MS: i64 = 5 * 60 * 1000;
 
@@ -327,7 +333,7 @@ impl Sessions {
             email: user.email.clone(),
             sid: session_id.to_string(),
             role: Some(user.role.clone()),
-            scope: (self.require_2fa && !user.two_factor_enabled)
+            scope: must_enrol_2fa(self.require_2fa, user)
                 .then(|| tokens::ENROLMENT_SCOPE.to_string()),
             iat: now.div_euclid(1000),
             exp: exp_ms.div_euclid(1000),

@@ -379,3 +379,12 @@ async fn an_issuer_that_is_down_at_start_is_discovered_once_it_is_up() {
     let _peer = OidcPeer::start_on(port).await;
     assert_eq!(location(&sign_in(&app, "alice").await), "http://chat.test");
 }
+
+#[tokio::test]
+async fn require_2fa_does_not_confine_openid_users() {
+    let peer = OidcPeer::start().await;
+    let app = spawn_app_with(&vars(&peer, &[("REQUIRE_2FA", "true")])).await;
+    assert_eq!(location(&sign_in(&app, "alice").await), "http://chat.test");
+    let token = refreshed(&app).await["token"].as_str().unwrap().to_string();
+    assert_eq!(app.get_user(&token).await.status(), 200);
+}
