@@ -1,5 +1,6 @@
-//! Users: registration, password login, and the user as the client sees it. Called by the HTTP
-//! layer and, later, by the user-management commands, so both follow the same rules.
+//! Users: registration, password login, emailed tokens, sign-in through identity providers,
+//! and the user as the client sees it. Called by the HTTP layer and by the user-management
+//! commands, so both follow the same rules.
 
 pub mod email_tokens;
 mod external;

@@ -31,7 +31,11 @@ impl CodeBody {
 
 /// Every route that checks a code shares the verify-temp limiter's per-account window: a
 /// stolen access token must not buy unlimited guesses at the codes that protect the account.
-async fn limit_code_guesses(ctx: &AppContext, user_id: &str, ip: std::net::IpAddr) -> Result<()> {
+pub(super) async fn limit_code_guesses(
+    ctx: &AppContext,
+    user_id: &str,
+    ip: std::net::IpAddr,
+) -> Result<()> {
     let limiter = &ctx.moderation.limiters.two_factor_temp;
     ctx.moderation
         .limit(limiter, Subject::User { id: user_id, ip }, &ctx.sessions)
@@ -138,7 +142,7 @@ pub async fn verify_temp(
     ctx.moderation
         .limit_scoring(limiter, Subject::Ip(ip), user, &ctx.sessions)
         .await?;
-    ctx.moderation.limit(limiter, user, &ctx.sessions).await?;
+    limit_code_guesses(&ctx, &user_id, ip).await?;
     ctx.moderation.check(ip, Some(&user_id))?;
     let user = ctx
         .accounts

@@ -80,11 +80,7 @@ pub async fn delete_account(
     }
     let code = Code::from_body(body.token.as_deref(), body.backup_code.as_deref());
     if user.two_factor_enabled {
-        let limiter = &ctx.moderation.limiters.two_factor_temp;
-        let subject = crate::moderation::Subject::User { id: &user.id, ip };
-        ctx.moderation
-            .limit(limiter, subject, &ctx.sessions)
-            .await?;
+        super::two_factor::limit_code_guesses(&ctx, &user.id, ip).await?;
     }
     ctx.two_factor.check_deletion(&user.id, code).await?;
     let ended = ctx.accounts.delete(&user.id).await?;
