@@ -30,7 +30,7 @@ pub struct AppContext {
     /// The enabled social providers.
     pub social: std::collections::HashMap<SocialKind, Arc<SocialProvider>>,
     /// The HTTP client towards `UPSTREAM_URL`.
-    pub upstream: reqwest::Client,
+    pub upstream: crate::gateway::proxy::UpstreamClient,
     /// Keys of the cookie that carries an identity-provider flow to its callback.
     pub flow_keys: FlowStateKeys,
     pub clock: Arc<dyn Clock>,

@@ -13,15 +13,55 @@ pub const DEFAULT_MESSAGE_ROUTES: &str =
 /// API clients (an OpenAI SDK with a Bouncer token) are not browsers, and need not be.
 pub const DEFAULT_NON_BROWSER_EXEMPT: &str = "/v1/*";
 
+/// Which headers name the original request at forward-auth: exactly one family is read, the
+/// one the operator's proxy sets (and overwrites); the other is ignored, so a client cannot add
+/// it and be believed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardAuthHeaders {
+    /// `X-Forwarded-Method` / `X-Forwarded-Uri`: Traefik and Caddy set these themselves.
+    Forwarded,
+    /// `X-Original-Method` / `X-Original-URI`: nginx's customary `proxy_set_header` names.
+    Original,
+}
+
+impl ForwardAuthHeaders {
+    pub fn method_header(self) -> &'static str {
+        match self {
+            Self::Forwarded => "x-forwarded-method",
+            Self::Original => "x-original-method",
+        }
+    }
+
+    pub fn uri_header(self) -> &'static str {
+        match self {
+            Self::Forwarded => "x-forwarded-uri",
+            Self::Original => "x-original-uri",
+        }
+    }
+}
+
+/// The upstream's origin and base path, parsed once.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// As configured, without a trailing slash (for logs).
+    pub url: String,
+    pub scheme: axum::http::uri::Scheme,
+    pub authority: axum::http::uri::Authority,
+    /// A path prefix every forwarded path is put under; empty for none.
+    pub base_path: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
     /// `UPSTREAM_URL`: every request that is not Bouncer's own goes there, when set.
-    pub upstream: Option<String>,
+    pub upstream: Option<Upstream>,
     /// `UPSTREAM_TIMEOUT`: how long the upstream may take to start answering.
     pub upstream_timeout_ms: i64,
     pub public_paths: Vec<PathPattern>,
     pub message_routes: Vec<PathPattern>,
     pub non_browser_exempt: Vec<PathPattern>,
+    /// `FORWARD_AUTH_HEADERS`: the header family forward-auth reads.
+    pub forward_auth_headers: ForwardAuthHeaders,
 }
 
 /// A path, or a prefix when it ends with `*`.
@@ -58,28 +98,6 @@ pub fn any_matches(patterns: &[PathPattern], path: &str) -> bool {
     patterns.iter().any(|p| p.matches(path))
 }
 
-/// The path as a backend that decodes `%XX`, merges slashes and resolves `.` and `..` would
-/// route it, so `/api//ask/x`, `/api/./ask/x` or `/public/../api/x` cannot slip past a
-/// pattern. Percent-decoding is byte-wise; invalid UTF-8 is replaced.
-pub fn normalized(path: &str) -> String {
-    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy();
-    let mut segments: Vec<&str> = Vec::new();
-    for segment in decoded.split('/') {
-        match segment {
-            "" | "." => {}
-            ".." => {
-                segments.pop();
-            }
-            s => segments.push(s),
-        }
-    }
-    let mut out = format!("/{}", segments.join("/"));
-    if decoded.ends_with('/') && out.len() > 1 {
-        out.push('/');
-    }
-    out
-}
-
 fn patterns(variable: &str, raw: &str) -> Result<Vec<PathPattern>, ConfigError> {
     raw.split(',')
         .map(str::trim)
@@ -101,20 +119,19 @@ fn patterns(variable: &str, raw: &str) -> Result<Vec<PathPattern>, ConfigError> 
 impl GatewayConfig {
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
         let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let upstream = match get("UPSTREAM_URL") {
-            Some(raw) => match url::Url::parse(raw) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
-                    Some(raw.trim_end_matches('/').to_string())
-                }
-                _ => {
-                    return Err(ConfigError::invalid(
-                        "UPSTREAM_URL",
-                        raw,
-                        "the chat backend's base URL, e.g. http://127.0.0.1:3081",
-                    ))
-                }
-            },
-            None => None,
+        let upstream = get("UPSTREAM_URL").map(upstream).transpose()?;
+        let forward_auth_headers = match get("FORWARD_AUTH_HEADERS") {
+            None => ForwardAuthHeaders::Forwarded,
+            Some(v) if v.eq_ignore_ascii_case("forwarded") => ForwardAuthHeaders::Forwarded,
+            Some(v) if v.eq_ignore_ascii_case("original") => ForwardAuthHeaders::Original,
+            Some(v) => {
+                return Err(ConfigError::invalid(
+                    "FORWARD_AUTH_HEADERS",
+                    v,
+                    "`forwarded` (X-Forwarded-Method / X-Forwarded-Uri: Traefik, Caddy) or \
+                     `original` (X-Original-Method / X-Original-URI: nginx)",
+                ))
+            }
         };
         Ok(Self {
             upstream,
@@ -133,8 +150,44 @@ impl GatewayConfig {
                     .unwrap_or(DEFAULT_NON_BROWSER_EXEMPT)
                     .to_lowercase(),
             )?,
+            forward_auth_headers,
         })
     }
+}
+
+fn upstream(raw: &str) -> Result<Upstream, ConfigError> {
+    let invalid = || {
+        ConfigError::invalid(
+            "UPSTREAM_URL",
+            raw,
+            "the chat backend's base URL, e.g. http://127.0.0.1:3081 (an optional path, no query)",
+        )
+    };
+    let url = url::Url::parse(raw).map_err(|_| invalid())?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host_str().is_none()
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+    {
+        return Err(invalid());
+    }
+    let uri: axum::http::Uri = raw.parse().map_err(|_| invalid())?;
+    let (Some(scheme), Some(authority)) = (uri.scheme().cloned(), uri.authority().cloned()) else {
+        return Err(invalid());
+    };
+    // The prefix is forwarded as it is, so it must already be canonical.
+    let path = uri.path();
+    let canonical = crate::gateway::target::parse(path).map_err(|_| invalid())?;
+    if canonical.path() != path && canonical.path() != format!("{path}/") {
+        return Err(invalid());
+    }
+    Ok(Upstream {
+        url: raw.trim_end_matches('/').to_string(),
+        scheme,
+        authority,
+        base_path: path.trim_end_matches('/').to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -142,13 +195,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn normalization_defeats_path_tricks() {
-        assert_eq!(normalized("/api//ask/./openAI"), "/api/ask/openAI");
-        assert_eq!(normalized("/public/../api/convos"), "/api/convos");
-        assert_eq!(normalized("/public/%2e%2e/api/convos"), "/api/convos");
-        assert_eq!(normalized("/assets/"), "/assets/");
-        assert_eq!(normalized("/../../etc"), "/etc");
-        assert_eq!(normalized("/"), "/");
+    fn upstream_urls_and_header_families() {
+        let parsed = |raw: &str| {
+            let vars = HashMap::from([("UPSTREAM_URL".to_string(), raw.to_string())]);
+            GatewayConfig::from_vars(&vars).map(|c| c.upstream.unwrap())
+        };
+        let u = parsed("http://127.0.0.1:3081/").unwrap();
+        assert_eq!(
+            (u.authority.as_str(), u.base_path.as_str()),
+            ("127.0.0.1:3081", "")
+        );
+        assert_eq!(
+            parsed("https://chat.internal/base/").unwrap().base_path,
+            "/base"
+        );
+        for bad in [
+            "http://h/a?b",
+            "http://h/a/../b",
+            "http://u:p@h",
+            "ftp://h",
+            "http://h/a%2fb",
+        ] {
+            assert!(parsed(bad).is_err(), "{bad}");
+        }
+        let family = |v: &str| {
+            let vars = HashMap::from([("FORWARD_AUTH_HEADERS".to_string(), v.to_string())]);
+            GatewayConfig::from_vars(&vars).map(|c| c.forward_auth_headers)
+        };
+        assert_eq!(family("original").unwrap(), ForwardAuthHeaders::Original);
+        assert_eq!(family("Forwarded").unwrap(), ForwardAuthHeaders::Forwarded);
+        let err = family("both").unwrap_err().to_string();
+        assert!(
+            err.contains("FORWARD_AUTH_HEADERS") && err.contains("both"),
+            "{err}"
+        );
+        assert_eq!(
+            GatewayConfig::from_vars(&HashMap::new())
+                .unwrap()
+                .forward_auth_headers,
+            ForwardAuthHeaders::Forwarded
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod forward_auth;
 pub mod proxy;
+pub mod target;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -14,12 +15,13 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::app::AppContext;
-use crate::config::gateway::{any_matches, normalized};
+use crate::config::gateway::any_matches;
 use crate::error::Error;
 use crate::http::extract::bearer_token;
 use crate::moderation::user_agent::is_browser;
 use crate::moderation::Subject;
 use crate::sessions::AccessClaims;
+use target::Target;
 
 /// The identity headers Bouncer adds for the upstream; copies sent by clients are removed.
 pub const USER_ID_HEADER: &str = "x-auth-user-id";
@@ -85,19 +87,19 @@ fn limited(e: Error, sse: bool) -> Response {
     }
 }
 
-/// Decides whether a request may go on to the chat backend. `Err` is the answer to send.
+/// Decides whether a request may go on to the chat backend. `Err` is the answer to send. The
+/// decision is made on `target`'s canonical path, which is also the path forwarded.
 pub async fn admit(
     ctx: &Arc<AppContext>,
     method: &Method,
-    path: &str,
+    target: &Target,
     headers: &HeaderMap,
     ip: IpAddr,
     hold_slot: bool,
 ) -> Result<Admitted, Response> {
     let gateway = &ctx.config.gateway;
-    let clean = normalized(path);
-    // A public path must be exactly what it says; `/public/../api/...` is not public.
-    if clean == path && any_matches(&gateway.public_paths, path) {
+    let path = target.path();
+    if any_matches(&gateway.public_paths, path) {
         return Ok(Admitted {
             claims: None,
             slot: None,
@@ -118,7 +120,7 @@ pub async fn admit(
         .map_err(IntoResponse::into_response)?;
     let mut slot = None;
     // Express, LibreChat's server, routes without regard to case: so does this check.
-    let route = clean.to_lowercase();
+    let route = path.to_ascii_lowercase();
     if method == Method::POST && any_matches(&gateway.message_routes, &route) {
         let user = Subject::User { id: &claims.id, ip };
         let moderation = &ctx.config.moderation;
@@ -179,11 +181,21 @@ pub async fn admit(
     })
 }
 
-/// Removes every identity header a client sent, and adds the user's own.
+/// Whether a client's header must not reach the upstream: an identity header, or any name with
+/// an underscore. CGI, WSGI and many frameworks read `X_Auth_User_Id` as `X-Auth-User-Id` (and
+/// `X_Forwarded_For` as `X-Forwarded-For`), so underscored names are dropped altogether, as
+/// nginx does by default.
+fn is_spoofable(name: &HeaderName) -> bool {
+    let name = name.as_str();
+    name.contains('_') || name.starts_with(IDENTITY_PREFIX)
+}
+
+/// Removes every identity header a client sent (and every underscored header), and adds the
+/// user's own.
 pub fn set_identity(headers: &mut HeaderMap, claims: Option<&AccessClaims>) {
     let spoofed: Vec<HeaderName> = headers
         .keys()
-        .filter(|k| k.as_str().starts_with(IDENTITY_PREFIX))
+        .filter(|k| is_spoofable(k))
         .cloned()
         .collect();
     for name in spoofed {
@@ -200,4 +212,32 @@ pub fn set_identity(headers: &mut HeaderMap, claims: Option<&AccessClaims>) {
     put(USER_ID_HEADER, &c.id);
     put(USER_EMAIL_HEADER, &c.email);
     put(USER_ROLE_HEADER, c.role.as_deref().unwrap_or("USER"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_lookalikes_and_underscored_headers_are_dropped() {
+        let mut headers = HeaderMap::new();
+        for name in [
+            "x-auth-user-id",
+            "X-Auth-User-Role",
+            "x_auth_user_id",
+            "X_Auth_User_Role",
+            "x-auth_user-email",
+            "x_forwarded_for",
+            "authorization_",
+        ] {
+            headers.insert(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                "spoof".parse().unwrap(),
+            );
+        }
+        headers.insert("accept", "text/html".parse().unwrap());
+        set_identity(&mut headers, None);
+        assert_eq!(headers.len(), 1, "{headers:?}");
+        assert!(headers.contains_key("accept"));
+    }
 }

@@ -1,19 +1,30 @@
 //! The reverse proxy (`UPSTREAM_URL`): every request that is not Bouncer's own, once admitted,
-//! goes to the upstream with the user's identity headers. Bodies stream both ways unbuffered
-//! (SSE and chunked responses pass as they come); hop-by-hop headers stay on their hop.
+//! goes to the upstream with the user's identity headers. The upstream request is built from
+//! the canonical target the decision was made on (`target.rs`): no URL string is re-parsed on
+//! the way. Connections to the upstream are kept alive in a pool; bodies stream both ways
+//! unbuffered (SSE and chunked responses pass as they come); hop-by-hop headers stay on their
+//! hop.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::uri::PathAndQuery;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use serde_json::json;
 
-use super::{admit, set_identity};
+use super::target::{self, Target};
+use super::{admit, set_identity, Slot};
 use crate::app::AppContext;
+use crate::config::gateway::Upstream;
 use crate::http::extract::ClientIp;
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
@@ -29,36 +40,65 @@ const HOP_BY_HOP: [&str; 9] = [
     "upgrade",
 ];
 
-/// The HTTP client towards the upstream.
-pub fn client() -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(10))
-        .build()?)
+/// How long an unused pooled connection to the upstream is kept.
+const POOL_IDLE: Duration = Duration::from_secs(60);
+
+/// The HTTP client towards the upstream: kept-alive connections, HTTP or HTTPS.
+pub type UpstreamClient = hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Body>;
+
+pub fn client() -> anyhow::Result<UpstreamClient> {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(Duration::from_secs(10)));
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(
+        hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(POOL_IDLE)
+            .pool_timer(hyper_util::rt::TokioTimer::new())
+            .build(https),
+    )
 }
 
-/// A copy of `headers` without hop-by-hop headers (and those `Connection` names).
-fn end_to_end(headers: &HeaderMap) -> HeaderMap {
-    let named: Vec<String> = headers
+/// Keeps hop-by-hop headers (and those `Connection` names) out of `headers`, in place.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(|v| v.trim().to_ascii_lowercase())
+        .filter_map(|v| HeaderName::from_bytes(v.trim().as_bytes()).ok())
         .collect();
-    let mut out = HeaderMap::new();
-    for (name, value) in headers {
-        let n = name.as_str();
-        if HOP_BY_HOP.contains(&n) || named.iter().any(|c| c == n) {
-            continue;
-        }
-        out.append(name.clone(), value.clone());
+    for name in named {
+        headers.remove(name);
     }
-    out
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
 }
 
 fn json_error(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(json!({ "message": message }))).into_response()
+}
+
+/// The upstream URI of a canonical target: the upstream's origin, its base path, the target.
+fn upstream_uri(upstream: &Upstream, target: &Target) -> Option<Uri> {
+    let path_and_query = if upstream.base_path.is_empty() {
+        PathAndQuery::from_maybe_shared(Bytes::from(target.path_and_query())).ok()?
+    } else {
+        let joined = format!("{}{}", upstream.base_path, target.path_and_query());
+        PathAndQuery::from_maybe_shared(Bytes::from(joined)).ok()?
+    };
+    Uri::builder()
+        .scheme(upstream.scheme.clone())
+        .authority(upstream.authority.clone())
+        .path_and_query(path_and_query)
+        .build()
+        .ok()
 }
 
 pub async fn forward(
@@ -66,82 +106,109 @@ pub async fn forward(
     ClientIp(ip): ClientIp,
     request: Request,
 ) -> Response {
-    let Some(upstream) = ctx.config.gateway.upstream.clone() else {
+    let Some(upstream) = &ctx.config.gateway.upstream else {
         return json_error(StatusCode::NOT_FOUND, "Not found");
     };
-    let (parts, body) = request.into_parts();
-    let path = parts.uri.path().to_string();
-    let admitted = match admit(&ctx, &parts.method, &path, &parts.headers, ip, true).await {
+    let (mut parts, body) = request.into_parts();
+    // The request-target middleware put the canonical target here (and refused the rest);
+    // parsing again covers a router used without it.
+    let target = match parts.extensions.remove::<Target>() {
+        Some(t) => t,
+        None => match target::parse(parts.uri.path_and_query().map_or("/", |p| p.as_str())) {
+            Ok(t) => t,
+            Err(why) => return json_error(StatusCode::BAD_REQUEST, &format!("Bad request: {why}")),
+        },
+    };
+    let admitted = match admit(&ctx, &parts.method, &target, &parts.headers, ip, true).await {
         Ok(admitted) => admitted,
         Err(refusal) => return refusal,
     };
+    let Some(uri) = upstream_uri(upstream, &target) else {
+        return json_error(StatusCode::BAD_REQUEST, "Bad request: unusable path");
+    };
 
-    let mut headers = end_to_end(&parts.headers);
-    headers.remove(header::HOST);
-    set_identity(&mut headers, admitted.claims.as_ref());
-    // The chain grows by the peer that reached Bouncer (the client, or the last proxy).
     let peer = parts
         .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map_or(ip, |c| c.0.ip());
-    let forwarded_for = match parts
-        .headers
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map_or(ip, |c| crate::moderation::client_ip::normalize(c.0.ip()));
+    let mut headers = std::mem::take(&mut parts.headers);
+    let host = headers.remove(header::HOST);
+    // The chain grows by the peer that reached Bouncer; a chain from a peer that is not a
+    // trusted proxy was written by the client and is replaced.
+    let trusted = ctx
+        .config
+        .moderation
+        .trusted_proxies
+        .iter()
+        .any(|n| n.contains(&peer));
+    let forwarded_for = match headers
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok())
+        .filter(|_| trusted)
     {
         Some(chain) => format!("{chain}, {peer}"),
         None => peer.to_string(),
     };
+    strip_hop_by_hop(&mut headers);
+    set_identity(&mut headers, admitted.claims.as_ref());
     if let Ok(v) = HeaderValue::from_str(&forwarded_for) {
         headers.insert(HeaderName::from_static("x-forwarded-for"), v);
     }
-    if let Some(host) = parts.headers.get(header::HOST) {
-        headers.insert(HeaderName::from_static("x-forwarded-host"), host.clone());
+    if let Some(host) = host {
+        headers.insert(HeaderName::from_static("x-forwarded-host"), host);
     }
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    let url = format!("{upstream}{path_and_query}");
 
-    // A request without a body stays without one (no empty chunked body on a GET).
-    let has_body = parts.headers.contains_key(header::TRANSFER_ENCODING)
-        || parts
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .is_some_and(|v| v.as_bytes() != b"0");
-    let mut request = ctx
-        .upstream
-        .request(parts.method.clone(), &url)
-        .headers(headers);
-    if has_body {
-        request = request.body(reqwest::Body::wrap_stream(body.into_data_stream()));
-    }
+    let mut outgoing = axum::http::Request::new(body);
+    *outgoing.method_mut() = parts.method;
+    *outgoing.uri_mut() = uri;
+    *outgoing.headers_mut() = headers;
+
     let timeout = Duration::from_millis(ctx.config.gateway.upstream_timeout_ms as u64);
-    let response = match tokio::time::timeout(timeout, request.send()).await {
+    let response = match tokio::time::timeout(timeout, ctx.upstream.request(outgoing)).await {
         Ok(Ok(response)) => response,
         Ok(Err(e)) => {
-            tracing::warn!(error = %crate::sso::chain(&e), path = %path, "upstream unavailable");
+            tracing::warn!(error = %crate::sso::chain(&e), path = %target.path(), "upstream unavailable");
             return json_error(StatusCode::BAD_GATEWAY, "Upstream unavailable");
         }
         Err(_) => {
-            tracing::warn!(path = %path, timeout_ms = ctx.config.gateway.upstream_timeout_ms, "upstream did not answer in time");
+            tracing::warn!(path = %target.path(), timeout_ms = ctx.config.gateway.upstream_timeout_ms, "upstream did not answer in time");
             return json_error(StatusCode::GATEWAY_TIMEOUT, "Upstream timed out");
         }
     };
 
-    let status = response.status();
-    let headers = end_to_end(response.headers());
+    let (mut parts, body) = response.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
     // The slot (if any) lives as long as the body: released at its end or when the client
     // goes away and the body is dropped.
-    let slot = admitted.slot;
-    let stream = response.bytes_stream().map(move |chunk| {
-        let _held = &slot;
-        chunk
-    });
-    let mut out = Response::new(Body::from_stream(stream));
-    *out.status_mut() = status;
-    *out.headers_mut() = headers;
-    out
+    let body = match admitted.slot {
+        Some(slot) => Body::new(Holding { body, _slot: slot }),
+        None => Body::new(body),
+    };
+    Response::from_parts(parts, body)
+}
+
+/// A response body that holds a concurrency slot until it is dropped.
+struct Holding<B> {
+    body: B,
+    _slot: Slot,
+}
+
+impl<B: http_body::Body + Unpin> http_body::Body for Holding<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
 }

@@ -6,6 +6,7 @@ pub mod cookies;
 pub mod extract;
 pub mod oauth;
 pub mod password_reset;
+pub mod request_target;
 pub mod startup_config;
 pub mod two_factor;
 pub mod user;
@@ -80,7 +81,10 @@ pub fn router(ctx: Arc<AppContext>) -> Router {
     } else {
         router = router.fallback(not_found);
     }
-    router.with_state(ctx)
+    // Targets are made canonical before routing, so the router and the gateway read one path.
+    Router::new()
+        .fallback_service(router.with_state(ctx))
+        .layer(middleware::from_fn(request_target::canonicalize))
 }
 
 /// Each dependency's state. 503 when the database is down (nothing works without it); 200 and
