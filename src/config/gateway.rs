@@ -27,15 +27,15 @@ pub enum ForwardAuthHeaders {
 impl ForwardAuthHeaders {
     pub fn method_header(self) -> &'static str {
         match self {
-            Self::Forwarded => "x-forwarded-method",
-            Self::Original => "x-original-method",
+            Self::Forwarded => "X-Forwarded-Method",
+            Self::Original => "X-Original-Method",
         }
     }
 
     pub fn uri_header(self) -> &'static str {
         match self {
-            Self::Forwarded => "x-forwarded-uri",
-            Self::Original => "x-original-uri",
+            Self::Forwarded => "X-Forwarded-Uri",
+            Self::Original => "X-Original-URI",
         }
     }
 }

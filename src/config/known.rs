@@ -144,6 +144,7 @@ pub const BOUNCER_VARIABLES: &[&str] = &[
     "PUBLIC_PATHS",
     "MESSAGE_ROUTES",
     "NON_BROWSER_EXEMPT_ROUTES",
+    "FORWARD_AUTH_HEADERS",
 ];
 
 /// Names LibreChat reads that sit close to one of ours: legitimate in a shared `.env`, so no

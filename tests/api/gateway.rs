@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
+use crate::proxies::{Family, Nginx};
 use crate::upstream_peer::Upstream;
 
 const BROWSER: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36";
@@ -391,121 +392,23 @@ async fn the_openai_python_client_streams_through_bouncer_with_a_bouncer_token()
     );
 }
 
-/// An nginx of the test's own, stopped (master and workers) when dropped. Its output goes
-/// nowhere: an orphaned worker must not hold the test runner's pipes.
-struct Nginx {
-    binary: std::path::PathBuf,
-    dir: std::path::PathBuf,
-    child: std::process::Child,
-}
-
-impl Nginx {
-    fn start(binary: &std::path::Path, dir: &std::path::Path) -> Self {
-        let child = std::process::Command::new(binary)
-            .arg("-p")
-            .arg(dir)
-            .arg("-c")
-            .arg(dir.join("nginx.conf"))
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("nginx starts");
-        Self {
-            binary: binary.to_path_buf(),
-            dir: dir.to_path_buf(),
-            child,
-        }
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        // A fast shutdown through the master, which takes its workers with it.
-        let _ = std::process::Command::new(&self.binary)
-            .arg("-p")
-            .arg(&self.dir)
-            .arg("-c")
-            .arg(self.dir.join("nginx.conf"))
-            .args(["-s", "stop"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-fn nginx_binary() -> Option<std::path::PathBuf> {
-    ["/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx"]
-        .iter()
-        .map(std::path::PathBuf::from)
-        .find(|p| p.is_file())
-}
-
 #[tokio::test]
 async fn forward_auth_behind_a_real_nginx() {
-    let Some(nginx) = nginx_binary() else {
-        eprintln!("SKIPPED forward_auth_behind_a_real_nginx: nginx is not installed (.ci/run installs it)");
-        return;
-    };
     let upstream = Upstream::start().await;
     let app = spawn_app_with(&[("FORWARD_AUTH_HEADERS", "original")]).await;
     app.signed_in_user("admin@example.com").await;
     let s = app.signed_in_user("ada@example.com").await;
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().display();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let conf = format!(
-        r#"daemon off;
-worker_processes 1;
-pid {d}/nginx.pid;
-error_log {d}/error.log warn;
-events {{ worker_connections 64; }}
-http {{
-  access_log off;
-  client_body_temp_path {d}/body;
-  proxy_temp_path {d}/proxy;
-  fastcgi_temp_path {d}/fastcgi;
-  uwsgi_temp_path {d}/uwsgi;
-  scgi_temp_path {d}/scgi;
-  server {{
-    listen 127.0.0.1:{port};
-    location = /_bouncer {{
-      internal;
-      proxy_pass {bouncer}/api/auth/verify;
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header X-Original-URI $request_uri;
-      proxy_set_header X-Original-Method $request_method;
-    }}
-    location / {{
-      auth_request /_bouncer;
-      auth_request_set $auth_user_id $upstream_http_x_auth_user_id;
-      auth_request_set $auth_user_role $upstream_http_x_auth_user_role;
-      proxy_set_header X-Auth-User-Id $auth_user_id;
-      proxy_set_header X-Auth-User-Role $auth_user_role;
-      proxy_pass {upstream};
-    }}
-  }}
-}}
-"#,
-        bouncer = app.base,
-        upstream = upstream.url,
-    );
-    std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
-    let _nginx = Nginx::start(&nginx, dir.path());
-    let front = format!("http://127.0.0.1:{port}");
-    let up = eventually(|| async {
-        tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-    })
-    .await;
-    assert!(up, "nginx listens");
+    let Some(nginx) = Nginx::forward_auth(
+        "forward_auth_behind_a_real_nginx",
+        &app.base,
+        &upstream.url,
+        Family::Original,
+    )
+    .await
+    else {
+        return;
+    };
+    let front = nginx.url.clone();
 
     let through: Value = app
         .bare

@@ -15,6 +15,8 @@ mod mail_peers;
 mod moderation;
 mod oidc_peer;
 mod openid;
+mod proxies;
+mod raw_http;
 mod refresh;
 mod register;
 mod scale;

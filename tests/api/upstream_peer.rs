@@ -19,6 +19,8 @@ pub struct Upstream {
     pub last_headers: Arc<Mutex<Option<HeaderMap>>>,
     /// Each stream sends its first chunk, then waits for a permit here before the rest.
     pub gate: Arc<Semaphore>,
+    /// The request targets the echo route received, in order.
+    pub targets: Arc<Mutex<Vec<String>>>,
 }
 
 fn chunk(text: &str) -> String {
@@ -32,6 +34,7 @@ struct State {
     hits: Arc<AtomicUsize>,
     last_headers: Arc<Mutex<Option<HeaderMap>>>,
     gate: Arc<Semaphore>,
+    targets: Arc<Mutex<Vec<String>>>,
 }
 
 async fn stream(
@@ -58,6 +61,7 @@ async fn stream(
 
 async fn echo(
     axum::extract::State(s): axum::extract::State<State>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     body: String,
 ) -> axum::Json<Value> {
@@ -67,8 +71,10 @@ async fn echo(
         .iter()
         .map(|(k, v)| (k.as_str().to_string(), json!(v.to_str().unwrap_or(""))))
         .collect();
-    // The body as received, so tests see it went through.
+    // The body and the request target as received, so tests see what went through.
     map.insert("_body".into(), json!(body));
+    map.insert("_uri".into(), json!(uri.to_string()));
+    s.targets.lock().unwrap().push(uri.to_string());
     axum::Json(Value::Object(map))
 }
 
@@ -78,6 +84,7 @@ impl Upstream {
             hits: Arc::default(),
             last_headers: Arc::default(),
             gate: Arc::new(Semaphore::new(0)),
+            targets: Arc::default(),
         };
         let app = axum::Router::new()
             .route("/v1/chat/completions", axum::routing::post(stream))
@@ -92,6 +99,7 @@ impl Upstream {
             hits: state.hits,
             last_headers: state.last_headers,
             gate: state.gate,
+            targets: state.targets,
         }
     }
 
