@@ -9,7 +9,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -28,7 +28,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
-use crate::config::server::ServerConfig;
+use crate::config::server::{ServerConfig, MAX_CONNECTIONS_LIMIT};
 
 /// Descriptors kept for everything that is not a client connection: the database pool is added
 /// to this; the rest covers Redis, mail, identity providers, log and database files.
@@ -80,7 +80,8 @@ fn descriptor_limit() -> u64 {
 fn derived_max_connections(descriptors: u64, pool: u64, gateway: bool) -> usize {
     let available = descriptors.saturating_sub(DESCRIPTOR_RESERVE + pool);
     let per_client = if gateway { 2 } else { 1 };
-    usize::try_from((available / per_client).max(16)).unwrap_or(usize::MAX)
+    let derived = (available / per_client).clamp(16, MAX_CONNECTIONS_LIMIT as u64);
+    usize::try_from(derived).unwrap_or(MAX_CONNECTIONS_LIMIT)
 }
 
 /// Raises the soft limit of open descriptors to the hard limit (a process may, without
@@ -190,36 +191,25 @@ struct Connection {
 
 impl Connection {
     async fn serve(mut self, stream: TcpStream, peer: SocketAddr) {
-        let (activity_tx, mut activity) = watch::channel(Activity::Idle {
-            since: Instant::now(),
-        });
-        let activity_tx = Arc::new(activity_tx);
-        let received = Arc::new(AtomicBool::new(false));
+        let activity = Arc::new(Activity::new());
         let io = TokioIo::new(ObservedStream {
             inner: stream,
-            received: received.clone(),
+            activity: activity.clone(),
         });
         let service = ConnectionService {
             router: self.router.clone(),
             peer,
-            activity: activity_tx,
-            received: received.clone(),
+            activity: activity.clone(),
         };
         let conn = self
             .builder
             .serve_connection(io, hyper::service::service_fn(move |req| service.call(req)));
         tokio::pin!(conn);
         let mut closing = false;
-        // Off once the idle deadline has passed on a client that had begun its next request,
-        // until the connection's activity changes.
-        let mut idle_timer_armed = true;
+        // The idle deadline is checked when it may have passed, not at every request: a busy
+        // connection costs one look per KEEP_ALIVE_TIMEOUT.
+        let mut check_at = activity.started + self.keep_alive_timeout;
         loop {
-            let idle_until = match *activity.borrow_and_update() {
-                Activity::Idle { since } if !closing && idle_timer_armed => {
-                    Some(since + self.keep_alive_timeout)
-                }
-                _ => None,
-            };
             tokio::select! {
                 result = conn.as_mut() => {
                     if let Err(e) = result {
@@ -231,16 +221,19 @@ impl Connection {
                     closing = true;
                     conn.as_mut().graceful_shutdown();
                 }
-                _ = activity.changed() => idle_timer_armed = true,
-                _ = tokio::time::sleep_until(idle_until.unwrap_or_else(Instant::now)),
-                    if idle_until.is_some() => {
-                    if received.load(Ordering::Relaxed) {
+                _ = tokio::time::sleep_until(check_at), if !closing => {
+                    let now = Instant::now();
+                    match activity.idle_since() {
+                        Some(since) if since + self.keep_alive_timeout > now => {
+                            check_at = since + self.keep_alive_timeout;
+                        }
                         // A client that has begun its next request is not idle: the head
                         // deadline is its limit now.
-                        idle_timer_armed = false;
-                    } else {
-                        closing = true;
-                        conn.as_mut().graceful_shutdown();
+                        Some(_) if !activity.received.load(Ordering::Acquire) => {
+                            closing = true;
+                            conn.as_mut().graceful_shutdown();
+                        }
+                        _ => check_at = now + self.keep_alive_timeout,
                     }
                 }
             }
@@ -248,12 +241,41 @@ impl Connection {
     }
 }
 
-/// Whether a connection has a request in flight (from its head until its response body is
-/// sent or dropped).
-#[derive(Debug, Clone, Copy)]
-enum Activity {
-    Idle { since: Instant },
-    Busy,
+/// What one connection is doing, shared by its service, its stream and its watcher.
+struct Activity {
+    started: Instant,
+    /// A request is in flight: from its head until its response body is sent or dropped.
+    busy: AtomicBool,
+    /// When the connection last became idle, in microseconds after `started`.
+    idle_since_micros: AtomicU64,
+    /// Bytes arrived since the connection last became idle.
+    received: AtomicBool,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            busy: AtomicBool::new(false),
+            idle_since_micros: AtomicU64::new(0),
+            received: AtomicBool::new(false),
+        }
+    }
+
+    fn idle_since(&self) -> Option<Instant> {
+        if self.busy.load(Ordering::Acquire) {
+            return None;
+        }
+        let micros = self.idle_since_micros.load(Ordering::Acquire);
+        Some(self.started + Duration::from_micros(micros))
+    }
+
+    fn became_idle(&self) {
+        let micros = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.idle_since_micros.store(micros, Ordering::Release);
+        self.received.store(false, Ordering::Release);
+        self.busy.store(false, Ordering::Release);
+    }
 }
 
 /// Serves the requests of one connection through the router.
@@ -261,9 +283,7 @@ enum Activity {
 struct ConnectionService {
     router: Router,
     peer: SocketAddr,
-    activity: Arc<watch::Sender<Activity>>,
-    /// Set when bytes arrive; cleared when the connection becomes idle.
-    received: Arc<AtomicBool>,
+    activity: Arc<Activity>,
 }
 
 impl ConnectionService {
@@ -271,11 +291,8 @@ impl ConnectionService {
         &self,
         request: Request<Incoming>,
     ) -> impl Future<Output = Result<Response<ResponseBody>, Infallible>> + Send + 'static {
-        self.activity.send_replace(Activity::Busy);
-        let in_flight = InFlight {
-            activity: self.activity.clone(),
-            received: self.received.clone(),
-        };
+        self.activity.busy.store(true, Ordering::Release);
+        let in_flight = InFlight(self.activity.clone());
         let (mut parts, body) = request.into_parts();
         parts.extensions.insert(ConnectInfo(self.peer));
         let read_to_end = Arc::new(AtomicBool::new(body.is_end_stream()));
@@ -310,17 +327,11 @@ impl ConnectionService {
 
 /// Marks the connection idle again when dropped, i.e. when its response body has been sent or
 /// abandoned.
-struct InFlight {
-    activity: Arc<watch::Sender<Activity>>,
-    received: Arc<AtomicBool>,
-}
+struct InFlight(Arc<Activity>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.received.store(false, Ordering::Relaxed);
-        self.activity.send_replace(Activity::Idle {
-            since: Instant::now(),
-        });
+        self.0.became_idle();
     }
 }
 
@@ -390,7 +401,7 @@ impl http_body::Body for ResponseBody {
 /// request is not closed under it.
 struct ObservedStream {
     inner: TcpStream,
-    received: Arc<AtomicBool>,
+    activity: Arc<Activity>,
 }
 
 impl AsyncRead for ObservedStream {
@@ -402,7 +413,7 @@ impl AsyncRead for ObservedStream {
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
         if buf.filled().len() > before {
-            self.received.store(true, Ordering::Relaxed);
+            self.activity.received.store(true, Ordering::Release);
         }
         polled
     }
@@ -440,13 +451,94 @@ impl AsyncWrite for ObservedStream {
 
 #[cfg(test)]
 mod tests {
+    use axum::routing::get;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
     use super::*;
+
+    /// Everything the server sends until it closes the connection (bounded against hangs).
+    async fn until_closed(stream: &mut TcpStream) -> String {
+        let mut out = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut out))
+            .await
+            .expect("closed within the guard")
+            .unwrap();
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    #[tokio::test]
+    async fn shutdown_finishes_requests_in_flight_and_closes_idle_connections() {
+        let entered = Arc::new(tokio::sync::Notify::new());
+        let release = Arc::new(Semaphore::new(0));
+        let (e, r) = (entered.clone(), release.clone());
+        let router = Router::new()
+            .route(
+                "/peer",
+                get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.to_string() }),
+            )
+            .route(
+                "/slow",
+                get(move || async move {
+                    e.notify_one();
+                    r.acquire().await.unwrap().forget();
+                    "done"
+                }),
+            );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        // Timeouts far away: whatever closes here is the shutdown.
+        let limits = ConnectionLimits {
+            header_read_timeout: Duration::from_secs(600),
+            keep_alive_timeout: Duration::from_secs(600),
+            max_connections: 10,
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, router, limits, async {
+            let _ = stopped.await;
+        }));
+
+        let mut idle = TcpStream::connect(address).await.unwrap();
+        idle.write_all(b"GET /peer HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let me = idle.local_addr().unwrap().to_string();
+        let mut seen = Vec::new();
+        while !String::from_utf8_lossy(&seen).ends_with(&me) {
+            let mut buf = [0u8; 1024];
+            let n = idle.read(&mut buf).await.unwrap();
+            assert!(n > 0, "answered with the peer address");
+            seen.extend_from_slice(&buf[..n]);
+        }
+        let mut busy = TcpStream::connect(address).await.unwrap();
+        busy.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        entered.notified().await;
+
+        stop.send(()).unwrap();
+        assert_eq!(
+            until_closed(&mut idle).await,
+            "",
+            "the idle connection is closed"
+        );
+        release.add_permits(1);
+        let answer = until_closed(&mut busy).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.ends_with("done"), "{answer}");
+        tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .expect("serve returns once every connection is closed")
+            .unwrap()
+            .unwrap();
+    }
 
     #[test]
     fn the_derived_cap_leaves_descriptors_for_peers() {
         assert_eq!(derived_max_connections(1024, 10, false), 886);
         assert_eq!(derived_max_connections(1024, 10, true), 443);
-        assert_eq!(derived_max_connections(1_048_576, 10, false), 1_048_438);
+        assert_eq!(derived_max_connections(524_288, 10, false), 524_150);
+        // An unlimited descriptor count (RLIM_INFINITY) stays within what a semaphore holds.
+        assert_eq!(derived_max_connections(u64::MAX, 10, false), 1_000_000);
         // A tiny limit still serves someone.
         assert_eq!(derived_max_connections(100, 10, false), 16);
     }

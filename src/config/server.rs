@@ -14,8 +14,8 @@ pub const DEFAULT_HEADER_READ_TIMEOUT_MS: i64 = 10_000;
 /// of well-behaved clients do not pile up towards `MAX_CONNECTIONS`.
 pub const DEFAULT_KEEP_ALIVE_TIMEOUT_MS: i64 = 5_000;
 
-/// Largest accepted `MAX_CONNECTIONS`; far above any descriptor limit a server gets.
-const MAX_MAX_CONNECTIONS: usize = 1_000_000;
+/// Largest `MAX_CONNECTIONS`, set or derived; above any descriptor limit a server is given.
+pub const MAX_CONNECTIONS_LIMIT: usize = 1_000_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
@@ -70,7 +70,7 @@ impl ServerConfig {
             Some(raw) => Some(
                 raw.parse::<usize>()
                     .ok()
-                    .filter(|n| (1..=MAX_MAX_CONNECTIONS).contains(n))
+                    .filter(|n| (1..=MAX_CONNECTIONS_LIMIT).contains(n))
                     .ok_or_else(|| {
                         ConfigError::invalid(
                             "MAX_CONNECTIONS",
