@@ -51,9 +51,21 @@ impl ConnectionLimits {
     /// `pool` is the database pool size; with a gateway, each client connection may hold one
     /// towards the upstream too.
     pub fn resolve(config: &ServerConfig, pool: u32, gateway: bool) -> Self {
-        let max_connections = config.max_connections.unwrap_or_else(|| {
-            derived_max_connections(descriptor_limit(), u64::from(pool), gateway)
-        });
+        let descriptors = descriptor_limit();
+        let max_connections = match config.max_connections {
+            Some(set) => {
+                if set as u64 >= descriptors {
+                    tracing::warn!(
+                        max_connections = set,
+                        open_file_limit = descriptors,
+                        "MAX_CONNECTIONS is not below the open-file limit: connections past it \
+                         fail to be accepted instead of waiting their turn"
+                    );
+                }
+                set
+            }
+            None => derived_max_connections(descriptors, u64::from(pool), gateway),
+        };
         Self {
             header_read_timeout: ms(config.header_read_timeout_ms),
             keep_alive_timeout: ms(config.keep_alive_timeout_ms),
