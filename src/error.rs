@@ -19,6 +19,9 @@ pub enum Error {
     /// 400 `{"message"}`: a body that is not the JSON the route takes.
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// 413 `{"message"}`: a request body over the limit of Bouncer's own routes.
+    #[error("request body too large")]
+    BodyTooLarge,
     /// 403 `{"message"}`: the caller may not do this.
     #[error("forbidden: {0}")]
     Forbidden(String),
@@ -115,6 +118,10 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         match self {
             Error::BadRequest(m) => json_message(StatusCode::BAD_REQUEST, &m),
+            Error::BodyTooLarge => json_message(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Request body is larger than 1 MiB",
+            ),
             Error::Unauthorized(m) => json_message(StatusCode::UNAUTHORIZED, &m),
             Error::Forbidden(m) => json_message(StatusCode::FORBIDDEN, &m),
             Error::EmailLoginDisabled => {

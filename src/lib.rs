@@ -13,6 +13,7 @@ pub mod http;
 pub mod ids;
 pub mod mail;
 pub mod moderation;
+pub mod server;
 pub mod sessions;
 pub mod sso;
 pub mod store;
@@ -27,16 +28,19 @@ pub use app::AppContext;
 /// How often expired sessions and stale revocations are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
-/// Serves the API on `listener` until `shutdown` completes.
+/// Serves the API on `listener` until `shutdown` completes, then returns once the requests in
+/// flight have finished.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     ctx: Arc<AppContext>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = http::router(ctx).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let limits = server::ConnectionLimits::resolve(
+        &ctx.config.server,
+        ctx.config.database_max_connections,
+        ctx.config.gateway.upstream.is_some(),
+    );
+    server::serve(listener, http::router(ctx), limits, shutdown).await
 }
 
 /// Background work for as long as the server runs: reading revocations and bans written by

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::app::AppContext;
 
 pub async fn run(ctx: Arc<AppContext>) -> anyhow::Result<()> {
+    crate::server::raise_descriptor_limit();
     let addr = format!("{}:{}", ctx.config.host, ctx.config.port);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await

@@ -5,6 +5,9 @@
 pub const BOUNCER_VARIABLES: &[&str] = &[
     "HOST",
     "PORT",
+    "HEADER_READ_TIMEOUT",
+    "KEEP_ALIVE_TIMEOUT",
+    "MAX_CONNECTIONS",
     "DOMAIN_CLIENT",
     "DOMAIN_SERVER",
     "DATABASE_URL",

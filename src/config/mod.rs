@@ -8,6 +8,7 @@ pub mod mail;
 pub mod moderation;
 pub mod openid;
 pub mod secrets;
+pub mod server;
 pub mod social;
 pub mod values;
 pub mod yaml;
@@ -62,6 +63,8 @@ impl ConfigError {
 pub struct Config {
     pub host: String,
     pub port: u16,
+    /// Connection timeouts and the connection cap.
+    pub server: server::ServerConfig,
     /// Base URL of the web client, without a trailing slash.
     pub domain_client: String,
     /// Base URL of this server, without a trailing slash.
@@ -279,6 +282,7 @@ impl Config {
         Ok(Self {
             host: text("HOST", "localhost"),
             port,
+            server: server::ServerConfig::from_vars(vars)?,
             domain_client,
             domain_server,
             database_url,

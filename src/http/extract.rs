@@ -20,7 +20,8 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// A JSON body. Like Express's parser, an empty body counts as `{}` and a body is read only as
 /// `application/json` (so a cross-site HTML form, which cannot send that type without a CORS
-/// preflight, cannot post a login); unlike it, every failure is a 400 with a JSON message.
+/// preflight, cannot post a login); unlike it, every failure is a JSON message: 413 for a body
+/// over `MAX_BODY_BYTES`, 400 for the rest.
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
@@ -37,8 +38,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
             });
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            // A chunked body over the limit; a declared length over it never gets here
+            // (`body_limit::refuse_declared_oversize`).
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                Error::BadRequest("Request body is larger than 1 MiB".into())
+                Error::BodyTooLarge
             } else {
                 Error::BadRequest("Could not read the request body".into())
             }

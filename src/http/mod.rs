@@ -2,6 +2,7 @@
 //! translates between HTTP and them.
 
 pub mod auth;
+pub mod body_limit;
 pub mod cookies;
 pub mod extract;
 pub mod oauth;
@@ -72,6 +73,7 @@ pub fn router(ctx: Arc<AppContext>) -> Router {
         )
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .route_layer(middleware::from_fn(body_limit::refuse_declared_oversize))
         // Bouncer's own answers only: proxied ones keep the upstream's caching headers.
         .route_layer(middleware::map_response(no_store));
     // With UPSTREAM_URL, everything else goes to the chat backend (after the gateway's

@@ -232,7 +232,7 @@ async fn bad_bodies_are_400_json_never_500() {
         .send()
         .await
         .unwrap();
-    assert_eq!(too_big.status(), 400);
+    assert_eq!(too_big.status(), 413);
     let body: Value = too_big.json().await.unwrap();
     assert_eq!(body["message"], "Request body is larger than 1 MiB");
 }
