@@ -296,7 +296,7 @@ mod tests {
                 "name: Invalid characters in name",
                 "{bad:?}"
             );
-            let username = bad.replace(' ', "").replace(':', "").replace('@', "");
+            let username = bad.replace([' ', ':', '@'], "");
             assert_eq!(
                 validate_registration(
                     &input(
