@@ -124,7 +124,8 @@ async fn registration_refuses_control_characters_in_names_and_usernames() {
             json!({ "message": "name: Invalid characters in name" })
         )
     );
-    for (i, control) in CONTROLS.iter().enumerate() {
+    // A NUL never reaches validation: any JSON field with one is a 400 (see below).
+    for (i, control) in CONTROLS.iter().filter(|c| **c != "\0").enumerate() {
         let email = format!("eve{i}@example.com");
         let name = format!("Eve{control}Example");
         let (status, body) = register(&app, registration(&name, None, &email)).await;
@@ -316,6 +317,49 @@ async fn create_user_refuses_control_characters_in_names() {
         assert_eq!(output.status.code(), Some(1), "{stderr}");
         assert!(stderr.contains(expected), "{expected:?} not in {stderr:?}");
         assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM users", &[]).await, 0);
+}
+
+/// Class: header injection through display names / mail task panics (control characters in
+/// input). A NUL in any field of a JSON body is a 400 on every engine: PostgreSQL cannot hold
+/// one in text, and a lookup with one was a 500 there.
+#[tokio::test]
+async fn a_nul_in_any_json_field_is_a_bad_request() {
+    let app = spawn_app_with(&[("ALLOW_PASSWORD_RESET", "true")]).await;
+    let expected = json!({ "message": "Invalid JSON body: strings may not contain NUL (\\u0000)" });
+    for (path, body) in [
+        (
+            "/api/auth/requestPasswordReset",
+            json!({ "email": "a\u{0}@b.co" }),
+        ),
+        (
+            "/api/auth/login",
+            json!({ "email": "ada@example.com", "password": "x\u{0}xxxxxxxxx" }),
+        ),
+        (
+            "/api/user/verify",
+            json!({ "email": "a@b.co", "token": "\u{0}" }),
+        ),
+        (
+            "/api/auth/resetPassword",
+            json!({ "userId": "\u{0}", "token": "t", "password": PASSWORD, "confirm_password": PASSWORD }),
+        ),
+        (
+            "/api/auth/register",
+            json!({ "name": "Eve Example", "email": "eve@example.com", "password": PASSWORD,
+                    "confirm_password": PASSWORD, "extra": { "nested\u{0}key": [1] } }),
+        ),
+    ] {
+        let response = app
+            .bare
+            .post(app.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{path}");
+        assert_eq!(response.json::<Value>().await.unwrap(), expected, "{path}");
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM users", &[]).await, 0);
 }
