@@ -363,3 +363,43 @@ async fn a_nul_in_any_json_field_is_a_bad_request() {
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM users", &[]).await, 0);
 }
+
+/// Class: header injection through display names / mail task panics. Through Mailgun's API
+/// too: a stored name with a line break, and a hostile `EMAIL_FROM_NAME`, reach it as one
+/// quoted mailbox each, and the subject as one line.
+#[tokio::test]
+async fn mailgun_gets_one_line_mailboxes_from_hostile_names() {
+    let mailgun = MailgunPeer::start().await;
+    let app = spawn_app_with(&[
+        ("MAILGUN_API_KEY", "key-test-123"),
+        ("MAILGUN_DOMAIN", "mg.bouncer.test"),
+        ("MAILGUN_HOST", &mailgun.url),
+        ("EMAIL_FROM", "noreply@bouncer.test"),
+        ("EMAIL_FROM_NAME", "Bouncer\r\nBcc: y@evil.example"),
+        ("DOMAIN_CLIENT", "http://chat.test"),
+        ("ALLOW_PASSWORD_RESET", "true"),
+    ])
+    .await;
+    imported_user(
+        &app,
+        "eve@example.com",
+        "Eve, x@evil.example\r\nBcc: x@evil.example",
+    )
+    .await;
+    idle(&app).await;
+    request_reset(&app, "eve@example.com").await;
+    idle(&app).await;
+    let requests = mailgun.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 2, "verification and reset");
+    let reset = &requests[1];
+    assert_eq!(
+        reset.field("to"),
+        Some(r#""Eve, x@evil.example Bcc: x@evil.example" <eve@example.com>"#)
+    );
+    assert_eq!(
+        reset.field("from"),
+        Some(r#""Bouncer Bcc: y@evil.example" <noreply@bouncer.test>"#)
+    );
+    assert_eq!(reset.field("subject"), Some("Password Reset Request"));
+    assert_eq!(reset.field("bcc"), None);
+}
