@@ -258,7 +258,8 @@ impl Mailer {
                 Err(panic) => {
                     tracing::error!(
                         what,
-                        panic = panic_message(&*panic),
+                        // Debug: a line break in the message stays on the log's line.
+                        panic = ?panic_message(&*panic),
                         "sending mail panicked"
                     )
                 }
@@ -327,6 +328,47 @@ mod tests {
             .expect("a later task still runs")
             .unwrap();
         idle_soon(&mailer).await;
+    }
+
+    /// What the tests' log subscriber wrote.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_logged_once_as_an_error() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        // The test's runtime runs its tasks on this thread, where this subscriber is the default.
+        let _default = tracing::subscriber::set_default(subscriber);
+        let mailer = mailer(&[]);
+        mailer.background("test email", async {
+            panic!("a task that panics\nFAKE log line")
+        });
+        idle_soon(&mailer).await;
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = log.lines().collect();
+        assert_eq!(lines.len(), 1, "{log}");
+        assert!(lines[0].contains("ERROR"), "{log}");
+        assert!(lines[0].contains("sending mail panicked"), "{log}");
+        assert!(
+            lines[0].contains(r#"panic="a task that panics\nFAKE log line""#),
+            "{log}"
+        );
+        assert!(lines[0].contains("test email"), "{log}");
     }
 
     #[tokio::test]
