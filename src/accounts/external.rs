@@ -3,6 +3,7 @@
 //! is refused unless linking is allowed and the provider vouches for the email; else create the
 //! user if this provider may register users.
 
+use super::names::single_line;
 use super::Accounts;
 use crate::sso::{ExternalProfile, SsoFailure};
 use crate::store;
@@ -90,11 +91,14 @@ impl Accounts {
         now: i64,
     ) -> Result<User, SsoFailure> {
         let id = crate::ids::new_object_id(now);
-        let username = p.username.to_lowercase();
-        let name = if p.name.trim().is_empty() {
+        // The provider's data is taken as it comes, but as one line: refusing the sign-in over
+        // a line break in a name would lock the person out; storing it would forge mail headers.
+        let username = single_line(&p.username).to_lowercase();
+        let name = single_line(&p.name);
+        let name = if name.is_empty() {
             username.clone()
         } else {
-            p.name.clone()
+            name
         };
         let new = NewExternalUser {
             id: &id,

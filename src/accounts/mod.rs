@@ -4,6 +4,7 @@
 
 pub mod email_tokens;
 mod external;
+pub mod names;
 pub mod password;
 mod public_user;
 pub mod validation;

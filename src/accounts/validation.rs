@@ -122,12 +122,17 @@ pub fn validate_registration(
     required(&mut issues, "name", &input.name);
     if let Some(name) = &input.name {
         issues.string_length("name", name, 3, 80);
+        // Bouncer's own rule (zod has none): a line break in a name forges mail headers.
+        if super::names::has_control(name) {
+            issues.add("name", "Invalid characters in name");
+        }
     }
 
     let username = input.username.as_deref().unwrap_or("");
     if !username.is_empty() {
         issues.string_length("username", username, 2, 80);
-        if !USERNAME_CHARS.is_match(username) {
+        // Script=Common holds the control characters: they are refused apart.
+        if !USERNAME_CHARS.is_match(username) || super::names::has_control(username) {
             issues.add("username", "Invalid characters in username");
         }
         if INJECTION.is_match(username) {
@@ -271,6 +276,54 @@ mod tests {
             validate_login("nope", "password123", 8).unwrap_err(),
             "email: Invalid email"
         );
+    }
+
+    #[test]
+    fn control_characters_are_refused_in_names_and_usernames() {
+        for bad in [
+            "Eve\r\nBcc: x@evil.example",
+            "Eve\nSmith",
+            "Eve\tSmith",
+            "Eve\0Smith",
+            "Eve\u{7f}Smith",
+            "Eve\u{85}Smith",
+            "Eve\u{2028}Smith",
+            "Eve\u{2029}Smith",
+        ] {
+            assert_eq!(
+                validate_registration(&input(bad, None, "a@b.co", "password123", "password123"), 8)
+                    .unwrap_err(),
+                "name: Invalid characters in name",
+                "{bad:?}"
+            );
+            let username = bad.replace([' ', ':', '@'], "");
+            assert_eq!(
+                validate_registration(
+                    &input(
+                        "Eve",
+                        Some(&username),
+                        "a@b.co",
+                        "password123",
+                        "password123"
+                    ),
+                    8
+                )
+                .unwrap_err(),
+                "username: Invalid characters in username",
+                "{username:?}"
+            );
+        }
+        assert!(validate_registration(
+            &input(
+                "Jānis Bērziņš",
+                None,
+                "a@b.co",
+                "password123",
+                "password123"
+            ),
+            8
+        )
+        .is_ok());
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use super::{fail, CliResult};
 use crate::accounts::iso_time;
 use crate::app::AppContext;
+use crate::config::values::MAX_DURATION_MS;
 use crate::moderation::Subject;
 
 #[derive(clap::Args)]
@@ -26,8 +27,9 @@ pub struct Args {
 /// Parses `30s`, `90m`, `2h`, `1d` or plain milliseconds into milliseconds.
 pub fn parse_duration(text: &str) -> Result<i64, String> {
     let text = text.trim();
-    let expected =
-        || format!("{text:?} is not a duration; use e.g. 30s, 90m, 2h, 1d or milliseconds");
+    let expected = || {
+        format!("{text:?} is not a duration; use e.g. 30s, 90m, 2h, 1d or milliseconds (at most 100 years)")
+    };
     let (digits, unit_ms) = match text.char_indices().last() {
         Some((i, 's')) => (&text[..i], 1_000),
         Some((i, 'm')) => (&text[..i], 60_000),
@@ -36,8 +38,9 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
         _ => (text, 1),
     };
     let n: i64 = digits.parse().map_err(|_| expected())?;
+    // The ban ends at now + the duration: past a century that sum may overflow.
     match n.checked_mul(unit_ms) {
-        Some(ms) if ms > 0 => Ok(ms),
+        Some(ms) if ms > 0 && ms <= MAX_DURATION_MS => Ok(ms),
         _ => Err(expected()),
     }
 }
@@ -84,6 +87,9 @@ mod tests {
             "h",
             "1.5h",
             "99999999999999999999d",
+            "9223372036854775807",
+            "106752d",
+            "36501d",
         ] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }

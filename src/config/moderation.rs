@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use ipnet::IpNet;
 
-use super::values::{parse_bool, parse_ms_expression};
+use super::values::{parse_bool, parse_ms_expression, MAX_DURATION_MS};
 use super::ConfigError;
 
 /// A fixed-window limiter: at most `max` requests per `window_minutes`.
@@ -98,9 +98,19 @@ fn limiter(
     prefix: &str,
     default: &LimiterSettings,
 ) -> Result<LimiterSettings, ConfigError> {
+    let window_var = format!("{prefix}_WINDOW");
+    let window_minutes = whole(vars, &window_var, default.window_minutes, 1)?;
+    // A window ends at now + its length: past a century that sum may overflow.
+    if window_minutes > (MAX_DURATION_MS / 60_000) as u64 {
+        return Err(ConfigError::invalid(
+            &window_var,
+            &window_minutes.to_string(),
+            "a number of minutes of at most 100 years",
+        ));
+    }
     Ok(LimiterSettings {
         max: whole(vars, &format!("{prefix}_MAX"), default.max, 1)?,
-        window_minutes: whole(vars, &format!("{prefix}_WINDOW"), default.window_minutes, 1)?,
+        window_minutes,
     })
 }
 
@@ -115,13 +125,22 @@ impl ModerationConfig {
     pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
         let ban_duration_ms = match raw(vars, "BAN_DURATION") {
             None => 1000 * 60 * 60 * 2,
-            Some(v) => parse_ms_expression(v).map_err(|why| {
-                ConfigError::invalid(
-                    "BAN_DURATION",
-                    v,
-                    &format!("milliseconds as an integer expression such as `1000 * 60 * 60 * 2` ({why})"),
-                )
-            })?,
+            Some(v) => parse_ms_expression(v)
+                .and_then(|ms| {
+                    // A ban ends at now + its duration: past a century that sum may overflow.
+                    if ms > MAX_DURATION_MS {
+                        Err("at most 100 years".to_string())
+                    } else {
+                        Ok(ms)
+                    }
+                })
+                .map_err(|why| {
+                    ConfigError::invalid(
+                        "BAN_DURATION",
+                        v,
+                        &format!("milliseconds as an integer expression such as `1000 * 60 * 60 * 2` ({why})"),
+                    )
+                })?,
         };
         let ban_interval = match raw(vars, "BAN_INTERVAL") {
             None => 20,
@@ -276,6 +295,8 @@ mod tests {
             ("REGISTER_WINDOW", "1.5"),
             ("BAN_INTERVAL", "0"),
             ("BAN_DURATION", "2 hours"),
+            ("BAN_DURATION", "9223372036854775807"),
+            ("LOGIN_WINDOW", "153722867280912930"),
             ("NON_BROWSER_VIOLATION_SCORE", "-1"),
             ("TRUST_PROXY", "yes"),
             ("TRUSTED_PROXIES", "10.0.0.0/33"),

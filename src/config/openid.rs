@@ -91,7 +91,7 @@ impl OpenIdConfig {
         let callback_url = if callback.starts_with("http://") || callback.starts_with("https://") {
             callback.to_string()
         } else {
-            format!("{domain_server}{callback}")
+            super::social::join_url(domain_server, callback)
         };
         let tolerance_raw = get("OPENID_CLOCK_TOLERANCE").unwrap_or("300");
         let clock_tolerance_secs = tolerance_raw
@@ -202,6 +202,16 @@ mod tests {
         );
         assert_eq!(c.scope, "openid profile email");
         assert_eq!(c.clock_tolerance_secs, 300);
+        for callback in ["oauth/openid/callback", "//oauth/openid/callback"] {
+            assert_eq!(
+                openid(&[("OPENID_CALLBACK_URL", callback)], true)
+                    .unwrap()
+                    .unwrap()
+                    .callback_url,
+                "https://chat.example.com/oauth/openid/callback",
+                "one slash between DOMAIN_SERVER and {callback}"
+            );
+        }
         assert!(
             openid(&[("OPENID_CLIENT_SECRET", "")], true)
                 .unwrap()

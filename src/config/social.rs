@@ -83,6 +83,20 @@ pub struct AppleKey {
     pub private_key_path: PathBuf,
 }
 
+/// `base` and `path` joined by exactly one slash, whatever slashes the operator wrote at the end
+/// of an origin or base URL, or at the start of a path (`https://proxy/` + `/user` must not be
+/// `https://proxy//user`, which a provider or its proxy may not route).
+pub fn join_url(base: &str, path: &str) -> String {
+    let base = base.trim_end_matches('/');
+    let path = path.trim_start_matches('/');
+    if path.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}/{path}")
+    }
+}
+
+/// A built-in endpoint, moved to `origin` (path and query kept) when one is set.
 fn with_origin(default: &str, origin: Option<&str>) -> String {
     match origin {
         Some(origin) => {
@@ -92,7 +106,7 @@ fn with_origin(default: &str, origin: Option<&str>) -> String {
                 path.push('?');
                 path.push_str(q);
             }
-            format!("{}{}", origin.trim_end_matches('/'), path)
+            join_url(origin, &path)
         }
         None => default.to_string(),
     }
@@ -176,7 +190,7 @@ impl SocialConfig {
         let callback_url = if callback.starts_with("http://") || callback.starts_with("https://") {
             callback
         } else {
-            format!("{domain_server}{callback}")
+            join_url(domain_server, &callback)
         };
         let o = |url: &str| with_origin(url, origin);
         let (endpoints, scopes) = match kind {
@@ -196,15 +210,15 @@ impl SocialConfig {
                     .map(|v| v.trim().trim_end_matches('/'))
                     .filter(|v| !v.is_empty())
                 {
-                    Some(base) => (base.to_string(), format!("{base}/api/v3")),
+                    Some(base) => (base.to_string(), join_url(base, "api/v3")),
                     None => (o("https://github.com"), o("https://api.github.com")),
                 };
                 (
                     Endpoints {
-                        authorize: format!("{web}/login/oauth/authorize"),
-                        token: format!("{web}/login/oauth/access_token"),
-                        profile: format!("{api}/user"),
-                        emails: Some(format!("{api}/user/emails")),
+                        authorize: join_url(&web, "login/oauth/authorize"),
+                        token: join_url(&web, "login/oauth/access_token"),
+                        profile: join_url(&api, "user"),
+                        emails: Some(join_url(&api, "user/emails")),
                     },
                     vec!["user:email", "read:user"],
                 )
@@ -303,6 +317,96 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("GOOGLE_ENDPOINT_ORIGIN"), "{err}");
+    }
+
+    #[test]
+    fn join_url_writes_one_slash_whatever_the_operator_wrote() {
+        for base in [
+            "https://p.example",
+            "https://p.example/",
+            "https://p.example//",
+        ] {
+            for path in ["user", "/user", "//user"] {
+                assert_eq!(
+                    join_url(base, path),
+                    "https://p.example/user",
+                    "{base} {path}"
+                );
+            }
+            assert_eq!(join_url(base, "/"), "https://p.example");
+        }
+        assert_eq!(
+            join_url("https://p.example/github/", "/user"),
+            "https://p.example/github/user"
+        );
+    }
+
+    /// Every endpoint and callback: no `//` after the scheme's.
+    fn assert_single_slashes(c: &SocialConfig) {
+        let e = &c.endpoints;
+        for url in [&e.authorize, &e.token, &e.profile, &c.callback_url]
+            .into_iter()
+            .chain(e.emails.as_ref())
+        {
+            let (_, rest) = url.split_once("://").unwrap();
+            assert!(!rest.contains("//"), "{url}");
+            url::Url::parse(url).unwrap();
+        }
+    }
+
+    #[test]
+    fn endpoint_origins_and_callbacks_join_without_double_slashes() {
+        for slash in ["", "/", "//"] {
+            let origin = format!("http://127.0.0.1:9{slash}");
+            let callback = format!("{slash}oauth/github/callback");
+            let vars: HashMap<String, String> = [
+                ("GITHUB_CLIENT_ID", "h"),
+                ("GITHUB_CLIENT_SECRET", "hs"),
+                ("GITHUB_ENDPOINT_ORIGIN", origin.as_str()),
+                ("GITHUB_CALLBACK_URL", callback.as_str()),
+                ("GOOGLE_CLIENT_ID", "g"),
+                ("GOOGLE_CLIENT_SECRET", "gs"),
+                ("GOOGLE_ENDPOINT_ORIGIN", origin.as_str()),
+                ("FACEBOOK_CLIENT_ID", "f"),
+                ("FACEBOOK_CLIENT_SECRET", "fs"),
+                ("FACEBOOK_ENDPOINT_ORIGIN", origin.as_str()),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            let enabled =
+                SocialConfig::all_from_vars(&vars, true, "https://chat.example.com").unwrap();
+            assert_eq!(enabled.len(), 3);
+            for c in &enabled {
+                assert_single_slashes(c);
+            }
+            let github = enabled
+                .iter()
+                .find(|c| c.kind == SocialKind::Github)
+                .unwrap();
+            assert_eq!(
+                github.endpoints.authorize,
+                "http://127.0.0.1:9/login/oauth/authorize"
+            );
+            assert_eq!(github.endpoints.profile, "http://127.0.0.1:9/user");
+            assert_eq!(
+                github.endpoints.emails.as_deref(),
+                Some("http://127.0.0.1:9/user/emails")
+            );
+            assert_eq!(
+                github.callback_url,
+                "https://chat.example.com/oauth/github/callback"
+            );
+            let facebook = enabled
+                .iter()
+                .find(|c| c.kind == SocialKind::Facebook)
+                .unwrap();
+            assert_eq!(
+                facebook.endpoints.profile,
+                "http://127.0.0.1:9/v18.0/me?fields=id,email,name,picture.type(large)",
+                "the query is kept"
+            );
+        }
     }
 
     #[test]

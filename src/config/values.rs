@@ -158,16 +158,20 @@ impl ExprParser<'_> {
 }
 
 /// A positive millisecond duration from an expression, or its default when unset.
+/// The longest duration Bouncer takes (100 years). Every duration is added to the current time
+/// somewhere (a token's expiry, a ban's end): a longer one would overflow that sum.
+pub const MAX_DURATION_MS: i64 = 100 * 365 * 86_400_000;
+
 pub fn duration_ms(name: &str, raw: Option<&str>, default_ms: i64) -> Result<i64, ConfigError> {
     let Some(raw) = raw.filter(|v| !v.trim().is_empty()) else {
         return Ok(default_ms);
     };
     match parse_ms_expression(raw) {
-        Ok(v) if v > 0 => Ok(v),
+        Ok(v) if v > 0 && v <= MAX_DURATION_MS => Ok(v),
         Ok(_) => Err(ConfigError::invalid(
             name,
             raw,
-            "a positive number of milliseconds",
+            "a positive number of milliseconds, at most 100 years",
         )),
         Err(why) => Err(ConfigError::invalid(
             name,
@@ -219,6 +223,21 @@ mod tests {
         }
         let deep = format!("{}1{}", "(".repeat(100), ")".repeat(100));
         assert!(parse_ms_expression(&deep).is_err());
+    }
+
+    #[test]
+    fn durations_are_positive_and_at_most_a_century() {
+        assert_eq!(duration_ms("X", Some("1000 * 60"), 1), Ok(60_000));
+        assert_eq!(duration_ms("X", None, 7), Ok(7));
+        for bad in [
+            "0",
+            "-1",
+            "9223372036854775807",
+            "1000 * 60 * 60 * 24 * 365 * 101",
+        ] {
+            let err = duration_ms("X", Some(bad), 1).unwrap_err().to_string();
+            assert!(err.contains("at most 100 years"), "{bad}: {err}");
+        }
     }
 
     #[test]

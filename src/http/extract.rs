@@ -10,6 +10,7 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::app::AppContext;
 use crate::error::Error;
@@ -55,9 +56,26 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
                 "Content-Type must be application/json".into(),
             ));
         };
-        serde_json::from_slice(body)
-            .map(ApiJson)
-            .map_err(|e| Error::BadRequest(format!("Invalid JSON body: {e}")))
+        let invalid = |e: serde_json::Error| Error::BadRequest(format!("Invalid JSON body: {e}"));
+        let value: Value = serde_json::from_slice(body).map_err(invalid)?;
+        // PostgreSQL refuses a NUL in text with an error, so a `\u0000` in any field would
+        // turn a lookup into a 500 there (and no field of LibreChat's protocol needs one).
+        if holds_nul(&value) {
+            return Err(Error::BadRequest(
+                "Invalid JSON body: strings may not contain NUL (\\u0000)".into(),
+            ));
+        }
+        serde_json::from_value(value).map(ApiJson).map_err(invalid)
+    }
+}
+
+/// Whether any string of `value`, key or value, holds a NUL character.
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(fields) => fields.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
     }
 }
 

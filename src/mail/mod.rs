@@ -7,11 +7,14 @@ pub mod flows;
 mod templates;
 mod transport;
 
+use std::any::Any;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
+use futures_util::FutureExt;
 use lettre::message::Mailbox;
 use serde_json::json;
 use tokio::sync::{Notify, Semaphore};
@@ -69,6 +72,38 @@ struct Queued {
     drained: Notify,
 }
 
+/// One place in the queue of background messages, given back when dropped: when the task
+/// ends, fails, panics or is dropped unrun by a runtime shutting down.
+struct QueuePlace(Arc<Queued>);
+
+impl QueuePlace {
+    /// A place, unless `MAX_QUEUED` are taken.
+    fn take(queued: &Arc<Queued>) -> Option<Self> {
+        if queued.count.fetch_add(1, Ordering::SeqCst) >= MAX_QUEUED {
+            queued.count.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Some(Self(queued.clone()))
+    }
+}
+
+impl Drop for QueuePlace {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.drained.notify_waiters();
+        }
+    }
+}
+
+/// What a panic said, when it said it with text (`panic!` and `expect` do).
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
+}
+
 impl Mailer {
     pub fn new(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         let mail = &config.mail;
@@ -77,10 +112,8 @@ impl Mailer {
             // Never used: nothing is sent without a transport.
             Mailbox::new(None, "noreply@localhost".parse()?)
         } else {
-            Mailbox::new(
-                Some(mail.from_name.clone()),
-                mail.from_address.parse().context("EMAIL_FROM")?,
-            )
+            // EMAIL_FROM_NAME (or APP_TITLE) with a line break would make every send panic.
+            transport::mailbox(&mail.from_name, &mail.from_address).context("EMAIL_FROM")?
         };
         Ok(Self {
             transport,
@@ -202,24 +235,34 @@ impl Mailer {
     }
 
     /// Runs `task` (which issues a token and sends a message) after the caller has answered.
-    /// Tracked, so a test or a shutdown can wait for it (`idle`).
+    /// Tracked, so a test or a shutdown can wait for it (`idle`). The task's place in the queue
+    /// is given back however it ends, a panic included: a panicking message must not take a
+    /// place for good, or enough of them would stop all mail.
     pub fn background(
         &self,
         what: &'static str,
         task: impl Future<Output = anyhow::Result<()>> + Send + 'static,
     ) {
-        let queued = self.queued.clone();
-        if queued.count.fetch_add(1, Ordering::SeqCst) >= MAX_QUEUED {
-            queued.count.fetch_sub(1, Ordering::SeqCst);
+        let Some(place) = QueuePlace::take(&self.queued) else {
             tracing::warn!(what, "mail queue full: message dropped");
             return;
-        }
+        };
         tokio::spawn(async move {
-            if let Err(e) = task.await {
-                tracing::warn!(what, error = %format!("{e:#}"), "sending mail failed");
-            }
-            if queued.count.fetch_sub(1, Ordering::SeqCst) == 1 {
-                queued.drained.notify_waiters();
+            let _place = place;
+            // The task is only run, never looked at again after a panic: unwind-safe enough.
+            match AssertUnwindSafe(task).catch_unwind().await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(what, error = %format!("{e:#}"), "sending mail failed")
+                }
+                Err(panic) => {
+                    tracing::error!(
+                        what,
+                        // Debug: a line break in the message stays on the log's line.
+                        panic = ?panic_message(&*panic),
+                        "sending mail panicked"
+                    )
+                }
             }
         });
     }
@@ -234,6 +277,208 @@ impl Mailer {
                 return;
             }
             drained.await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::clock::ManualClock;
+
+    fn mailer(extra: &[(&str, &str)]) -> Mailer {
+        let mut vars: HashMap<String, String> = HashMap::from([
+            ("JWT_SECRET".into(), "s".repeat(64)),
+            ("JWT_REFRESH_SECRET".into(), "r".repeat(64)),
+            ("CREDS_KEY".into(), "c".repeat(64)),
+            ("CONFIG_PATH".into(), "".into()),
+        ]);
+        for (k, v) in extra {
+            vars.insert(k.to_string(), v.to_string());
+        }
+        let config = Config::from_vars(&vars).unwrap();
+        Mailer::new(&config, Arc::new(ManualClock::new(0))).unwrap()
+    }
+
+    /// A hang guard, not a timing assertion.
+    async fn idle_soon(mailer: &Mailer) {
+        tokio::time::timeout(Duration::from_secs(10), mailer.idle())
+            .await
+            .expect("the mailer goes idle");
+    }
+
+    #[tokio::test]
+    async fn panicking_tasks_give_their_queue_place_back() {
+        let mailer = mailer(&[]);
+        for _ in 0..MAX_QUEUED + 10 {
+            mailer.background("test", async { panic!("a task that panics") });
+            idle_soon(&mailer).await;
+        }
+        assert_eq!(mailer.queued.count.load(Ordering::SeqCst), 0);
+        let (sent, ran) = tokio::sync::oneshot::channel();
+        mailer.background("test", async move {
+            let _ = sent.send(());
+            Ok(())
+        });
+        tokio::time::timeout(Duration::from_secs(10), ran)
+            .await
+            .expect("a later task still runs")
+            .unwrap();
+        idle_soon(&mailer).await;
+    }
+
+    /// What the tests' log subscriber wrote.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The log of the whole unit-test process. Global, not `set_default`: tracing caches
+    /// whether a call site is wanted, and a test running at the same time on another thread
+    /// without the scoped subscriber could leave it cached as unwanted.
+    fn captured_log() -> &'static Captured {
+        static LOG: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+        LOG.get_or_init(|| {
+            let captured = Captured::default();
+            let writer = captured.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_writer(move || writer.clone())
+                .with_ansi(false)
+                .finish();
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("no other unit test installs a global subscriber");
+            captured
+        })
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_logged_once_as_an_error() {
+        let captured = captured_log();
+        // A name of its own, to find this test's lines among the other tests'.
+        const WHAT: &str = "panic-logging-test email";
+        let mailer = mailer(&[]);
+        mailer.background(WHAT, async { panic!("a task that panics\nFAKE log line") });
+        idle_soon(&mailer).await;
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains(WHAT) || l.contains("FAKE"))
+            .collect();
+        assert_eq!(lines.len(), 1, "{log}");
+        assert!(lines[0].contains("ERROR"), "{log}");
+        assert!(lines[0].contains("sending mail panicked"), "{log}");
+        assert!(
+            lines[0].contains(r#"panic="a task that panics\nFAKE log line""#),
+            "{log}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panic_among_waiting_tasks_still_lets_idle_return() {
+        let mailer = mailer(&[]);
+        let (release, released) = tokio::sync::watch::channel(false);
+        for i in 0..20 {
+            let mut released = released.clone();
+            mailer.background("test", async move {
+                let _ = released.wait_for(|r| *r).await;
+                if i % 2 == 0 {
+                    panic!("task {i} panics");
+                }
+                anyhow::bail!("task {i} fails")
+            });
+        }
+        assert_eq!(mailer.queued.count.load(Ordering::SeqCst), 20);
+        release.send(true).unwrap();
+        idle_soon(&mailer).await;
+        assert_eq!(mailer.queued.count.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn the_queue_refuses_past_its_limit_and_frees_on_drop() {
+        let queued = Arc::<Queued>::default();
+        let places: Vec<_> = (0..MAX_QUEUED)
+            .map(|_| QueuePlace::take(&queued).expect("a place"))
+            .collect();
+        assert!(QueuePlace::take(&queued).is_none(), "full");
+        drop(places);
+        assert_eq!(queued.count.load(Ordering::SeqCst), 0);
+        assert!(QueuePlace::take(&queued).is_some());
+    }
+
+    #[test]
+    fn panic_messages_are_read_from_str_and_string_payloads() {
+        let text: Box<dyn Any + Send> = Box::new("static text");
+        let owned: Box<dyn Any + Send> = Box::new(String::from("formatted text"));
+        let other: Box<dyn Any + Send> = Box::new(42_u8);
+        assert_eq!(panic_message(&*text), "static text");
+        assert_eq!(panic_message(&*owned), "formatted text");
+        assert_eq!(panic_message(&*other), "(no message)");
+    }
+
+    const HOSTILE: &str = "Eve\r\nBcc: x@evil.example";
+
+    // In a runtime: lettre's connection pool panics when dropped outside one.
+    #[tokio::test]
+    async fn a_hostile_from_name_or_app_title_does_not_stop_the_start() {
+        for vars in [
+            [("EMAIL_FROM_NAME", HOSTILE), ("APP_TITLE", "Chat")],
+            [("EMAIL_FROM_NAME", ""), ("APP_TITLE", HOSTILE)],
+        ] {
+            let mut all = vec![
+                ("EMAIL_HOST", "127.0.0.1"),
+                ("EMAIL_PORT", "9"),
+                ("EMAIL_FROM", "noreply@bouncer.test"),
+            ];
+            all.extend_from_slice(&vars);
+            let mailer = mailer(&all);
+            assert!(mailer.configured());
+            let from = transport::header_text(&mailer.from).unwrap();
+            assert!(!from.contains(['\r', '\n']), "{from:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn hostile_names_and_titles_render() {
+        let mailer = mailer(&[("APP_TITLE", HOSTILE)]);
+        let rendered = mailer
+            .render(&Notice::ResetRequest {
+                name: HOSTILE,
+                email: "eve@example.com",
+                user_id: "u1",
+                token: "t",
+            })
+            .unwrap();
+        let invite = mailer
+            .render(&Notice::Invite {
+                email: "eve@example.com",
+                token: "t",
+            })
+            .unwrap();
+        for message in [rendered, invite] {
+            let built = transport::build_message(&mailer.from, &message).unwrap();
+            let raw = String::from_utf8(built.formatted()).unwrap();
+            let head = raw.split("\r\n\r\n").next().unwrap();
+            assert!(
+                !head.split("\r\n").any(|line| line.starts_with("Bcc")),
+                "{head}"
+            );
+            assert_eq!(
+                built.envelope().to().len(),
+                1,
+                "one recipient: {:?}",
+                built.envelope()
+            );
         }
     }
 }

@@ -30,6 +30,7 @@ class Recorder:
             "from": str(message["From"]),
             "to": str(message["To"]),
             "subject": str(message["Subject"]),
+            "header_names": list(message.keys()),
             "text": parts["plain"],
             "html": parts["html"],
             "tls": session.ssl is not None,
