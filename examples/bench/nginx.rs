@@ -73,7 +73,10 @@ http {{
         .spawn()
         .context("starting nginx")?;
     for _ in 0..500 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return Ok(Some(Nginx {
                 child,
                 binary,

@@ -273,6 +273,20 @@ pub async fn run_all(mode: Mode) -> anyhow::Result<Report> {
     )
     .await;
     drop(proxy);
+    // nginx's proxy_pass to the same upstream, in the same run: the proxy's reference.
+    let nginx = super::nginx::start(&reference.base, processes::free_port()).await?;
+    let by_nginx = match &nginx {
+        Some(nginx) => Some(
+            load::run(
+                AUTH_CONNECTIONS,
+                d,
+                get_with_token(&client, format!("{}/verify", nginx.base), token.clone()),
+            )
+            .await,
+        ),
+        None => None,
+    };
+    drop(nginx);
     drop(reference);
     rows.push(Row {
         scenario: format!("reverse proxy to the bare route, {AUTH_CONNECTIONS} connections"),
@@ -285,6 +299,25 @@ pub async fn run_all(mode: Mode) -> anyhow::Result<Report> {
         ratio: Some(proxied.rate() / bare.rate()),
         value: proxied.rate(),
     });
+    match by_nginx {
+        Some(by_nginx) => rows.push(Row {
+            scenario: format!(
+                "gateway vs nginx `proxy_pass` (upstream keep-alive) to the same upstream, {AUTH_CONNECTIONS} connections"
+            ),
+            bouncer: format!(
+                "{} (also verifies the token and checks bans)",
+                latency(&proxied)
+            ),
+            limit: format!(
+                "nginx: {}; adds p50 {:.2} ms",
+                latency(&by_nginx),
+                by_nginx.quantile_ms(0.5) - bare.quantile_ms(0.5)
+            ),
+            ratio: Some(proxied.rate() / by_nginx.rate()),
+            value: proxied.rate(),
+        }),
+        None => eprintln!("bench: nginx is not installed; the proxy's nginx row is left out"),
+    }
 
     // Password hashing limit, then logins saturating the hash workers while one connection
     // keeps asking for the user (the runtime must not starve).
