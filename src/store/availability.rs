@@ -73,6 +73,10 @@ impl Availability {
 
     /// Records the probe's verdict; logs only the changes.
     pub fn set(&self, up: bool, reason: Option<&dyn std::fmt::Display>) {
+        if self.closed.load(Ordering::SeqCst) {
+            // A probe that was under way when the pool closed.
+            return;
+        }
         let changed = self.up.send_if_modified(|state| {
             let changed = *state != up;
             *state = up;
@@ -119,9 +123,11 @@ impl Availability {
         }
     }
 
-    /// Stops the probe (the pool is closing).
+    /// The pool is closing: nothing can be reached any more (said without an outage warning)
+    /// and the probe stops.
     pub fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
+        self.up.send_replace(false);
         self.wake.notify_one();
     }
 
