@@ -132,7 +132,8 @@ impl Availability {
     }
 
     /// Starts the probe: every `PROBE_EVERY`, or at once when woken, it checks its own
-    /// connection (opening one if it has none) within `PROBE_TIMEOUT` and records the verdict.
+    /// connection (opening a new one if it has none or it failed) within `PROBE_TIMEOUT` and
+    /// records the verdict.
     pub fn spawn_probe(self: &Arc<Self>, options: AnyConnectOptions) {
         let options = options.disable_statement_logging();
         let verdict: Weak<Self> = Arc::downgrade(self);
@@ -172,11 +173,15 @@ async fn probe(
     connection: &mut Option<AnyConnection>,
     options: &AnyConnectOptions,
 ) -> Result<(), sqlx::Error> {
-    let connection = match connection {
-        Some(c) => c,
-        None => connection.insert(options.connect().await?),
-    };
-    connection.ping().await
+    if let Some(open) = connection.as_mut() {
+        if open.ping().await.is_ok() {
+            return Ok(());
+        }
+        // One connection that died alone (closed by the server, a proxy or an operator) is
+        // no outage: a new one decides.
+        *connection = None;
+    }
+    connection.insert(options.connect().await?).ping().await
 }
 
 #[cfg(test)]
