@@ -105,9 +105,9 @@ pub struct Accounts {
 
 /// How long a cached user is served without reading the database again.
 const FRESH_FOR_MS: i64 = 30_000;
-/// How long the last known copy of a user may stand in for the database during an outage, at
-/// least: the access-token lifetime, when longer, so a token valid at the outage keeps working
-/// for all its life.
+/// How long the last known copy of a user may stand in for the database during an outage:
+/// an hour, or the access-token lifetime when that is longer (see `Accounts::new`), so the
+/// token of a user read when the outage began keeps working for all its life.
 const LAST_KNOWN_FOR_MS: i64 = 3_600_000;
 
 /// A user as last read, and when (by the injected clock).
