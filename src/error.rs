@@ -93,6 +93,7 @@ impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         match e {
             sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed => Error::Unavailable(e),
@@ -190,5 +191,31 @@ impl IntoResponse for Error {
                 json_message(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database that cannot be reached, whichever way the connection fails (TLS included),
+    /// is a 503, never a 500.
+    #[test]
+    fn connection_failures_are_unavailable() {
+        let failures = [
+            sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+            sqlx::Error::Tls("handshake failed".into()),
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::WorkerCrashed,
+        ];
+        for failure in failures {
+            let status = Error::from(failure).into_response().status();
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        }
+        let bug = Error::from(sqlx::Error::RowNotFound)
+            .into_response()
+            .status();
+        assert_eq!(bug, StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

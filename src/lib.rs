@@ -62,6 +62,10 @@ pub fn spawn_maintenance(ctx: Arc<AppContext>) -> tokio::task::JoinHandle<()> {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
+            if !sync.db.is_available() {
+                // The database's own probe reports the outage once; this would every tick.
+                continue;
+            }
             if let Err(e) = sync.sessions.sync_revocations().await {
                 tracing::warn!(error = %e, "reading session revocations failed");
             }

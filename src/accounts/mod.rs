@@ -95,23 +95,52 @@ pub struct Accounts {
     hasher: PasswordHasher,
     clock: Arc<dyn Clock>,
     rules: AccountRules,
-    /// Users by id, so token-authenticated reads of the user make no database round trip.
-    /// Every write through `Accounts` invalidates its entry; the short life bounds staleness
-    /// from writes made by other processes.
-    cache: Cache<String, Arc<User>>,
+    /// Users by id with the time they were read, so token-authenticated reads of the user
+    /// make no database round trip. Every write through `Accounts` invalidates its entry; a
+    /// copy older than `FRESH_FOR_MS` (by the injected clock) is read again, which bounds
+    /// staleness from writes made by other processes. Older copies are kept for
+    /// `last_known_for_ms`, served only while the database is unavailable.
+    cache: Cache<String, KnownUser>,
+    last_known_for_ms: i64,
+}
+
+/// How long a cached user is served without reading the database again.
+const FRESH_FOR_MS: i64 = 30_000;
+/// How long the last known copy of a user may stand in for the database during an outage:
+/// an hour, or the access-token lifetime when that is longer (see `Accounts::new`), so the
+/// token of a user read when the outage began keeps working for all its life.
+const LAST_KNOWN_FOR_MS: i64 = 3_600_000;
+
+/// A user as last read, and when (by the injected clock).
+#[derive(Clone)]
+struct KnownUser {
+    user: Arc<User>,
+    read_at_ms: i64,
+}
+
+impl KnownUser {
+    fn younger_than(&self, now_ms: i64, age_ms: i64) -> bool {
+        (0..age_ms).contains(&(now_ms - self.read_at_ms))
+    }
 }
 
 impl Accounts {
     pub fn new(db: Db, hasher: PasswordHasher, clock: Arc<dyn Clock>, rules: AccountRules) -> Self {
+        let last_known_for_ms = LAST_KNOWN_FOR_MS.max(rules.session_expiry_ms);
         Self {
             db,
             hasher,
             clock,
             rules,
+            // The time to live (wall clock) only frees memory; which copy is served is decided
+            // by the injected clock in `user`.
             cache: Cache::builder()
                 .max_capacity(100_000)
-                .time_to_live(Duration::from_secs(30))
+                .time_to_live(Duration::from_millis(
+                    u64::try_from(last_known_for_ms).unwrap_or(u64::MAX),
+                ))
                 .build(),
+            last_known_for_ms,
         }
     }
 
@@ -223,17 +252,40 @@ impl Accounts {
         self.cache.invalidate(id);
     }
 
-    /// The user with this id, from memory when possible.
+    /// The user with this id, from memory when a fresh copy is there. While the database is
+    /// unavailable, the last known copy stands in (a token that was valid stays valid:
+    /// revocations and bans live in memory); only then, so a user deleted elsewhere never
+    /// comes back from it.
     pub async fn user(&self, id: &str) -> Result<Option<Arc<User>>> {
-        if let Some(user) = self.cache.get(id) {
-            return Ok(Some(user));
+        let now = self.clock.now_ms();
+        let known = self.cache.get(id);
+        if let Some(known) = known.as_ref().filter(|k| k.younger_than(now, FRESH_FOR_MS)) {
+            return Ok(Some(known.user.clone()));
         }
-        let Some(user) = store::users::find_by_id(&self.db, id).await? else {
-            return Ok(None);
-        };
-        let user = Arc::new(user);
-        self.cache.insert(id.to_string(), user.clone());
-        Ok(Some(user))
+        match store::users::find_by_id(&self.db, id).await {
+            Ok(Some(user)) => {
+                let user = Arc::new(user);
+                self.cache.insert(
+                    id.to_string(),
+                    KnownUser {
+                        user: user.clone(),
+                        read_at_ms: now,
+                    },
+                );
+                Ok(Some(user))
+            }
+            Ok(None) => {
+                self.cache.invalidate(id);
+                Ok(None)
+            }
+            Err(Error::Unavailable(e)) => {
+                match known.filter(|k| k.younger_than(now, self.last_known_for_ms)) {
+                    Some(known) => Ok(Some(known.user)),
+                    None => Err(Error::Unavailable(e)),
+                }
+            }
+            Err(e) => Err(e),
+        }
     }
 
     pub async fn find_by_email(&self, email: &str) -> Result<Option<User>> {

@@ -11,13 +11,16 @@ pub async fn run(ctx: Arc<AppContext>) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     tracing::info!(address = %listener.local_addr()?, "bouncer listening");
-    crate::spawn_maintenance(ctx.clone());
+    let maintenance = crate::spawn_maintenance(ctx.clone());
     if let Some(openid) = &ctx.openid {
         openid.spawn_discovery();
     }
     crate::serve(listener, ctx.clone(), shutdown_signal()).await?;
     // Messages already promised to someone (a verification, a reset link) still go out.
     let _ = tokio::time::timeout(crate::mail::SEND_TIMEOUT, ctx.mail.idle()).await;
+    // Purges under way would meet the closed database and warn about it.
+    maintenance.abort();
+    let _ = maintenance.await;
     ctx.db.close().await;
     tracing::info!("bouncer stopped");
     Ok(())

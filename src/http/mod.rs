@@ -5,6 +5,7 @@ pub mod auth;
 pub mod body_limit;
 pub mod cookies;
 pub mod extract;
+pub mod health;
 pub mod oauth;
 pub mod password_reset;
 pub mod request_target;
@@ -15,7 +16,7 @@ pub mod verification;
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -66,7 +67,7 @@ pub fn router(ctx: Arc<AppContext>) -> Router {
         .route("/api/user/verify", post(verification::verify))
         .route("/api/user/verify/resend", post(verification::resend))
         .route("/api/config", get(startup_config::get))
-        .route("/healthz", get(health))
+        .route("/healthz", get(health::health))
         .route(
             "/api/auth/verify",
             get(crate::gateway::forward_auth::verify),
@@ -87,28 +88,6 @@ pub fn router(ctx: Arc<AppContext>) -> Router {
     Router::new()
         .fallback_service(router.with_state(ctx))
         .layer(middleware::from_fn(request_target::canonicalize))
-}
-
-/// Each dependency's state. 503 when the database is down (nothing works without it); 200 and
-/// `"degraded"` when only Redis is down (signing in works; limiters fail open).
-async fn health(State(ctx): State<Arc<AppContext>>) -> Response {
-    let up = |ok: bool| if ok { "up" } else { "down" };
-    let database = ctx.db.ping().await;
-    let redis = match ctx.config.redis {
-        Some(_) => Some(ctx.moderation.state_reachable().await),
-        None => None,
-    };
-    let (status, text) = match (database, redis) {
-        (false, _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-        (true, Some(false)) => (StatusCode::OK, "degraded"),
-        (true, _) => (StatusCode::OK, "ok"),
-    };
-    let mut body = json!({ "status": text, "database": up(database) });
-    if let Some(redis) = redis {
-        body["redis"] = json!(up(redis));
-        body["moderationStateErrors"] = json!(ctx.moderation.state_errors());
-    }
-    (status, Json(body)).into_response()
 }
 
 async fn not_found() -> Response {

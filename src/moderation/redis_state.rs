@@ -13,6 +13,9 @@ use super::state::ModerationState;
 use crate::config::RedisSettings;
 use crate::error::Result;
 
+/// How long a ping may take before Redis counts as down.
+const PING_TIMEOUT: Duration = Duration::from_millis(500);
+
 pub struct RedisState {
     connection: ConnectionManager,
     prefix: String,
@@ -137,11 +140,14 @@ impl ModerationState for RedisState {
         Ok(())
     }
 
+    /// Bounded as a whole: the connection manager's own timeouts apply per attempt and it may
+    /// reconnect and retry, and a Redis that accepts connections but never answers must not
+    /// hold `/healthz`.
     async fn ping(&self) -> bool {
         let mut c = self.connection.clone();
-        redis::cmd("PING")
-            .query_async::<String>(&mut c)
+        let ping = redis::cmd("PING");
+        tokio::time::timeout(PING_TIMEOUT, ping.query_async::<String>(&mut c))
             .await
-            .is_ok_and(|pong| pong == "PONG")
+            .is_ok_and(|answer| answer.is_ok_and(|pong| pong == "PONG"))
     }
 }

@@ -1,9 +1,7 @@
 //! The `email_tokens` table: emailed verification, password-reset and invitation tokens, stored
 //! as SHA-256 hashes, one live token per purpose and email.
 
-use sqlx::{Any, Transaction};
-
-use super::Db;
+use super::{Db, Tx};
 use crate::error::Result;
 
 /// What a token is for. Every lookup names its purpose, so no token passes for another kind.
@@ -89,10 +87,10 @@ pub async fn find_by_user(db: &Db, purpose: Purpose, user_id: &str) -> Result<Op
 
 /// Deletes the token inside the caller's transaction. `false` when it is already gone (used or
 /// replaced by a concurrent request), so a token works once.
-pub(super) async fn consume_in(tx: &mut Transaction<'_, Any>, id: &str) -> Result<bool> {
+pub(super) async fn consume_in(tx: &mut Tx<'_>, id: &str) -> Result<bool> {
     let done = sqlx::query("DELETE FROM email_tokens WHERE id = $1")
         .bind(id)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -62,7 +62,7 @@ pub async fn insert_user(
     new: &NewExternalUser<'_>,
     key: &IdentityKey<'_>,
 ) -> Result<Inserted> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let done = sqlx::query(
         "INSERT INTO users (id, email, name, username, password_hash, email_verified, avatar, \
                             provider, role, created_at, updated_at) \
@@ -78,7 +78,7 @@ pub async fn insert_user(
     .bind(key.provider)
     .bind(new.role)
     .bind(new.now_ms)
-    .execute(&mut *tx)
+    .execute(tx.conn())
     .await?;
     if done.rows_affected() == 0 {
         return Ok(Inserted::EmailTaken);
@@ -92,7 +92,7 @@ pub async fn insert_user(
     .bind(key.subject)
     .bind(new.id)
     .bind(new.now_ms)
-    .execute(&mut *tx)
+    .execute(tx.conn())
     .await?;
     tx.commit().await?;
     match super::users::find_by_id(db, new.id).await? {

@@ -1,21 +1,27 @@
 //! The only place with SQL. Each table has its own module; all of them take a `Db`.
 
+pub mod availability;
 pub mod bans;
 pub mod email_tokens;
 pub mod identities;
 pub mod revocations;
 pub mod sessions;
+mod tracked;
 pub mod two_factor;
 pub mod users;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::any::AnyPoolOptions;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::AnyPool;
 use sqlx::Executor;
+
+use availability::Availability;
+use tracked::{Tracked, Tx};
 
 /// Which engine `DATABASE_URL` names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,9 +44,11 @@ impl Engine {
 
 /// A handle on the database: SQLite or PostgreSQL, through one pool type so that every query
 /// is one SQL text for both engines (`$1` placeholders, times as integers passed from Rust).
+/// Every statement runs under the database's availability verdict (see `availability`).
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: AnyPool,
+    availability: Arc<Availability>,
 }
 
 impl Db {
@@ -53,8 +61,13 @@ impl Db {
             Engine::Sqlite => sqlite_url(url)?,
             Engine::Postgres => url.to_string(),
         };
+        let options = AnyConnectOptions::from_str(&url)
+            .with_context(|| format!("DATABASE_URL {}", crate::config::redact_url(&url)))?;
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
+            // How long a request may queue for a connection of a busy but healthy pool. An
+            // unreachable database does not cost this: the availability probe judges it down
+            // within a second and releases the waiting requests.
             .acquire_timeout(Duration::from_secs(5))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
@@ -70,7 +83,7 @@ impl Db {
                     Ok(())
                 })
             })
-            .connect(&url)
+            .connect_with(options.clone())
             .await
             .with_context(|| {
                 format!("opening the database ({})", crate::config::redact_url(&url))
@@ -85,19 +98,36 @@ impl Db {
             .run(&pool)
             .await
             .context("applying database migrations")?;
-        Ok(Self { pool })
+        let availability = Arc::new(Availability::default());
+        availability.spawn_probe(options);
+        Ok(Self { pool, availability })
     }
 
-    /// True when the database answers a trivial query.
-    pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    /// The probe's last verdict: false while the database is known to be unreachable. Costs
+    /// no round trip, so health checks stay instant whatever the database does.
+    pub fn is_available(&self) -> bool {
+        self.availability.is_up()
     }
 
-    pub(crate) fn pool(&self) -> &AnyPool {
-        &self.pool
+    /// The executor for one statement: the pool, under the availability verdict.
+    pub(crate) fn pool(&self) -> Tracked<'_, &AnyPool> {
+        Tracked {
+            inner: &self.pool,
+            availability: &self.availability,
+        }
+    }
+
+    /// Starts a transaction under the availability verdict.
+    pub(crate) async fn begin(&self) -> Result<Tx<'_>, sqlx::Error> {
+        let tx = self.availability.bounded(self.pool.begin()).await?;
+        Ok(Tx {
+            tx,
+            availability: &self.availability,
+        })
     }
 
     pub async fn close(&self) {
+        self.availability.close();
         self.pool.close().await;
     }
 }

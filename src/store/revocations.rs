@@ -1,13 +1,11 @@
 //! The `revoked_sessions` table: ids of sessions ended early, kept while an access token of
 //! theirs could still be alive.
 
-use sqlx::{Any, Transaction};
-
-use super::Db;
+use super::{Db, Tx};
 use crate::error::Result;
 
 pub(super) async fn insert(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Tx<'_>,
     session_id: &str,
     user_id: &str,
     now_ms: i64,
@@ -21,7 +19,7 @@ pub(super) async fn insert(
     .bind(user_id)
     .bind(now_ms)
     .bind(expires_at)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }

@@ -1,8 +1,6 @@
 //! The `sessions` table: one row per login, holding only hashes of refresh tokens.
 
-use sqlx::{Any, Transaction};
-
-use super::Db;
+use super::{Db, Tx};
 use crate::error::Result;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -76,11 +74,11 @@ pub async fn rotate(
 /// Deletes one session and records its id as revoked until `revoked_until`, in one
 /// transaction. Returns false when there was no such session.
 pub async fn revoke(db: &Db, id: &str, now_ms: i64, revoked_until: i64) -> Result<bool> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let user: Option<(String,)> =
         sqlx::query_as("DELETE FROM sessions WHERE id = $1 RETURNING user_id")
             .bind(id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(tx.conn())
             .await?;
     let Some((user_id,)) = user else {
         return Ok(false);
@@ -97,7 +95,7 @@ pub async fn revoke_all_for_user(
     now_ms: i64,
     revoked_until: i64,
 ) -> Result<Vec<String>> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let ids = revoke_all_in(&mut tx, user_id, now_ms, revoked_until).await?;
     tx.commit().await?;
     Ok(ids)
@@ -105,7 +103,7 @@ pub async fn revoke_all_for_user(
 
 /// The same, inside a caller's transaction (deleting a user, changing a password).
 pub(super) async fn revoke_all_in(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Tx<'_>,
     user_id: &str,
     now_ms: i64,
     revoked_until: i64,
@@ -113,7 +111,7 @@ pub(super) async fn revoke_all_in(
     let ids: Vec<(String,)> =
         sqlx::query_as("DELETE FROM sessions WHERE user_id = $1 RETURNING id")
             .bind(user_id)
-            .fetch_all(&mut **tx)
+            .fetch_all(tx.conn())
             .await?;
     for (id,) in &ids {
         super::revocations::insert(tx, id, user_id, now_ms, revoked_until).await?;

@@ -1,8 +1,6 @@
 //! The `users` table.
 
-use sqlx::{Any, Transaction};
-
-use super::Db;
+use super::{Db, Tx};
 use crate::error::Result;
 
 /// A user as stored. Holds the password hash: never serialise it to the wire (see
@@ -101,7 +99,7 @@ pub enum Inserted {
 /// `first_user_claim` migration), decided in the same transaction as the insert, as is the
 /// consumption of the invitation, if any.
 pub async fn insert_local(db: &Db, new: &NewLocalUser<'_>) -> Result<Inserted> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let sql = format!(
         "INSERT INTO users (id, email, name, username, password_hash, email_verified, provider, role, \
                             created_at, updated_at, expires_at) \
@@ -119,7 +117,7 @@ pub async fn insert_local(db: &Db, new: &NewLocalUser<'_>) -> Result<Inserted> {
         .bind(new.now_ms)
         .bind(new.role)
         .bind(new.expires_at)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(tx.conn())
         .await?;
     let Some(mut user) = inserted.map(User::from) else {
         return Ok(Inserted::EmailTaken);
@@ -132,12 +130,12 @@ pub async fn insert_local(db: &Db, new: &NewLocalUser<'_>) -> Result<Inserted> {
     let first: Option<(i64,)> = sqlx::query_as(
         "INSERT INTO first_user_claim (id) VALUES (1) ON CONFLICT (id) DO NOTHING RETURNING id",
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(tx.conn())
     .await?;
     if first.is_some() && new.role.is_none() {
         sqlx::query("UPDATE users SET role = 'ADMIN' WHERE id = $1")
             .bind(new.id)
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
         user.role = "ADMIN".into();
     }
@@ -228,7 +226,7 @@ pub async fn set_password_revoking_sessions(
     now_ms: i64,
     revoked_until: i64,
 ) -> Result<Option<Vec<String>>> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let revoked = set_password_in(&mut tx, id, new_hash, now_ms, revoked_until).await?;
     if revoked.is_some() {
         tx.commit().await?;
@@ -246,7 +244,7 @@ pub async fn reset_password_with_token(
     now_ms: i64,
     revoked_until: i64,
 ) -> Result<Option<Vec<String>>> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     if !super::email_tokens::consume_in(&mut tx, token_id).await? {
         return Ok(None);
     }
@@ -258,7 +256,7 @@ pub async fn reset_password_with_token(
 }
 
 async fn set_password_in(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Tx<'_>,
     id: &str,
     new_hash: &str,
     now_ms: i64,
@@ -268,7 +266,7 @@ async fn set_password_in(
         .bind(id)
         .bind(new_hash)
         .bind(now_ms)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
     if updated.rows_affected() == 0 {
         return Ok(None);
@@ -285,7 +283,7 @@ pub async fn verify_email_with_token(
     token_id: &str,
     now_ms: i64,
 ) -> Result<bool> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     if !super::email_tokens::consume_in(&mut tx, token_id).await? {
         return Ok(false);
     }
@@ -294,7 +292,7 @@ pub async fn verify_email_with_token(
     )
     .bind(id)
     .bind(now_ms)
-    .execute(&mut *tx)
+    .execute(tx.conn())
     .await?;
     tx.commit().await?;
     Ok(true)
@@ -346,15 +344,15 @@ pub async fn delete(
     now_ms: i64,
     revoked_until: i64,
 ) -> Result<Option<Vec<String>>> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin().await?;
     let revoked = super::sessions::revoke_all_in(&mut tx, id, now_ms, revoked_until).await?;
     sqlx::query("DELETE FROM bans WHERE kind = 'user' AND subject = $1")
         .bind(id)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
     let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(id)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
     if deleted.rows_affected() == 0 {
         return Ok(None);

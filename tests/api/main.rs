@@ -15,6 +15,7 @@ mod mail_peers;
 mod moderation;
 mod oidc_peer;
 mod openid;
+mod outage_peer;
 mod proxies;
 mod raw_http;
 mod refresh;

@@ -3,16 +3,13 @@
 //! say they were skipped otherwise.
 
 use std::io::Write;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 use crate::binary::{start, Running};
 use crate::helpers::*;
+use crate::outage_peer::OutagePeer;
 
 fn shared_services() -> Option<(String, String)> {
     match (
@@ -173,83 +170,12 @@ async fn instances_share_limits_bans_and_logouts() {
     }
 }
 
-/// A TCP forwarder that can cut every connection and refuse new ones, to play an outage.
-struct Outage {
-    port: u16,
-    up: Arc<AtomicBool>,
-    generation: Arc<AtomicU64>,
-    /// Connections being forwarded right now.
-    live: Arc<AtomicU64>,
-}
-
-impl Outage {
-    async fn in_front_of(target: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let up = Arc::new(AtomicBool::new(true));
-        let generation = Arc::new(AtomicU64::new(0));
-        let live = Arc::new(AtomicU64::new(0));
-        let (up2, gen2, live2) = (up.clone(), generation.clone(), live.clone());
-        tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if !up2.load(Ordering::SeqCst) {
-                    continue; // dropped: the connection closes
-                }
-                let born = gen2.load(Ordering::SeqCst);
-                let gen3 = gen2.clone();
-                let live3 = live2.clone();
-                live3.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(target).await else {
-                        live3.fetch_sub(1, Ordering::SeqCst);
-                        return;
-                    };
-                    let cut = async {
-                        while gen3.load(Ordering::SeqCst) == born {
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                        }
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = cut => {}
-                    }
-                    drop((inbound, outbound));
-                    live3.fetch_sub(1, Ordering::SeqCst);
-                });
-            }
-        });
-        Self {
-            port,
-            up,
-            generation,
-            live,
-        }
-    }
-
-    /// Refuses new connections and returns once every open one is closed, so the next request
-    /// meets the outage whichever pooled connection it takes.
-    async fn cut(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        while self.live.load(Ordering::SeqCst) > 0 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
-
-    fn restore(&self) {
-        self.up.store(true, Ordering::SeqCst);
-    }
-}
-
 #[tokio::test]
 async fn postgres_outage_answers_503_and_recovers_by_itself() {
     let Some(_) = shared_services() else { return };
     let (_db, direct_url) = TestPostgres::create().await.unwrap();
     let mut url = url::Url::parse(&direct_url).unwrap();
-    let target: SocketAddr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432))
-        .parse()
-        .unwrap();
-    let outage = Outage::in_front_of(target).await;
+    let mut outage = OutagePeer::in_front_of(OutagePeer::target_of(&url, 5432)).await;
     url.set_port(Some(outage.port)).unwrap();
     let app = spawn_app_with(&[("DATABASE_URL", url.as_str())]).await;
     let s = app.signed_in_user("ada@example.com").await;
@@ -259,7 +185,7 @@ async fn postgres_outage_answers_503_and_recovers_by_itself() {
         "the user is now cached"
     );
 
-    outage.cut().await;
+    outage.refuse().await;
     let login = app.login("ada@example.com", PASSWORD).await;
     assert_eq!(login.status(), 503);
     assert_eq!(

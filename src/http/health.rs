@@ -1,0 +1,36 @@
+//! `/healthz`: each dependency's state, answered at once whatever the dependencies do, so a
+//! health checker never mistakes an outage for a hang.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::app::AppContext;
+
+/// 503 when the database is down (nothing works without it); 200 and `"degraded"` when only
+/// Redis is down (signing in works; limiters fail open). The database's state is the verdict
+/// of its availability probe (at most about a second old), not a round trip of its own; the
+/// Redis ping is bounded by the Redis state itself.
+pub async fn health(State(ctx): State<Arc<AppContext>>) -> Response {
+    let up = |ok: bool| if ok { "up" } else { "down" };
+    let database = ctx.db.is_available();
+    let redis = match ctx.config.redis {
+        Some(_) => Some(ctx.moderation.state_reachable().await),
+        None => None,
+    };
+    let (status, text) = match (database, redis) {
+        (false, _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        (true, Some(false)) => (StatusCode::OK, "degraded"),
+        (true, _) => (StatusCode::OK, "ok"),
+    };
+    let mut body = json!({ "status": text, "database": up(database) });
+    if let Some(redis) = redis {
+        body["redis"] = json!(up(redis));
+        body["moderationStateErrors"] = json!(ctx.moderation.state_errors());
+    }
+    (status, Json(body)).into_response()
+}
