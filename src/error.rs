@@ -183,7 +183,9 @@ impl IntoResponse for Error {
             Error::Banned => json_message(StatusCode::FORBIDDEN, BANNED),
             Error::RateLimited(m) => json_message(StatusCode::TOO_MANY_REQUESTS, &m),
             Error::Unavailable(e) => {
-                tracing::warn!(error = %e, "database unavailable");
+                // Debug: the availability probe logs an outage once; under load there is one
+                // of these per request.
+                tracing::debug!(error = %e, "database unavailable");
                 json_message(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable")
             }
             Error::Internal(e) => {

@@ -230,8 +230,18 @@ impl Accounts {
             }
             if user.expires_at.is_some() {
                 store::users::clear_expiry(&self.db, &user.id).await?;
+                user.expires_at = None;
             }
         }
+        // Just read: the copy the user's token-authenticated requests start from (and stand
+        // on while the database is away).
+        self.cache.insert(
+            user.id.clone(),
+            KnownUser {
+                user: Arc::new(user.clone()),
+                read_at_ms: self.clock.now_ms(),
+            },
+        );
         Ok(user)
     }
 

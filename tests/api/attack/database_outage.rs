@@ -197,7 +197,6 @@ async fn requests_fail_fast(fault: Fault) {
         return;
     };
     let app = &peers.app;
-    // Bob signed in but his user was never read through the cache: nothing to stand in.
     let bob = app.signed_in_user("bob@example.com").await;
 
     peers.break_database(fault).await;
@@ -215,7 +214,14 @@ async fn requests_fail_fast(fault: Fault) {
         for i in 0..20 {
             let response = match i % 3 {
                 0 => app.login("bob@example.com", PASSWORD).await,
-                1 => app.get_user(&bob.token).await,
+                // A write: no last known copy can stand in for it.
+                1 => app
+                    .bare
+                    .post(app.url("/api/user/terms/accept"))
+                    .bearer_auth(&bob.token)
+                    .send()
+                    .await
+                    .unwrap(),
                 _ => app.refresh_with_cookie(&bob.refresh, "").await,
             };
             answers.push(status_and_body(response).await);
@@ -235,6 +241,11 @@ async fn requests_fail_fast(fault: Fault) {
     for (_, body) in answers.iter().filter(|(_, b)| !b.is_null()) {
         assert_eq!(body, &unavailable());
     }
+    assert_eq!(
+        app.get_user(&bob.token).await.status(),
+        200,
+        "the user read at sign-in stands in while the database is away"
+    );
 
     peers.database.restore();
     let app = &peers.app;
@@ -255,7 +266,7 @@ async fn requests_fail_fast(fault: Fault) {
 }
 
 /// Class: database outage turns into hangs. Once PostgreSQL is known to refuse connections,
-/// logins, uncached user reads and refreshes all get 503 at once; they work again by
+/// logins, writes and refreshes all get 503 at once; they work again by
 /// themselves when it is back.
 #[tokio::test]
 async fn requests_needing_the_database_fail_fast_while_it_refuses() {
