@@ -203,3 +203,26 @@ async fn the_operator_sees_the_prefix_and_lifts_it_by_any_of_its_addresses() {
     app.ctx.moderation.sync_bans().await.unwrap();
     assert_eq!(wrong_login_from(&app, "2001:db8:5::9").await, 404);
 }
+
+/// Class: limiter evasion by rotating addresses inside one IPv6 prefix (and, next to it, by
+/// writing one's own `X-Forwarded-For` from a trusted network). The server says once at start
+/// whose `X-Forwarded-For` it believes and by which prefix it keys IPv6 clients.
+#[tokio::test]
+async fn the_start_up_log_states_the_client_ip_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = crate::binary::start(dir.path(), &[("IPV6_PREFIX_LENGTH", "56")]).await;
+    let log = server.stop();
+    let notices: Vec<&str> = log.lines().filter(|l| l.contains("client IP:")).collect();
+    assert_eq!(notices.len(), 1, "{log}");
+    let notice = notices[0];
+    for needed in [
+        "INFO",
+        "TRUSTED_PROXIES",
+        "127.0.0.0/8",
+        "192.168.0.0/16",
+        "can write its own X-Forwarded-For",
+        "per /56 prefix",
+    ] {
+        assert!(notice.contains(needed), "{needed:?} not in {notice}");
+    }
+}
