@@ -1,6 +1,7 @@
 //! Everything a request handler needs, built once from a `Config`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::accounts::{AccountRules, Accounts, PasswordHasher};
 use crate::clock::Clock;
@@ -44,7 +45,9 @@ impl AppContext {
         let db = Db::connect(&config.database_url, config.database_max_connections).await?;
         let accounts = Accounts::new(
             db.clone(),
-            PasswordHasher::per_core(),
+            PasswordHasher::per_core(Duration::from_millis(
+                config.password_hash_memory_release_ms as u64,
+            )),
             clock.clone(),
             AccountRules::from(&config),
         );

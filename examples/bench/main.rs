@@ -9,6 +9,7 @@
 //! from this process on loopback only, for a bounded time.
 
 mod load;
+mod memory;
 mod nginx;
 mod processes;
 mod reference;

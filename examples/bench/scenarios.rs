@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use serde_json::{json, Value};
 
 use super::load::{self, LoadResult, Op};
+use super::memory;
 use super::processes::{self, Running};
 use super::Mode;
 
@@ -389,6 +390,23 @@ pub async fn run_all(mode: Mode) -> anyhow::Result<Report> {
         limit: "—".into(),
         ratio: None,
         value: idle_rss,
+    });
+    let memory = memory::profile(&binary, &client, 2 * cores, 8 * cores).await?;
+    rows.push(Row {
+        scenario: format!(
+            "resident memory of a fresh server around {} logins",
+            memory.logins
+        ),
+        bouncer: format!(
+            "{:.1} MiB at start, {:.1} MiB right after the logins, {:.1} MiB after a {} s quiet spell",
+            memory.start_mib,
+            memory.after_burst_mib,
+            memory.after_quiet_mib,
+            memory::QUIET_SPELL.as_secs()
+        ),
+        limit: "—".into(),
+        ratio: None,
+        value: memory.after_quiet_mib,
     });
     rows.push(Row {
         scenario: "start-up with an existing database".into(),

@@ -1,14 +1,18 @@
 //! Password hashing: argon2id at OWASP parameters on a fixed pool of worker threads, one per
 //! core. Requests wait their turn in a queue instead of starving the async runtime, and each
 //! worker reuses one 19 MiB work area: letting every hash allocate its own left hundreds of
-//! MiB cached by the allocator after a burst of logins.
+//! MiB cached by the allocator after a burst of logins. A worker gives its area back after a
+//! quiet spell without jobs (`PASSWORD_HASH_MEMORY_RELEASE`), so an idle server does not keep
+//! 19 MiB per core for the sign-in it served an hour ago.
 
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::anyhow;
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use tokio::sync::oneshot;
 
 use crate::error::Result;
@@ -31,44 +35,53 @@ pub enum Verification {
     },
 }
 
+/// How long a worker keeps its work area without a job, unless told otherwise: long enough
+/// that a steady trickle of logins never pays for a fresh area, short enough that an idle
+/// server soon gives it back.
+pub const DEFAULT_MEMORY_RELEASE: Duration = Duration::from_secs(60);
+
 type Job = Box<dyn FnOnce(&mut Workspace) + Send>;
 
 pub struct PasswordHasher {
-    jobs: Mutex<mpsc::Sender<Job>>,
+    /// A multi-consumer queue, so each idle worker waits (and times out) on its own.
+    jobs: Sender<Job>,
+    /// How many workers hold a work area now.
+    areas_held: Arc<AtomicUsize>,
 }
 
 impl PasswordHasher {
-    /// Starts `workers` hashing threads. They end when the hasher is dropped.
+    /// Starts `workers` hashing threads, each giving its work area back after
+    /// `DEFAULT_MEMORY_RELEASE` without a job. They end when the hasher is dropped.
     pub fn new(workers: usize) -> Self {
-        let (tx, rx) = mpsc::channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
+        Self::with_memory_release(workers, DEFAULT_MEMORY_RELEASE)
+    }
+
+    /// As `new`, with work areas given back after `release_after` without a job.
+    pub fn with_memory_release(workers: usize, release_after: Duration) -> Self {
+        let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
+        let areas_held = Arc::new(AtomicUsize::new(0));
         for n in 0..workers.max(1) {
-            let rx = rx.clone();
+            let queue = queue.clone();
+            let areas_held = areas_held.clone();
             std::thread::Builder::new()
                 .name(format!("bouncer-hash-{n}"))
-                .spawn(move || {
-                    let mut workspace = Workspace::default();
-                    loop {
-                        let job = match rx.lock() {
-                            Ok(guard) => guard.recv(),
-                            Err(_) => return,
-                        };
-                        match job {
-                            Ok(job) => job(&mut workspace),
-                            Err(_) => return,
-                        }
-                    }
-                })
+                .spawn(move || work(&queue, release_after, Workspace::new(areas_held)))
                 .expect("spawning a password hashing thread");
         }
-        Self {
-            jobs: Mutex::new(tx),
-        }
+        Self { jobs, areas_held }
     }
 
     /// One worker per core.
-    pub fn per_core() -> Self {
-        Self::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    pub fn per_core(release_after: Duration) -> Self {
+        Self::with_memory_release(
+            std::thread::available_parallelism().map_or(1, |n| n.get()),
+            release_after,
+        )
+    }
+
+    /// How many workers hold a work area (19 MiB each) at this moment.
+    pub fn work_areas_held(&self) -> usize {
+        self.areas_held.load(Ordering::Relaxed)
     }
 
     async fn run<T: Send + 'static>(
@@ -80,8 +93,6 @@ impl PasswordHasher {
             let _ = reply.send(work(ws));
         });
         self.jobs
-            .lock()
-            .map_err(|_| anyhow!("password hasher poisoned"))?
             .send(job)
             .map_err(|_| anyhow!("password hasher stopped"))?;
         answer
@@ -108,21 +119,85 @@ impl PasswordHasher {
     }
 }
 
-/// A worker's reusable argon2 memory.
-#[derive(Default)]
+/// A worker's life: jobs as they come, on one kept work area; after `release_after` without a
+/// job the area goes back, and the worker sleeps until the next job without waking.
+fn work(queue: &Receiver<Job>, release_after: Duration, mut workspace: Workspace) {
+    loop {
+        let next = if workspace.is_held() {
+            queue.recv_timeout(release_after)
+        } else {
+            queue.recv().map_err(|_| RecvTimeoutError::Disconnected)
+        };
+        match next {
+            Ok(job) => job(&mut workspace),
+            Err(RecvTimeoutError::Timeout) => workspace.release(),
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+/// A worker's reusable argon2 memory, counted in the hasher's `areas_held`.
 struct Workspace {
     blocks: Vec<Block>,
+    areas_held: Arc<AtomicUsize>,
 }
 
 impl Workspace {
-    /// Our own parameters' memory, allocated on first use and kept.
+    fn new(areas_held: Arc<AtomicUsize>) -> Self {
+        Self {
+            blocks: Vec::new(),
+            areas_held,
+        }
+    }
+
+    fn is_held(&self) -> bool {
+        !self.blocks.is_empty()
+    }
+
+    /// Our own parameters' memory, allocated on first use and kept until `release`.
     fn blocks(&mut self, count: usize) -> &mut [Block] {
         if self.blocks.len() < count {
+            if !self.is_held() {
+                self.areas_held.fetch_add(1, Ordering::Relaxed);
+            }
             self.blocks = vec![Block::default(); count];
         }
         &mut self.blocks[..count]
     }
+
+    /// Gives the memory back, to the operating system and not only to the allocator.
+    fn release(&mut self) {
+        if !self.is_held() {
+            return;
+        }
+        self.blocks = Vec::new();
+        self.areas_held.fetch_sub(1, Ordering::Relaxed);
+        return_freed_memory_to_the_os();
+    }
 }
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        if self.is_held() {
+            self.areas_held.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// glibc keeps freed memory in its arenas: a freed 19 MiB area has raised the dynamic mmap
+/// threshold above its size, so the next one comes from a per-thread arena, and freeing it
+/// there returns nothing to the OS. `malloc_trim(0)` hands every arena's free pages back.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn return_freed_memory_to_the_os() {
+    // SAFETY: malloc_trim only walks glibc's own free lists; it takes no pointer from us.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// Other allocators (musl, macOS) give large blocks back on free.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn return_freed_memory_to_the_os() {}
 
 fn our_params() -> Params {
     Params::new(MEMORY_KIB, PASSES, LANES, Some(OUTPUT_LEN)).expect("valid argon2 parameters")
@@ -319,6 +394,45 @@ mod tests {
                 .unwrap(),
             Verification::Mismatch
         );
+    }
+
+    /// Polls until `check` holds, with a bound that only guards against a hang.
+    async fn eventually(check: impl Fn() -> bool) -> bool {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if check() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        check()
+    }
+
+    #[tokio::test]
+    async fn work_areas_are_kept_between_jobs() {
+        let hasher = PasswordHasher::with_memory_release(2, Duration::from_secs(3600));
+        assert_eq!(hasher.work_areas_held(), 0, "nothing before the first job");
+        let hash = hasher.hash("kept".into()).await.unwrap();
+        assert_eq!(hasher.work_areas_held(), 1);
+        hasher.verify("kept".into(), Some(hash)).await.unwrap();
+        assert!(hasher.work_areas_held() >= 1, "reused while jobs come");
+    }
+
+    #[tokio::test]
+    async fn work_areas_are_given_back_after_a_quiet_spell() {
+        let hasher = PasswordHasher::with_memory_release(2, Duration::from_millis(20));
+        let hash = hasher.hash("quiet".into()).await.unwrap();
+        assert!(
+            eventually(|| hasher.work_areas_held() == 0).await,
+            "still holding {} areas",
+            hasher.work_areas_held()
+        );
+        // A job after the quiet spell gets a fresh area and is answered as before.
+        assert_eq!(
+            hasher.verify("quiet".into(), Some(hash)).await.unwrap(),
+            Verification::Match { rehash: false }
+        );
+        assert!(eventually(|| hasher.work_areas_held() == 0).await);
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::app::AppContext;
+use crate::config::ModerationConfig;
 
 pub async fn run(ctx: Arc<AppContext>) -> anyhow::Result<()> {
     crate::server::raise_descriptor_limit();
@@ -11,6 +12,7 @@ pub async fn run(ctx: Arc<AppContext>) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))?;
     tracing::info!(address = %listener.local_addr()?, "bouncer listening");
+    log_client_ip_rule(&ctx.config.moderation);
     let maintenance = crate::spawn_maintenance(ctx.clone());
     if let Some(openid) = &ctx.openid {
         openid.spawn_discovery();
@@ -24,6 +26,36 @@ pub async fn run(ctx: Arc<AppContext>) -> anyhow::Result<()> {
     ctx.db.close().await;
     tracing::info!("bouncer stopped");
     Ok(())
+}
+
+/// Says once, plainly, whose `X-Forwarded-For` decides the IP that limits and bans see, since
+/// the defaults trust every private network and not only the real proxy.
+fn log_client_ip_rule(moderation: &ModerationConfig) {
+    let prefix = moderation.ipv6_prefix_length;
+    if moderation.trust_proxy == 0 {
+        tracing::info!(
+            ipv6_prefix_length = prefix,
+            "client IP: X-Forwarded-For is ignored (TRUST_PROXY=0), limits and bans see the \
+             connecting peer; IPv6 clients are limited and banned per /{prefix} prefix \
+             (IPV6_PREFIX_LENGTH)"
+        );
+        return;
+    }
+    let trusted: Vec<String> = moderation
+        .trusted_proxies
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    tracing::info!(
+        trust_proxy = moderation.trust_proxy,
+        trusted_proxies = %trusted.join(","),
+        ipv6_prefix_length = prefix,
+        "client IP: X-Forwarded-For is believed for TRUST_PROXY hops from peers in \
+         TRUSTED_PROXIES (by default loopback and every private range), so a client that \
+         connects from one of them can write its own X-Forwarded-For and pick the IP its limits \
+         and bans see; narrow TRUSTED_PROXIES to your proxy's address to prevent that. IPv6 \
+         clients are limited and banned per /{prefix} prefix (IPV6_PREFIX_LENGTH)"
+    );
 }
 
 async fn shutdown_signal() {

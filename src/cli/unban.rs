@@ -1,41 +1,51 @@
-//! `bouncer unban`: lifts the ban of a user (by email) or of an IP address.
-
-use std::net::IpAddr;
+//! `bouncer unban`: lifts the ban of a user (by email), or the IP bans that cover an address or
+//! a network. An IPv6 client is banned as its prefix (`IPV6_PREFIX_LENGTH`), so naming any
+//! address of it lifts the prefix's ban.
 
 use super::{fail, CliResult};
 use crate::app::AppContext;
 use crate::moderation::bans::BanKind;
-use crate::moderation::client_ip::normalize;
+use crate::moderation::ip_prefix::{parse_subject, subject_text};
 
 #[derive(clap::Args)]
 #[command(
-    after_help = "A running server lets the user or IP back in within a few seconds.\n\n\
+    after_help = "A running server lets the user or IP back in within a few seconds. An IPv6 ban \
+covers a whole prefix (IPV6_PREFIX_LENGTH, /64 by default); any address in it, or the prefix in \
+CIDR form as `list-bans` shows it, lifts it.\n\n\
 Examples:\n  \
 bouncer unban spammer@example.com\n  \
-bouncer unban 203.0.113.7"
+bouncer unban 203.0.113.7\n  \
+bouncer unban 2001:db8:1:2::5\n  \
+bouncer unban 2001:db8:1:2::/64"
 )]
 pub struct Args {
-    /// The banned user's email, or the banned IP address.
+    /// The banned user's email, or the banned IP address or network (CIDR).
     target: String,
 }
 
 pub async fn run(ctx: &AppContext, args: Args) -> CliResult {
     let target = args.target.trim();
-    let (kind, subject, shown) = if target.contains('@') {
+    if target.contains('@') {
         let Some(user) = ctx.accounts.find_by_email(target).await? else {
             return fail(format!("no user with email {target}"));
         };
-        (BanKind::User, user.id, user.email)
-    } else {
-        let Ok(ip) = target.parse::<IpAddr>() else {
-            return fail(format!("{target:?} is neither an email nor an IP address"));
-        };
-        let ip = normalize(ip).to_string();
-        (BanKind::Ip, ip.clone(), ip)
-    };
-    if !ctx.moderation.unban(kind, &subject).await? {
-        return fail(format!("{shown} is not banned"));
+        if !ctx.moderation.unban(BanKind::User, &user.id).await? {
+            return fail(format!("{} is not banned", user.email));
+        }
+        println!("Lifted the ban of {}", user.email);
+        return Ok(());
     }
-    println!("Lifted the ban of {shown}");
+    let Some(net) = parse_subject(target) else {
+        return fail(format!(
+            "{target:?} is neither an email nor an IP address or network (such as 2001:db8::/64)"
+        ));
+    };
+    let lifted = ctx.moderation.unban_ip(net).await?;
+    if lifted.is_empty() {
+        return fail(format!("{} is not banned", subject_text(net)));
+    }
+    for subject in lifted {
+        println!("Lifted the ban of {subject}");
+    }
     Ok(())
 }

@@ -86,6 +86,9 @@ pub struct Config {
     pub min_password_length: usize,
     /// `MIN_PASSWORD_LENGTH` was set, so `/api/config` echoes it.
     pub min_password_length_set: bool,
+    /// `PASSWORD_HASH_MEMORY_RELEASE`: a hash worker gives its argon2 work area back after
+    /// this long without a job.
+    pub password_hash_memory_release_ms: i64,
     pub app_title: String,
     pub yaml: AuthYaml,
     pub help_and_faq_url: String,
@@ -298,6 +301,11 @@ impl Config {
             secure_cookies,
             min_password_length,
             min_password_length_set: !min_raw.is_empty(),
+            password_hash_memory_release_ms: duration_ms(
+                "PASSWORD_HASH_MEMORY_RELEASE",
+                get("PASSWORD_HASH_MEMORY_RELEASE"),
+                1000 * 60,
+            )?,
             mail: MailConfig::from_vars(vars, &app_title)?,
             app_title,
             yaml: AuthYaml::load(get("CONFIG_PATH"))?,

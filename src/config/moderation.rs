@@ -62,10 +62,15 @@ pub struct ModerationConfig {
     pub trust_proxy: u32,
     /// Peers allowed to speak `X-Forwarded-For`.
     pub trusted_proxies: Vec<IpNet>,
+    /// IPv6 clients are limited and banned by this prefix of their address (1..=128).
+    pub ipv6_prefix_length: u8,
 }
 
 pub const DEFAULT_TRUSTED_PROXIES: &str =
     "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7";
+
+/// What every serious rate limiter uses for IPv6: the smallest block a subscriber is given.
+pub const DEFAULT_IPV6_PREFIX_LENGTH: u8 = 64;
 
 type Vars = HashMap<String, String>;
 
@@ -194,6 +199,20 @@ impl ModerationConfig {
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        let ipv6_prefix_length = match raw(vars, "IPV6_PREFIX_LENGTH") {
+            None => DEFAULT_IPV6_PREFIX_LENGTH,
+            Some(v) => v
+                .parse::<u8>()
+                .ok()
+                .filter(|n| (1..=128).contains(n))
+                .ok_or_else(|| {
+                    ConfigError::invalid(
+                        "IPV6_PREFIX_LENGTH",
+                        v,
+                        "a prefix length from 1 to 128 (64 keys each IPv6 /64 as one client, 128 each address)",
+                    )
+                })?,
+        };
         Ok(Self {
             ban_violations: parse_bool(vars.get("BAN_VIOLATIONS").map(String::as_str), true),
             ban_duration_ms,
@@ -220,6 +239,7 @@ impl ModerationConfig {
             concurrent_message_max: whole(vars, "CONCURRENT_MESSAGE_MAX", 2, 1)?,
             trust_proxy: whole(vars, "TRUST_PROXY", 1, 0)? as u32,
             trusted_proxies,
+            ipv6_prefix_length,
         })
     }
 }
@@ -252,6 +272,7 @@ mod tests {
         assert_eq!(c.scores.login, 1);
         assert_eq!(c.trust_proxy, 1);
         assert_eq!(c.trusted_proxies.len(), 6);
+        assert_eq!(c.ipv6_prefix_length, 64);
         assert!(!c.limit_message_ip);
     }
 
@@ -277,8 +298,16 @@ mod tests {
             ("BAN_INTERVAL", "10"),
             ("TRUST_PROXY", "0"),
             ("TRUSTED_PROXIES", "10.1.0.0/16, 2001:db8::1"),
+            ("IPV6_PREFIX_LENGTH", "56"),
         ])
         .unwrap();
+        assert_eq!(c.ipv6_prefix_length, 56);
+        assert_eq!(
+            with(&[("IPV6_PREFIX_LENGTH", "128")])
+                .unwrap()
+                .ipv6_prefix_length,
+            128
+        );
         assert!(!c.ban_violations);
         assert_eq!(c.ban_duration_ms, 1_800_000);
         assert_eq!(c.ban_interval, 10);
@@ -300,6 +329,9 @@ mod tests {
             ("NON_BROWSER_VIOLATION_SCORE", "-1"),
             ("TRUST_PROXY", "yes"),
             ("TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("IPV6_PREFIX_LENGTH", "0"),
+            ("IPV6_PREFIX_LENGTH", "129"),
+            ("IPV6_PREFIX_LENGTH", "/64"),
         ] {
             let err = with(&[(var, value)]).unwrap_err().to_string();
             assert!(

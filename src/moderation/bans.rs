@@ -4,6 +4,10 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::RwLock;
 
+use ipnet::IpNet;
+
+use super::client_ip::normalize;
+use super::ip_prefix::{masked, parse_subject};
 use crate::store::bans::Ban;
 
 /// LibreChat's rule (spec §5.2): a ban fires each time a per-type score crosses a multiple of
@@ -27,11 +31,48 @@ impl BanKind {
     }
 }
 
-/// Active bans → their end (ms). Two maps, so a check allocates nothing.
+/// Active bans → their end (ms). Users by id; IPs by network, so that an IPv6 ban covers its
+/// whole prefix. A check allocates nothing.
 #[derive(Default)]
 pub struct BanList {
     users: RwLock<HashMap<String, i64>>,
-    ips: RwLock<HashMap<IpAddr, i64>>,
+    ips: RwLock<IpBans>,
+}
+
+/// IP bans by network (host bits cleared), with the prefix lengths in use per family. A check
+/// masks the address at each length in use and looks the network up: in practice one or two
+/// lengths (`IPV6_PREFIX_LENGTH`, and /128 for rows stored before IPv6 prefixes, or after a
+/// change of the setting), so it stays a few hash lookups however many bans there are.
+#[derive(Default)]
+struct IpBans {
+    nets: HashMap<IpNet, i64>,
+    v4_lengths: Vec<u8>,
+    v6_lengths: Vec<u8>,
+}
+
+impl IpBans {
+    fn insert(&mut self, net: IpNet, until_ms: i64) {
+        let lengths = match net {
+            IpNet::V4(_) => &mut self.v4_lengths,
+            IpNet::V6(_) => &mut self.v6_lengths,
+        };
+        if !lengths.contains(&net.prefix_len()) {
+            lengths.push(net.prefix_len());
+        }
+        self.nets.insert(net, until_ms);
+    }
+
+    fn is_banned(&self, ip: IpAddr, now_ms: i64) -> bool {
+        let lengths = match ip {
+            IpAddr::V4(_) => &self.v4_lengths,
+            IpAddr::V6(_) => &self.v6_lengths,
+        };
+        lengths.iter().any(|len| {
+            self.nets
+                .get(&masked(ip, *len))
+                .is_some_and(|until| *until > now_ms)
+        })
+    }
 }
 
 impl BanList {
@@ -42,13 +83,17 @@ impl BanList {
             .unwrap_or(true)
     }
 
+    /// Whether a ban in force covers `ip`: a ban of the address, or of a network holding it.
     pub fn is_ip_banned(&self, ip: IpAddr, now_ms: i64) -> bool {
+        let ip = normalize(ip);
         self.ips
             .read()
-            .map(|m| m.get(&ip).is_some_and(|until| *until > now_ms))
+            .map(|bans| bans.is_banned(ip, now_ms))
             .unwrap_or(true)
     }
 
+    /// Records a ban. An IP subject is an address or a network in CIDR form (`parse_subject`);
+    /// anything else is no IP and is skipped.
     pub fn insert(&self, kind: BanKind, subject: &str, until_ms: i64) {
         match kind {
             BanKind::User => {
@@ -57,22 +102,24 @@ impl BanList {
                 }
             }
             BanKind::Ip => {
-                if let (Ok(ip), Ok(mut m)) = (subject.parse::<IpAddr>(), self.ips.write()) {
-                    m.insert(ip, until_ms);
+                if let (Some(net), Ok(mut bans)) = (parse_subject(subject), self.ips.write()) {
+                    bans.insert(net, until_ms);
                 }
             }
         }
     }
 
     /// Replaces the whole list with the bans the database holds (so lifted bans disappear).
+    /// A row holding a single IPv6 address (stored before IPv6 prefixes) keeps banning that
+    /// address alone, as a /128: it was made for one address, and it ends with its duration.
     pub fn replace(&self, bans: &[Ban]) {
         let mut users = HashMap::new();
-        let mut ips = HashMap::new();
+        let mut ips = IpBans::default();
         for ban in bans {
             if ban.kind == BanKind::User.as_str() {
                 users.insert(ban.subject.clone(), ban.expires_at);
-            } else if let Ok(ip) = ban.subject.parse::<IpAddr>() {
-                ips.insert(ip, ban.expires_at);
+            } else if let Some(net) = parse_subject(&ban.subject) {
+                ips.insert(net, ban.expires_at);
             }
         }
         if let Ok(mut m) = self.users.write() {
@@ -86,7 +133,59 @@ impl BanList {
 
 #[cfg(test)]
 mod tests {
-    use super::crosses_interval;
+    use super::*;
+
+    fn ban(subject: &str, expires_at: i64) -> Ban {
+        Ban {
+            kind: "ip".into(),
+            subject: subject.into(),
+            user_id: None,
+            violation_type: "logins".into(),
+            score: 20,
+            duration_ms: 1000,
+            created_at: 0,
+            expires_at,
+        }
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn an_ipv6_prefix_ban_covers_its_prefix_and_not_the_neighbour() {
+        let list = BanList::default();
+        list.insert(BanKind::Ip, "2001:db8:1:2::/64", 1000);
+        assert!(list.is_ip_banned(ip("2001:db8:1:2::5"), 0));
+        assert!(list.is_ip_banned(ip("2001:db8:1:2:abcd:ef01:2345:6789"), 0));
+        assert!(!list.is_ip_banned(ip("2001:db8:1:3::5"), 0));
+        assert!(!list.is_ip_banned(ip("2001:db8:1:2::5"), 1000), "expired");
+        assert!(!list.is_ip_banned(ip("192.0.2.1"), 0));
+    }
+
+    #[test]
+    fn ipv4_bans_stay_per_address_and_mapped_addresses_match_them() {
+        let list = BanList::default();
+        list.insert(BanKind::Ip, "192.0.2.7", 1000);
+        assert!(list.is_ip_banned(ip("192.0.2.7"), 0));
+        assert!(list.is_ip_banned(ip("::ffff:192.0.2.7"), 0));
+        assert!(!list.is_ip_banned(ip("192.0.2.8"), 0));
+    }
+
+    #[test]
+    fn old_single_address_ipv6_rows_ban_that_address_as_a_128() {
+        let list = BanList::default();
+        list.replace(&[ban("2001:db8::5", 1000), ban("2001:db8:9:9::/64", 1000)]);
+        assert!(list.is_ip_banned(ip("2001:db8::5"), 0));
+        assert!(!list.is_ip_banned(ip("2001:db8::6"), 0));
+        assert!(list.is_ip_banned(ip("2001:db8:9:9::1"), 0));
+        // A row that names no IP is skipped, the others still apply.
+        list.replace(&[ban("not an ip", 1000), ban("2001:db8::5", 1000)]);
+        assert!(list.is_ip_banned(ip("2001:db8::5"), 0));
+        // Replacing drops what the database no longer holds.
+        list.replace(&[]);
+        assert!(!list.is_ip_banned(ip("2001:db8::5"), 0));
+    }
 
     #[test]
     fn librechat_interval_arithmetic() {

@@ -8,6 +8,7 @@
 pub mod bans;
 pub mod change_feed;
 pub mod client_ip;
+pub mod ip_prefix;
 pub mod limiter;
 pub mod redis_state;
 pub mod state;
@@ -16,6 +17,8 @@ pub mod user_agent;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+use ipnet::IpNet;
 
 use bans::{crosses_interval, BanKind, BanList};
 use change_feed::ChangeFeed;
@@ -38,9 +41,14 @@ pub enum Subject<'a> {
 }
 
 impl Subject<'_> {
-    fn key(&self) -> String {
+    /// The key of its limiter windows and violation scores: `user:<id>`, or `ip:<subject>`
+    /// where an IPv6 client is its prefix (`ip:2001:db8:1:2::/64`, see `ip_prefix`).
+    fn key(&self, ipv6_prefix_length: u8) -> String {
         match self {
-            Subject::Ip(ip) => format!("ip:{ip}"),
+            Subject::Ip(ip) => format!(
+                "ip:{}",
+                ip_prefix::subject_text(ip_prefix::client_net(*ip, ipv6_prefix_length))
+            ),
             Subject::User { id, .. } => format!("user:{id}"),
         }
     }
@@ -128,7 +136,11 @@ impl Moderation {
         scored: Subject<'_>,
         sessions: &Sessions,
     ) -> Result<()> {
-        let key = format!("{}:{}", limiter.name, counted.key());
+        let key = format!(
+            "{}:{}",
+            limiter.name,
+            counted.key(self.config.ipv6_prefix_length)
+        );
         let count = match self
             .state
             .hit(&key, limiter.settings.window_ms(), self.clock.now_ms())
@@ -210,13 +222,14 @@ impl Moderation {
         score: i64,
         sessions: &Sessions,
     ) -> Result<bool> {
-        let key = format!("violations:{violation_type}:{}", subject.key());
+        let subject_key = subject.key(self.config.ipv6_prefix_length);
+        let key = format!("violations:{violation_type}:{subject_key}");
         let (before, after) = match self.state.add_score(&key, score).await {
             Ok(scores) => scores,
             Err(e) => return self.degraded(e).map(|()| false),
         };
         // Debug, not info: under attack there is one violation per refused request.
-        tracing::debug!(subject = %subject.key(), violation_type, score = after, "violation");
+        tracing::debug!(subject = %subject_key, violation_type, score = after, "violation");
         if !self.config.ban_violations || !crosses_interval(before, after, self.config.ban_interval)
         {
             return Ok(false);
@@ -233,7 +246,8 @@ impl Moderation {
     }
 
     /// Bans a subject: a user loses every session at once and is banned with the IP they came
-    /// from; an IP is banned alone. A duration of zero or less is LibreChat's "soft" ban:
+    /// from; an IP is banned alone. An IPv6 IP is banned as its prefix (`IPV6_PREFIX_LENGTH`),
+    /// stored in CIDR form. A duration of zero or less is LibreChat's "soft" ban:
     /// sessions end, nothing is recorded.
     pub async fn ban(
         &self,
@@ -253,7 +267,7 @@ impl Moderation {
             tracing::warn!(user_id = id, sessions = revoked, "ban: sessions revoked");
         }
         if duration_ms <= 0 {
-            tracing::warn!(subject = %subject.key(), violation_type, score, "soft ban (BAN_DURATION <= 0)");
+            tracing::warn!(subject = %subject.key(self.config.ipv6_prefix_length), violation_type, score, "soft ban (BAN_DURATION <= 0)");
             return Ok(());
         }
         let mut targets: Vec<(BanKind, String)> = Vec::new();
@@ -261,7 +275,8 @@ impl Moderation {
             targets.push((BanKind::User, id.to_string()));
         }
         if let Some(ip) = ip.filter(|ip| !ip.is_unspecified()) {
-            targets.push((BanKind::Ip, ip.to_string()));
+            let net = ip_prefix::client_net(ip, self.config.ipv6_prefix_length);
+            targets.push((BanKind::Ip, ip_prefix::subject_text(net)));
         }
         for (kind, target) in targets {
             let ban = Ban {
@@ -290,7 +305,31 @@ impl Moderation {
         Ok(())
     }
 
-    /// Lifts a ban. Returns false when there was none.
+    /// Lifts the IP bans that cover `target` (an address, or every address of a network) or
+    /// lie inside it: `2001:db8:1:2::5` lifts the ban of `2001:db8:1:2::/64` that holds it.
+    /// Returns the subjects lifted, as stored; empty when none applied.
+    pub async fn unban_ip(&self, target: IpNet) -> Result<Vec<String>> {
+        let active = store::bans::active(&self.db, self.clock.now_ms()).await?;
+        let mut lifted = Vec::new();
+        for ban in active.iter().filter(|b| b.kind == BanKind::Ip.as_str()) {
+            let Some(net) = ip_prefix::parse_subject(&ban.subject) else {
+                continue;
+            };
+            let overlaps = net.contains(&target) || target.contains(&net);
+            if overlaps && store::bans::delete(&self.db, BanKind::Ip.as_str(), &ban.subject).await?
+            {
+                tracing::warn!(kind = "ip", subject = %ban.subject, "unban");
+                lifted.push(ban.subject.clone());
+            }
+        }
+        if !lifted.is_empty() {
+            self.changes.announce();
+        }
+        self.sync_bans().await?;
+        Ok(lifted)
+    }
+
+    /// Lifts a ban by its exact subject. Returns false when there was none.
     pub async fn unban(&self, kind: BanKind, subject: &str) -> Result<bool> {
         let lifted = store::bans::delete(&self.db, kind.as_str(), subject).await?;
         if lifted {
