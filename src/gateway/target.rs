@@ -42,6 +42,9 @@ pub enum Refusal {
     DotSegmentWithParameters,
     /// `..` above the root.
     AboveRoot,
+    /// `..` that removes an empty segment (`/a//x/../../b`): `/a/b` to RFC 3986 and WHATWG,
+    /// `/b` to a server that merges slashes first.
+    DotSegmentAfterEmptySegment,
 }
 
 impl fmt::Display for Refusal {
@@ -57,6 +60,7 @@ impl fmt::Display for Refusal {
             Refusal::InvalidUtf8 => "the path does not decode to UTF-8",
             Refusal::DotSegmentWithParameters => "dot segments with parameters are not allowed",
             Refusal::AboveRoot => "the path climbs above the root",
+            Refusal::DotSegmentAfterEmptySegment => "`..` after an empty segment is ambiguous",
         })
     }
 }
@@ -170,6 +174,9 @@ pub fn parse(path_and_query: &str) -> Result<Target, Refusal> {
         }
     }
     let mut segments: Vec<String> = Vec::new();
+    // The same resolution without merging empty segments (RFC 3986 §5.2.4): where `..` would
+    // remove an empty segment, the two readings differ.
+    let mut unmerged: Vec<bool> = Vec::new();
     let mut decoded = Vec::new();
     let mut trailing_slash = false;
     for raw in raw_path[1..].split('/') {
@@ -183,13 +190,20 @@ pub fn parse(path_and_query: &str) -> Result<Target, Refusal> {
         // The path ends in a directory when its last segment is empty or a dot segment.
         trailing_slash = matches!(segment.as_str(), "" | "." | "..");
         match segment.as_str() {
-            "" | "." => {}
+            "." => {}
+            "" => unmerged.push(true),
             ".." => {
+                if unmerged.pop() == Some(true) {
+                    return Err(Refusal::DotSegmentAfterEmptySegment);
+                }
                 if segments.pop().is_none() {
                     return Err(Refusal::AboveRoot);
                 }
             }
-            _ => segments.push(segment),
+            _ => {
+                segments.push(segment);
+                unmerged.push(false);
+            }
         }
     }
     if std::str::from_utf8(&decoded).is_err() {
@@ -248,6 +262,7 @@ mod tests {
         assert_eq!(path("/a/b/..").unwrap(), "/a/");
         assert_eq!(path("/a/.").unwrap(), "/a/");
         assert_eq!(path("//").unwrap(), "/");
+        assert_eq!(path("/a//b/../c").unwrap(), "/a/c");
         assert_eq!(path("/a/..").unwrap(), "/");
         assert_eq!(path("/x%3a%c3%a9").unwrap(), "/x%3A%C3%A9");
     }
@@ -275,6 +290,8 @@ mod tests {
             ("/../etc", Refusal::AboveRoot),
             ("/a/../../etc", Refusal::AboveRoot),
             ("/%2e%2e/etc", Refusal::AboveRoot),
+            ("/a//x/../../b", Refusal::DotSegmentAfterEmptySegment),
+            ("/a//..", Refusal::DotSegmentAfterEmptySegment),
             ("*", Refusal::NotOriginForm),
             ("", Refusal::NotOriginForm),
             ("api", Refusal::NotOriginForm),
