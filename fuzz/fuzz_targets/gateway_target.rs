@@ -22,6 +22,12 @@
 //! - a dot segment at the end: `/a/.` and `/a/b/..` are `/a/` to WHATWG and RFC 3986 alike,
 //!   so the canonical path keeps that trailing slash.
 //!
+//! It is not asserted where the oracle itself is off the standard: the `url` crate (2.5) never
+//! lets `..` remove a segment shaped like a Windows drive letter (`C:`, `C|`), in `http:` URLs
+//! too (`/a/C:/../b` is `/a/C:/b` to it, `/a/b` to the WHATWG standard and to Node), a rule the
+//! standard keeps for `file:` URLs. Targets with such a segment are skipped here; a parser may
+//! as well refuse them, as no client sends them.
+//!
 //! Input: the request target as UTF-8.
 #![no_main]
 
@@ -81,7 +87,7 @@ fuzz_target!(|data: &[u8]| {
     );
 
     // 5. The original target, read by a WHATWG backend, is the path Bouncer decided on.
-    if s.starts_with('/') && s.parse::<http::Uri>().is_ok() {
+    if s.starts_with('/') && s.parse::<http::Uri>().is_ok() && !has_drive_letter_segment(s) {
         if let Ok(original) = url::Url::parse(&format!("http://h{s}")) {
             let mut merged = original.path().to_string();
             while merged.contains("//") {
@@ -95,6 +101,15 @@ fuzz_target!(|data: &[u8]| {
         }
     }
 });
+
+/// A segment the `url` crate treats as a Windows drive letter (see the module comment).
+fn has_drive_letter_segment(target: &str) -> bool {
+    let path = target.split(['?', '#']).next().unwrap_or("");
+    path.split(['/', '\\']).any(|segment| {
+        let b = segment.as_bytes();
+        b.len() == 2 && b[0].is_ascii_alphabetic() && matches!(b[1], b':' | b'|')
+    })
+}
 
 fn has_dot_segment(path: &str) -> bool {
     path.split('/')
