@@ -1,7 +1,8 @@
 //! One typed, validated `Config`, read once at start from the environment (plus `.env` and
 //! `librechat.yaml`). Nothing else in Bouncer reads the environment.
 
-mod dotenv;
+// Public for the fuzz target `fuzz/fuzz_targets/dotenv.rs`.
+pub mod dotenv;
 pub mod gateway;
 mod known;
 pub mod mail;
