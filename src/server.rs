@@ -164,6 +164,8 @@ pub async fn serve(
                 }
             },
         };
+        // Answers go out as soon as they are written, not held back for more bytes (Nagle).
+        let _ = stream.set_nodelay(true);
         let connection = Connection {
             router: router.clone(),
             builder: builder.clone(),

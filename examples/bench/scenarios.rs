@@ -244,11 +244,20 @@ pub async fn run_all(mode: Mode) -> anyhow::Result<Report> {
 
     // The gateway: the forward-auth check, and the reverse proxy in front of the bare server
     // (which checks the token again), against that server reached directly.
-    let forward_auth = load::run(
-        AUTH_CONNECTIONS,
-        d,
-        get_with_token(&client, format!("{base}/api/auth/verify"), token.clone()),
-    )
+    let forward_auth = load::run(AUTH_CONNECTIONS, d, {
+        // As Traefik and Caddy send it (the default FORWARD_AUTH_HEADERS family).
+        let client = client.clone();
+        let url = format!("{base}/api/auth/verify");
+        let token = token.clone();
+        Arc::new(move |_| {
+            let request = client
+                .get(&url)
+                .bearer_auth(&token)
+                .header("X-Forwarded-Method", "GET")
+                .header("X-Forwarded-Uri", "/api/convos");
+            Box::pin(async move { request.send().await.is_ok_and(|r| r.status().is_success()) })
+        })
+    })
     .await;
     rows.push(Row {
         scenario: format!("forward-auth `GET /api/auth/verify`, {AUTH_CONNECTIONS} connections"),
