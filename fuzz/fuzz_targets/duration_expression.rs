@@ -3,7 +3,7 @@
 //! expression is wrapped in parentheses or given a `+ 0`.
 #![no_main]
 
-use bouncer::config::values::{duration_ms, parse_ms_expression};
+use bouncer::config::values::{duration_ms, parse_ms_expression, MAX_DURATION_MS};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -23,8 +23,15 @@ fuzz_target!(|data: &[u8]| {
         "{input:?} was accepted with a character outside the expression alphabet"
     );
     match via_config {
-        Ok(ms) => assert!(value > 0 && ms == value, "{input:?}: {ms} vs {value}"),
-        Err(_) => assert!(value <= 0, "{input:?} = {value} refused as a duration"),
+        Ok(ms) => assert!(
+            value > 0 && value <= MAX_DURATION_MS && ms == value,
+            "{input:?}: {ms} vs {value}"
+        ),
+        // Durations are positive and at most 100 years (a longer one overflows `now + it`).
+        Err(_) => assert!(
+            value <= 0 || value > MAX_DURATION_MS,
+            "{input:?} = {value} refused as a duration"
+        ),
     }
     // Same value in parentheses, unless that one more level is over the depth or length limit.
     match parse_ms_expression(&format!("({input})")) {
