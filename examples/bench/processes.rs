@@ -48,8 +48,17 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// The release `bouncer` binary beside this example, rebuilt first when run through cargo.
+/// The release `bouncer` binary beside this example, rebuilt first when run through cargo; or
+/// the one `BOUNCER_BENCH_BINARY` names (an earlier build, for a before/after on one machine
+/// with the same harness).
 pub fn bouncer_binary() -> anyhow::Result<PathBuf> {
+    if let Some(named) = std::env::var_os("BOUNCER_BENCH_BINARY") {
+        let binary = PathBuf::from(named);
+        if !binary.exists() {
+            bail!("BOUNCER_BENCH_BINARY: {} not found", binary.display());
+        }
+        return Ok(binary);
+    }
     let exe = std::env::current_exe()?;
     let release_dir = exe
         .parent()
