@@ -4,11 +4,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::accounts::{AccountRules, Accounts, PasswordHasher};
+use crate::change_feed::ChangeFeed;
 use crate::clock::Clock;
 use crate::config::social::SocialKind;
 use crate::config::Config;
 use crate::mail::Mailer;
-use crate::moderation::change_feed::ChangeFeed;
 use crate::moderation::redis_state::RedisState;
 use crate::moderation::{MemoryState, Moderation, ModerationState};
 use crate::sessions::{Sessions, TokenKeys};
@@ -22,7 +22,7 @@ pub struct AppContext {
     pub config: Config,
     pub db: Db,
     pub accounts: Accounts,
-    pub sessions: Sessions,
+    pub sessions: Arc<Sessions>,
     pub moderation: Moderation,
     pub mail: Mailer,
     pub two_factor: TwoFactor,
@@ -31,7 +31,7 @@ pub struct AppContext {
     /// The enabled social providers.
     pub social: std::collections::HashMap<SocialKind, Arc<SocialProvider>>,
     /// The HTTP client towards `UPSTREAM_URL`.
-    pub upstream: crate::gateway::proxy::UpstreamClient,
+    pub upstream: crate::upstream_client::UpstreamClient,
     /// Keys of the cookie that carries an identity-provider flow to its callback.
     pub flow_keys: FlowStateKeys,
     pub clock: Arc<dyn Clock>,
@@ -43,14 +43,6 @@ impl AppContext {
     /// Opens and migrates the database and wires the services.
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<Self>> {
         let db = Db::connect(&config.database_url, config.database_max_connections).await?;
-        let accounts = Accounts::new(
-            db.clone(),
-            PasswordHasher::per_core(Duration::from_millis(
-                config.password_hash_memory_release_ms as u64,
-            )),
-            clock.clone(),
-            AccountRules::from(&config),
-        );
         let keys = TokenKeys::new(
             config.jwt_secret.expose(),
             config.jwt_refresh_secret.expose(),
@@ -59,17 +51,29 @@ impl AppContext {
             Some(redis) => ChangeFeed::new(redis)?,
             None => ChangeFeed::disabled(),
         });
-        let sessions = Sessions::new(
+        let sessions = Arc::new(
+            Sessions::new(
+                db.clone(),
+                keys,
+                clock.clone(),
+                config.session_expiry_ms,
+                config.refresh_token_expiry_ms,
+                changes.clone(),
+                config.require_2fa,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("loading session revocations: {e}"))?,
+        );
+        let accounts = Accounts::new(
             db.clone(),
-            keys,
+            PasswordHasher::per_core(Duration::from_millis(
+                config.password_hash_memory_release_ms as u64,
+            )),
             clock.clone(),
-            config.session_expiry_ms,
-            config.refresh_token_expiry_ms,
-            changes.clone(),
-            config.require_2fa,
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("loading session revocations: {e}"))?;
+            AccountRules::from(&config),
+            sessions.clone(),
+        );
+
         let state: Arc<dyn ModerationState> = match &config.redis {
             Some(redis) => Arc::new(RedisState::connect(redis).await?),
             None => Arc::new(MemoryState::default()),
@@ -80,6 +84,7 @@ impl AppContext {
             config.moderation.clone(),
             state,
             changes.clone(),
+            sessions.clone(),
         )
         .await
         .map_err(|e| anyhow::anyhow!("loading bans: {e}"))?;
@@ -90,6 +95,7 @@ impl AppContext {
             config.creds_key.0,
             clock.clone(),
             config.app_title.clone(),
+            accounts.cached_users(),
         );
         let openid = config
             .openid
@@ -105,7 +111,7 @@ impl AppContext {
             );
         }
         Ok(Arc::new(Self {
-            upstream: crate::gateway::proxy::client()?,
+            upstream: crate::upstream_client::client()?,
             social,
             openid,
             flow_keys,

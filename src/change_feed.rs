@@ -9,8 +9,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
 
-use super::redis_state::client;
 use crate::config::RedisSettings;
+use crate::redis_client::client;
 
 pub struct ChangeFeed {
     redis: Option<Feed>,

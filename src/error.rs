@@ -1,18 +1,7 @@
-//! One error type for the whole server, and the only place that knows how each failure looks
-//! on the wire (status code, JSON or text body, exact message of the LibreChat spec).
-
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
-use serde_json::json;
-
-/// The single body for every credential failure at login: an unknown email and a wrong
-/// password must be indistinguishable (LibreChat tells them apart; the client only looks at the
-/// 404 status).
-pub const INVALID_CREDENTIALS: &str = "Incorrect email or password.";
-
-/// What a banned user or IP is told (spec §2).
-pub const BANNED: &str =
-    "Your account has been temporarily banned due to violations of our service.";
+//! The domain error: every way a use case or a service can fail, in the terms of the rules
+//! (banned, rate limited, invalid token, …). It knows nothing of HTTP: `http/error_response.rs`
+//! is the one place that knows how each looks on the wire (status code, body, the spec's exact
+//! message), and the CLI prints it as text.
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -42,6 +31,10 @@ pub enum Error {
     InvalidCredentials,
     #[error("user not found")]
     UserNotFound,
+    /// An operator's command would duplicate an account (the message says which field). The
+    /// public registration never answers this way (no enumeration).
+    #[error("{0}")]
+    AlreadyExists(String),
     #[error("email not verified")]
     EmailNotVerified,
     /// 400: the registration's invitation token is unknown, expired, used, or for another
@@ -79,6 +72,12 @@ pub enum Error {
     /// 429 `{"message"}` with the limiter's text.
     #[error("rate limited: {0}")]
     RateLimited(String),
+    /// A chat message from something that is not a browser (LibreChat's `checkNonBrowser`).
+    #[error("chat message from a non-browser client")]
+    NonBrowser,
+    /// The user already has `CONCURRENT_MESSAGE_MAX` chat messages in flight.
+    #[error("too many concurrent chat messages")]
+    TooManyConcurrent { limit: u64, score: i64 },
     /// 503: the database cannot be reached right now.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
@@ -99,125 +98,5 @@ impl From<sqlx::Error> for Error {
             | sqlx::Error::WorkerCrashed => Error::Unavailable(e),
             other => Error::Internal(other.into()),
         }
-    }
-}
-
-fn json_message(status: StatusCode, message: &str) -> Response {
-    (status, axum::Json(json!({ "message": message }))).into_response()
-}
-
-fn text(status: StatusCode, body: &'static str) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        body,
-    )
-        .into_response()
-}
-
-impl IntoResponse for Error {
-    fn into_response(self) -> Response {
-        match self {
-            Error::BadRequest(m) => json_message(StatusCode::BAD_REQUEST, &m),
-            Error::BodyTooLarge => json_message(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "Request body is larger than 1 MiB",
-            ),
-            Error::Unauthorized(m) => json_message(StatusCode::UNAUTHORIZED, &m),
-            Error::Forbidden(m) => json_message(StatusCode::FORBIDDEN, &m),
-            Error::EmailLoginDisabled => {
-                json_message(StatusCode::FORBIDDEN, "Email login is not allowed.")
-            }
-            Error::RegistrationDisabled => {
-                json_message(StatusCode::FORBIDDEN, "Registration is not allowed.")
-            }
-            Error::DomainNotAllowed => json_message(
-                StatusCode::FORBIDDEN,
-                "The email address provided cannot be used. Please use a different email address.",
-            ),
-            Error::Validation(m) => json_message(StatusCode::NOT_FOUND, &m),
-            Error::InvalidCredentials => json_message(StatusCode::NOT_FOUND, INVALID_CREDENTIALS),
-            Error::UserNotFound => json_message(StatusCode::NOT_FOUND, "User not found"),
-            Error::EmailNotVerified => {
-                json_message(StatusCode::UNPROCESSABLE_ENTITY, "Email not verified.")
-            }
-            Error::InvalidInvite => json_message(StatusCode::BAD_REQUEST, "Invalid invite token"),
-            Error::InvalidVerificationToken => json_message(
-                StatusCode::BAD_REQUEST,
-                "Invalid or expired email verification token",
-            ),
-            Error::InvalidResetToken => json_message(
-                StatusCode::BAD_REQUEST,
-                "Invalid or expired password reset token",
-            ),
-            Error::TwoFactorSetupRequired => (
-                StatusCode::FORBIDDEN,
-                axum::Json(json!({
-                    "message": "Two-factor authentication must be set up before anything else.",
-                    "twoFASetupRequired": true
-                })),
-            )
-                .into_response(),
-            Error::PasswordResetDisabled => {
-                text(StatusCode::FORBIDDEN, "Password reset is not allowed.")
-            }
-            Error::ResetDomainNotAllowed => (
-                StatusCode::BAD_REQUEST,
-                axum::Json(json!({
-                    "code": "auth_failed",
-                    "message": "The email address provided cannot be used."
-                })),
-            )
-                .into_response(),
-            Error::RefreshTokenInvalid => text(StatusCode::FORBIDDEN, "Invalid refresh token"),
-            Error::SessionNotFound { retry: true } => {
-                text(StatusCode::FORBIDDEN, "No session found")
-            }
-            Error::SessionNotFound { retry: false } => text(
-                StatusCode::UNAUTHORIZED,
-                "Refresh token expired or not found for this user",
-            ),
-            Error::RefreshUserGone => {
-                (StatusCode::FOUND, [(header::LOCATION, "/login")]).into_response()
-            }
-            Error::Banned => json_message(StatusCode::FORBIDDEN, BANNED),
-            Error::RateLimited(m) => json_message(StatusCode::TOO_MANY_REQUESTS, &m),
-            Error::Unavailable(e) => {
-                // Debug: the availability probe logs an outage once; under load there is one
-                // of these per request.
-                tracing::debug!(error = %e, "database unavailable");
-                json_message(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable")
-            }
-            Error::Internal(e) => {
-                tracing::error!(error = ?e, "request failed");
-                json_message(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong")
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A database that cannot be reached, whichever way the connection fails (TLS included),
-    /// is a 503, never a 500.
-    #[test]
-    fn connection_failures_are_unavailable() {
-        let failures = [
-            sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
-            sqlx::Error::Tls("handshake failed".into()),
-            sqlx::Error::PoolTimedOut,
-            sqlx::Error::PoolClosed,
-            sqlx::Error::WorkerCrashed,
-        ];
-        for failure in failures {
-            let status = Error::from(failure).into_response().status();
-            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-        }
-        let bug = Error::from(sqlx::Error::RowNotFound)
-            .into_response()
-            .status();
-        assert_eq!(bug, StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

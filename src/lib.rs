@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod change_feed;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -13,11 +14,16 @@ pub mod http;
 pub mod ids;
 pub mod mail;
 pub mod moderation;
+pub mod redis_client;
+pub mod request_target;
+pub mod router;
 pub mod server;
 pub mod sessions;
 pub mod sso;
 pub mod store;
 pub mod twofactor;
+pub mod upstream_client;
+pub mod usecases;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -40,7 +46,7 @@ pub async fn serve(
         ctx.config.database_max_connections,
         ctx.config.gateway.upstream.is_some(),
     );
-    server::serve(listener, http::router(ctx), limits, shutdown).await
+    server::serve(listener, router::router(ctx), limits, shutdown).await
 }
 
 /// Background work for as long as the server runs: reading revocations and bans written by

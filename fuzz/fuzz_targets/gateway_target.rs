@@ -1,6 +1,6 @@
 //! The gateway's request-target parser, differentially: the path Bouncer authorizes is the path
 //! it forwards, and no other parser a client library or a backend uses reads that path another
-//! way. For every target `s` that `gateway::target::parse` accepts as `t`:
+//! way. For every target `s` that `request_target::parse` accepts as `t`:
 //!
 //! 1. `http`'s parser (hyper's, the forwarding side) reads `t.path_and_query()` back as the same
 //!    path and query;
@@ -31,7 +31,7 @@
 //! Input: the request target as UTF-8.
 #![no_main]
 
-use bouncer::gateway::target::parse;
+use bouncer::request_target::parse;
 use libfuzzer_sys::fuzz_target;
 use percent_encoding::percent_decode_str;
 

@@ -5,10 +5,11 @@
 
 use super::names::single_line;
 use super::Accounts;
+use super::Email;
 use crate::sso::{ExternalProfile, SsoFailure};
 use crate::store;
 use crate::store::identities::{IdentityKey, NewExternalUser};
-use crate::store::users::{Inserted, User};
+use crate::store::users::{Inserted, Provider, Role, User};
 
 /// What the provider's configuration allows.
 #[derive(Debug, Clone, Copy)]
@@ -27,7 +28,7 @@ impl Accounts {
         rules: ExternalRules,
     ) -> Result<User, SsoFailure> {
         let key = IdentityKey {
-            provider: p.provider,
+            provider: p.provider.as_str(),
             issuer: &p.issuer,
             subject: &p.subject,
         };
@@ -35,7 +36,13 @@ impl Accounts {
         let mut user = match store::identities::find_user(&self.db, &key).await? {
             Some(user) => user,
             None => {
-                let email = p.email.clone().ok_or(SsoFailure::MissingEmail)?;
+                // Stored and compared as every email is: trimmed and lower-cased.
+                let email = p
+                    .email
+                    .as_deref()
+                    .map(Email::normalized)
+                    .ok_or(SsoFailure::MissingEmail)?
+                    .into_string();
                 if !self.rules.yaml.email_domain_allowed(&email) {
                     return Err(SsoFailure::DomainNotAllowed(email));
                 }
@@ -46,17 +53,17 @@ impl Accounts {
                     // an account of their own.
                     Some(existing)
                         if (existing.provider == p.provider
-                            && (p.email_verified || p.provider == "openid"))
+                            && (p.email_verified || p.provider == Provider::OpenId))
                             || (rules.allow_linking && p.email_verified) =>
                     {
                         store::identities::link(&self.db, &key, &existing.id, now).await?;
-                        tracing::info!(user_id = %existing.id, provider = p.provider, "identity bound to an existing account");
+                        tracing::info!(user_id = %existing.id, provider = %p.provider, "identity bound to an existing account");
                         existing
                     }
                     Some(existing) => {
                         return Err(SsoFailure::ProviderMismatch {
                             email,
-                            owner: existing.provider,
+                            owner: existing.provider.to_string(),
                         })
                     }
                     None if !rules.may_register => {
@@ -67,12 +74,11 @@ impl Accounts {
             }
         };
         if let Some(admin) = p.admin {
-            let role = match (admin, user.role.as_str()) {
-                (true, _) => "ADMIN",
-                (false, "ADMIN") => "USER",
-                (false, other) => other,
-            }
-            .to_string();
+            let role = match (admin, &user.role) {
+                (true, _) => Role::Admin,
+                (false, Role::Admin) => Role::User,
+                (false, other) => other.clone(),
+            };
             if role != user.role {
                 store::identities::set_role(&self.db, &user.id, &role, now).await?;
                 tracing::warn!(user_id = %user.id, from = %user.role, to = %role, "role set by the identity provider");
@@ -108,15 +114,15 @@ impl Accounts {
             avatar: p.avatar.as_deref(),
             email_verified: p.email_verified,
             role: if p.admin == Some(true) {
-                "ADMIN"
+                &Role::Admin
             } else {
-                "USER"
+                &Role::User
             },
             now_ms: now,
         };
         match store::identities::insert_user(&self.db, &new, key).await? {
             Inserted::Created(user) => {
-                tracing::info!(user_id = %user.id, provider = p.provider, "user registered through an identity provider");
+                tracing::info!(user_id = %user.id, provider = %p.provider, "user registered through an identity provider");
                 Ok(*user)
             }
             // A concurrent first login of the same person won the insert.

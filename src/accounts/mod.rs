@@ -2,6 +2,7 @@
 //! and the user as the client sees it. Called by the HTTP layer and by the user-management
 //! commands, so both follow the same rules.
 
+mod email;
 pub mod email_tokens;
 mod external;
 pub mod names;
@@ -14,19 +15,19 @@ use std::time::Duration;
 
 use moka::sync::Cache;
 
+pub use email::Email;
 pub use external::ExternalRules;
 pub use password::{PasswordHasher, Verification};
 pub use public_user::{iso_time, PublicUser};
-use validation::{
-    normalize_email, validate_login, validate_new_password, validate_registration,
-    RegistrationInput,
-};
+use validation::{validate_login, validate_new_password, validate_registration, RegistrationInput};
 
 use crate::clock::Clock;
 use crate::config::{AuthYaml, Config};
 use crate::error::{Error, Result};
+use crate::sessions::Sessions;
 use crate::store::email_tokens::{NewToken, Purpose};
 use crate::store::users::{Inserted, User};
+pub use crate::store::users::{Provider, Role};
 use crate::store::{self, Db};
 
 /// LibreChat verifies accounts created before this time (2024-06-07) at their next login when
@@ -67,7 +68,7 @@ pub struct RegisterOptions {
     /// operator says.
     pub email_verified: Option<bool>,
     /// `None`: `ADMIN` for the first user ever, `USER` after.
-    pub role: Option<String>,
+    pub role: Option<Role>,
     /// The checked invitation this registration uses (see `check_invite`).
     pub invite_token_id: Option<String>,
 }
@@ -102,6 +103,20 @@ pub struct Accounts {
     /// `last_known_for_ms`, served only while the database is unavailable.
     cache: Cache<String, KnownUser>,
     last_known_for_ms: i64,
+    /// Deleting a user or changing a password ends their sessions: this is where running
+    /// servers learn of it.
+    sessions: Arc<Sessions>,
+}
+
+/// Lets another service that writes to a user (two-factor settings) drop the cached copy, so
+/// the next read sees the write.
+#[derive(Clone)]
+pub struct CachedUsers(Cache<String, KnownUser>);
+
+impl CachedUsers {
+    pub fn forget(&self, id: &str) {
+        self.0.invalidate(id);
+    }
 }
 
 /// How long a cached user is served without reading the database again.
@@ -125,7 +140,13 @@ impl KnownUser {
 }
 
 impl Accounts {
-    pub fn new(db: Db, hasher: PasswordHasher, clock: Arc<dyn Clock>, rules: AccountRules) -> Self {
+    pub fn new(
+        db: Db,
+        hasher: PasswordHasher,
+        clock: Arc<dyn Clock>,
+        rules: AccountRules,
+        sessions: Arc<Sessions>,
+    ) -> Self {
         let last_known_for_ms = LAST_KNOWN_FOR_MS.max(rules.session_expiry_ms);
         Self {
             db,
@@ -141,7 +162,13 @@ impl Accounts {
                 ))
                 .build(),
             last_known_for_ms,
+            sessions,
         }
+    }
+
+    /// The handle other services use to keep this cache true to their writes.
+    pub fn cached_users(&self) -> CachedUsers {
+        CachedUsers(self.cache.clone())
     }
 
     /// Registers a local user after LibreChat's validation and `allowedDomains` rule. The
@@ -174,7 +201,7 @@ impl Accounts {
             username: &valid.username,
             password_hash: &hash,
             email_verified,
-            role: options.role.as_deref(),
+            role: options.role.as_ref(),
             now_ms: now,
             expires_at: expires.then_some(now + email_tokens::UNVERIFIED_ACCOUNT_LIFETIME_MS),
             invite_token_id: options.invite_token_id.as_deref(),
@@ -200,8 +227,8 @@ impl Accounts {
         };
         validate_login(email, password, self.rules.min_password_length)
             .map_err(Error::Validation)?;
-        let email = normalize_email(email);
-        let user = store::users::find_by_email(&self.db, &email).await?;
+        let email = Email::normalized(email);
+        let user = store::users::find_by_email(&self.db, email.as_str()).await?;
         let stored = user.as_ref().and_then(|u| u.password_hash.clone());
         let verdict = self
             .hasher
@@ -257,11 +284,6 @@ impl Accounts {
         Ok(())
     }
 
-    /// Drops the cached copy of a user changed elsewhere (2FA enabled or disabled).
-    pub fn forget_cached(&self, id: &str) {
-        self.cache.invalidate(id);
-    }
-
     /// The user with this id, from memory when a fresh copy is there. While the database is
     /// unavailable, the last known copy stands in (a token that was valid stays valid:
     /// revocations and bans live in memory); only then, so a user deleted elsewhere never
@@ -298,8 +320,8 @@ impl Accounts {
         }
     }
 
-    pub async fn find_by_email(&self, email: &str) -> Result<Option<User>> {
-        store::users::find_by_email(&self.db, &normalize_email(email)).await
+    pub async fn find_by_email(&self, email: &Email) -> Result<Option<User>> {
+        store::users::find_by_email(&self.db, email.as_str()).await
     }
 
     pub async fn username_taken(&self, username: &str) -> Result<bool> {
@@ -316,17 +338,17 @@ impl Accounts {
     }
 
     /// Deletes a user and everything that lets them in; their sessions are revoked so running
-    /// servers refuse their tokens. Returns the ids of the sessions revoked, or
-    /// `UserNotFound`.
-    pub async fn delete(&self, user_id: &str) -> Result<Vec<String>> {
+    /// servers refuse their tokens. Returns how many sessions ended, or `UserNotFound`.
+    pub async fn delete(&self, user_id: &str) -> Result<usize> {
         let now = self.clock.now_ms();
         let revoked =
             store::users::delete(&self.db, user_id, now, now + self.rules.session_expiry_ms)
                 .await?
                 .ok_or(Error::UserNotFound)?;
         self.cache.invalidate(user_id);
+        self.sessions.revoked_elsewhere(&revoked);
         tracing::info!(user_id, sessions = revoked.len(), "user deleted");
-        Ok(revoked)
+        Ok(revoked.len())
     }
 
     /// Sets a new password under the registration rules and ends every session of the user.
@@ -346,6 +368,7 @@ impl Accounts {
         .await?
         .ok_or(Error::UserNotFound)?;
         self.cache.invalidate(user_id);
+        self.sessions.revoked_elsewhere(&revoked);
         tracing::info!(user_id, sessions = revoked.len(), "password changed");
         Ok(revoked.len())
     }
@@ -400,12 +423,14 @@ impl Accounts {
 
     /// Marks the email verified if `token` is its live verification token. Every failure is
     /// `InvalidVerificationToken`, whether or not the email exists.
-    pub async fn verify_email(&self, email: &str, token: &str) -> Result<()> {
-        let email = normalize_email(email);
+    pub async fn verify_email(&self, email: &Email, token: &str) -> Result<()> {
         let now = self.clock.now_ms();
-        let stored =
-            store::email_tokens::find_by_email(&self.db, Purpose::EmailVerification, &email)
-                .await?;
+        let stored = store::email_tokens::find_by_email(
+            &self.db,
+            Purpose::EmailVerification,
+            email.as_str(),
+        )
+        .await?;
         let Some(stored) = stored.filter(|s| email_tokens::matches(s, token, now)) else {
             return Err(Error::InvalidVerificationToken);
         };
@@ -422,14 +447,14 @@ impl Accounts {
 
     /// The emailed password reset: the password must pass the registration rules before the
     /// token is touched, so a rejected password leaves the link usable. On success every
-    /// session of the user ends. Returns the user and the ids of the sessions ended.
+    /// session of the user ends. Returns the user.
     pub async fn reset_password(
         &self,
         user_id: &str,
         token: &str,
         password: &str,
         confirm_password: Option<&str>,
-    ) -> Result<(User, Vec<String>)> {
+    ) -> Result<User> {
         validate_new_password(password, self.rules.min_password_length)
             .map_err(Error::BadRequest)?;
         if confirm_password.is_some_and(|c| c != password) {
@@ -454,6 +479,7 @@ impl Accounts {
         .await?
         .ok_or(Error::InvalidResetToken)?;
         self.cache.invalidate(user_id);
+        self.sessions.revoked_elsewhere(&revoked);
         tracing::info!(
             user_id,
             sessions = revoked.len(),
@@ -462,19 +488,19 @@ impl Accounts {
         let user = store::users::find_by_id(&self.db, user_id)
             .await?
             .ok_or(Error::InvalidResetToken)?;
-        Ok((user, revoked))
+        Ok(user)
     }
 
     /// Creates an invitation for an email that has no account yet, replacing an earlier
     /// invitation of that email. Returns the token to put in the link.
-    pub async fn create_invite(&self, email: &str) -> Result<String> {
-        let email = normalize_email(email);
-        if !validation::is_valid_email(&email) {
+    pub async fn create_invite(&self, email: &Email) -> Result<String> {
+        if !email.is_valid() {
             return Err(Error::BadRequest(format!(
-                "{email:?} is not an email address"
+                "{:?} is not an email address",
+                email.as_str()
             )));
         }
-        if store::users::find_by_email(&self.db, &email)
+        if store::users::find_by_email(&self.db, email.as_str())
             .await?
             .is_some()
         {
@@ -485,7 +511,7 @@ impl Accounts {
         let token = self
             .new_email_token(
                 Purpose::Invite,
-                &email,
+                email.as_str(),
                 None,
                 email_tokens::INVITE_LIFETIME_MS,
             )
@@ -496,10 +522,10 @@ impl Accounts {
 
     /// The id of the live invitation of `email` that `token` proves, or `InvalidInvite`.
     /// The invitation is consumed by the registration that uses it.
-    pub async fn check_invite(&self, email: Option<&str>, token: &str) -> Result<String> {
-        let email = normalize_email(email.unwrap_or_default());
+    pub async fn check_invite(&self, email: &Email, token: &str) -> Result<String> {
         let now = self.clock.now_ms();
-        let stored = store::email_tokens::find_by_email(&self.db, Purpose::Invite, &email).await?;
+        let stored =
+            store::email_tokens::find_by_email(&self.db, Purpose::Invite, email.as_str()).await?;
         stored
             .filter(|s| email_tokens::matches(s, token, now))
             .map(|s| s.id)

@@ -51,11 +51,6 @@ pub fn is_valid_email(email: &str) -> bool {
     email.len() <= 254 && !email.starts_with('.') && !email.contains("..") && EMAIL.is_match(email)
 }
 
-/// Normalises an email as every lookup does: trimmed and lower-cased.
-pub fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
-}
-
 /// Collects `path: message` issues in schema order, as zod reports them.
 #[derive(Default)]
 struct Issues(Vec<String>);
@@ -162,7 +157,7 @@ pub fn validate_registration(
     Ok(ValidRegistration {
         name: input.name.clone().unwrap_or_default(),
         username: username.to_lowercase(),
-        email: normalize_email(email),
+        email: super::Email::normalized(email).into_string(),
         password: input.password.clone().unwrap_or_default(),
     })
 }

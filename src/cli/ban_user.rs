@@ -1,12 +1,10 @@
 //! `bouncer ban-user`: bans a user for a while, ending their sessions at once.
 
-use std::net::{IpAddr, Ipv4Addr};
-
-use super::{fail, CliResult};
+use super::{fail, found, CliResult};
 use crate::accounts::iso_time;
 use crate::app::AppContext;
 use crate::config::values::MAX_DURATION_MS;
-use crate::moderation::Subject;
+use crate::usecases::operator;
 
 #[derive(clap::Args)]
 #[command(
@@ -47,22 +45,15 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
 
 pub async fn run(ctx: &AppContext, args: Args) -> CliResult {
     let duration_ms = parse_duration(&args.duration).or_else(fail)?;
-    let Some(user) = ctx.accounts.find_by_email(&args.email).await? else {
+    let Some(user) = found(operator::find_user(ctx, &args.email).await)? else {
         return fail(format!("no user with email {}", args.email.trim()));
     };
-    // An operator's ban names no IP.
-    let subject = Subject::User {
-        id: &user.id,
-        ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-    };
-    ctx.moderation
-        .ban(subject, "operator", 0, duration_ms, &ctx.sessions)
-        .await?;
+    let until = operator::ban_user(ctx, &user, duration_ms).await?;
     println!(
         "Banned user {} (id {}) until {}; their sessions are revoked",
         user.email,
         user.id,
-        iso_time(ctx.clock.now_ms() + duration_ms)
+        iso_time(until)
     );
     Ok(())
 }

@@ -1,16 +1,17 @@
 //! `bouncer create-user`: adds a user under the registration rules of the API, even with
-//! registration closed.
+//! registration closed (`usecases::operator::create_user`); this file asks for what is missing
+//! and prints the outcome.
 
 use rand::distributions::{Alphanumeric, DistString};
 
 use super::{fail, prompt, CliResult};
-use crate::accounts::validation::RegistrationInput;
-use crate::accounts::{RegisterOptions, Registration};
 use crate::app::AppContext;
+use crate::store::users::Role;
+use crate::usecases::operator::{self, NewUser};
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 #[value(rename_all = "UPPER")]
-pub enum Role {
+pub enum RoleArg {
     Admin,
     User,
 }
@@ -41,7 +42,7 @@ pub struct Args {
     email_verified: bool,
     /// Role; by default the first user ever is ADMIN and later ones USER.
     #[arg(long, value_enum)]
-    role: Option<Role>,
+    role: Option<RoleArg>,
     /// Read the password from the first line of stdin.
     #[arg(long)]
     password_stdin: bool,
@@ -77,16 +78,8 @@ pub async fn run(ctx: &AppContext, args: Args) -> CliResult {
     let local_part = email.split('@').next().unwrap_or("").to_string();
     let name = value(args.name, "Name", Some(&local_part), interactive)?;
     let username = value(args.username, "Username", Some(&local_part), interactive)?;
-
-    if let Some(existing) = ctx.accounts.find_by_email(&email).await? {
-        return fail(format!(
-            "a user with email {} already exists",
-            existing.email
-        ));
-    }
-    if !username.is_empty() && ctx.accounts.username_taken(&username).await? {
-        return fail(format!("a user with username {username} already exists"));
-    }
+    // Before the password is asked for.
+    operator::check_available(ctx, &email, &username).await?;
 
     let password = match args.password {
         Some(p) => p,
@@ -103,44 +96,38 @@ pub async fn run(ctx: &AppContext, args: Args) -> CliResult {
         password
     };
 
-    let input = RegistrationInput {
-        name: Some(name),
-        username: Some(username),
-        email: Some(email.clone()),
-        password: Some(password.clone()),
-        confirm_password: Some(password.clone()),
+    let new = NewUser {
+        email,
+        name,
+        username,
+        password: password.clone(),
+        email_verified: args.email_verified,
+        role: args.role.map(|r| match r {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::User => Role::User,
+        }),
     };
-    let options = RegisterOptions {
-        email_verified: Some(args.email_verified),
-        role: args.role.map(|r| format!("{r:?}").to_uppercase()),
-        invite_token_id: None,
-    };
-    match ctx.accounts.register(&input, &options).await? {
-        Registration::Created(user) => {
-            println!(
-                "Created user {} (id {}, role {}, email {}verified)",
-                user.email,
-                user.id,
-                user.role,
-                if user.email_verified { "" } else { "not " }
-            );
-            if generated {
-                println!("Generated password (shown only now): {password}");
-            }
-            if !user.email_verified && ctx.mail.configured() {
-                // The account cannot log in until verified: the message goes out now, and a
-                // failure is reported (the user can ask for another from the login page).
-                match crate::mail::flows::send_verification(ctx, &user).await {
-                    Ok(()) => println!("Verification email sent to {}", user.email),
-                    Err(e) => {
-                        return fail(format!(
-                        "the user was created, but the verification email could not be sent: {e:#}"
-                    ))
-                    }
-                }
-            }
-            Ok(())
-        }
-        Registration::EmailTaken => fail(format!("a user with email {email} already exists")),
+    let created = operator::create_user(ctx, new).await?;
+    let user = &created.user;
+    println!(
+        "Created user {} (id {}, role {}, email {}verified)",
+        user.email,
+        user.id,
+        user.role,
+        if user.email_verified { "" } else { "not " }
+    );
+    if generated {
+        println!("Generated password (shown only now): {password}");
     }
+    match created.verification_mail {
+        Some(Ok(())) => println!("Verification email sent to {}", user.email),
+        // The user can ask for another from the login page.
+        Some(Err(e)) => {
+            return fail(format!(
+                "the user was created, but the verification email could not be sent: {e:#}"
+            ))
+        }
+        None => {}
+    }
+    Ok(())
 }

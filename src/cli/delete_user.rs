@@ -1,7 +1,8 @@
 //! `bouncer delete-user`: removes a user and everything that lets them in.
 
-use super::{fail, prompt, CliResult};
+use super::{fail, found, prompt, CliResult};
 use crate::app::AppContext;
+use crate::usecases::operator;
 
 #[derive(clap::Args)]
 #[command(
@@ -26,7 +27,7 @@ pub async fn run(ctx: &AppContext, args: Args) -> CliResult {
         None if interactive => prompt::ask("Email of the user to delete", None)?,
         None => return fail("missing email: give it as an argument"),
     };
-    let Some(user) = ctx.accounts.find_by_email(&email).await? else {
+    let Some(user) = found(operator::find_user(ctx, &email).await)? else {
         return fail(format!("no user with email {}", email.trim()));
     };
     if !args.yes {
@@ -41,7 +42,7 @@ pub async fn run(ctx: &AppContext, args: Args) -> CliResult {
             return fail("not deleted");
         }
     }
-    let sessions = ctx.accounts.delete(&user.id).await?.len();
+    let sessions = operator::delete_user(ctx, &user).await?;
     println!(
         "Deleted user {} (id {}): {} session{} revoked",
         user.email,

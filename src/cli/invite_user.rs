@@ -3,7 +3,8 @@
 
 use super::{fail, CliResult};
 use crate::app::AppContext;
-use crate::mail::flows::{self, Invitation};
+use crate::usecases::notices::Invitation;
+use crate::usecases::operator;
 
 #[derive(clap::Args)]
 #[command(
@@ -17,7 +18,7 @@ pub struct Args {
 }
 
 pub async fn run(ctx: &AppContext, args: Args) -> CliResult {
-    match flows::invite(ctx, args.email.trim()).await {
+    match operator::invite(ctx, args.email.trim()).await {
         Ok(Invitation::Sent) => {
             println!("Invitation sent to {}", args.email.trim().to_lowercase());
             Ok(())

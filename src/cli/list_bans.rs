@@ -5,6 +5,7 @@ use serde_json::json;
 use super::CliResult;
 use crate::accounts::iso_time;
 use crate::app::AppContext;
+use crate::usecases::operator;
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:\n  bouncer list-bans\n  bouncer list-bans --json")]
@@ -15,20 +16,7 @@ pub struct Args {
 }
 
 pub async fn run(ctx: &AppContext, args: Args) -> CliResult {
-    let bans = ctx.moderation.active_bans().await?;
-    let mut rows = Vec::with_capacity(bans.len());
-    for ban in &bans {
-        // User bans show the email when the user still exists.
-        let who = if ban.kind == "user" {
-            match ctx.accounts.user(&ban.subject).await? {
-                Some(u) => u.email.clone(),
-                None => ban.subject.clone(),
-            }
-        } else {
-            ban.subject.clone()
-        };
-        rows.push((ban, who));
-    }
+    let rows = operator::list_bans(ctx).await?;
     if args.json {
         let list: Vec<_> = rows
             .iter()

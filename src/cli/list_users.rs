@@ -5,6 +5,7 @@ use serde_json::json;
 use super::CliResult;
 use crate::accounts::iso_time;
 use crate::app::AppContext;
+use crate::usecases::operator;
 
 #[derive(clap::Args)]
 #[command(
@@ -17,14 +18,14 @@ pub struct Args {
 }
 
 pub async fn run(ctx: &AppContext, args: Args) -> CliResult {
-    let users = ctx.accounts.list().await?;
+    let users = operator::list_users(ctx).await?;
     if args.json {
         let list: Vec<_> = users
             .iter()
             .map(|u| {
                 json!({
                     "id": u.id, "email": u.email, "username": u.username, "name": u.name,
-                    "provider": u.provider, "role": u.role, "emailVerified": u.email_verified,
+                    "provider": u.provider.as_str(), "role": u.role.as_str(), "emailVerified": u.email_verified,
                     "createdAt": iso_time(u.created_at),
                 })
             })
@@ -40,8 +41,8 @@ pub async fn run(ctx: &AppContext, args: Args) -> CliResult {
                 u.email.clone(),
                 u.username.clone(),
                 u.name.clone(),
-                u.provider.clone(),
-                u.role.clone(),
+                u.provider.to_string(),
+                u.role.to_string(),
                 if u.email_verified { "yes" } else { "no" }.to_string(),
                 iso_time(u.created_at),
             ]

@@ -104,6 +104,15 @@ impl From<std::io::Error> for CliError {
 
 pub type CliResult<T = ()> = Result<T, CliError>;
 
+/// A lookup's user, `None` when there is none (for the command's own message).
+pub fn found<T>(result: crate::error::Result<T>) -> CliResult<Option<T>> {
+    match result {
+        Ok(found) => Ok(Some(found)),
+        Err(Error::UserNotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// `Err` with a one-line message.
 pub fn fail<T>(message: impl Into<String>) -> CliResult<T> {
     Err(CliError(message.into()))

@@ -1,8 +1,9 @@
 //! `bouncer reset-password`: sets a user's password under the password rules and signs them
 //! out everywhere (LibreChat's script leaves their sessions alive).
 
-use super::{fail, prompt, CliResult};
+use super::{fail, found, prompt, CliResult};
 use crate::app::AppContext;
+use crate::usecases::operator;
 
 #[derive(clap::Args)]
 #[command(
@@ -27,7 +28,7 @@ pub async fn run(ctx: &AppContext, args: Args) -> CliResult {
         None if interactive => prompt::ask("Email", None)?,
         None => return fail("missing email: give it as an argument"),
     };
-    let Some(user) = ctx.accounts.find_by_email(&email).await? else {
+    let Some(user) = found(operator::find_user(ctx, &email).await)? else {
         return fail(format!("no user with email {}", email.trim()));
     };
     let password = if args.password_stdin {
@@ -37,7 +38,7 @@ pub async fn run(ctx: &AppContext, args: Args) -> CliResult {
     } else {
         return fail("missing password: use --password-stdin, or run at a terminal");
     };
-    let sessions = ctx.accounts.set_password(&user.id, &password).await?;
+    let sessions = operator::set_password(ctx, &user, &password).await?;
     println!(
         "Password reset for {}; {} session{} revoked",
         user.email,

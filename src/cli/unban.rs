@@ -2,10 +2,10 @@
 //! a network. An IPv6 client is banned as its prefix (`IPV6_PREFIX_LENGTH`), so naming any
 //! address of it lifts the prefix's ban.
 
-use super::{fail, CliResult};
+use super::{fail, found, CliResult};
 use crate::app::AppContext;
-use crate::moderation::bans::BanKind;
 use crate::moderation::ip_prefix::{parse_subject, subject_text};
+use crate::usecases::operator;
 
 #[derive(clap::Args)]
 #[command(
@@ -26,10 +26,10 @@ pub struct Args {
 pub async fn run(ctx: &AppContext, args: Args) -> CliResult {
     let target = args.target.trim();
     if target.contains('@') {
-        let Some(user) = ctx.accounts.find_by_email(target).await? else {
+        let Some(user) = found(operator::find_user(ctx, target).await)? else {
             return fail(format!("no user with email {target}"));
         };
-        if !ctx.moderation.unban(BanKind::User, &user.id).await? {
+        if !operator::unban_user(ctx, &user).await? {
             return fail(format!("{} is not banned", user.email));
         }
         println!("Lifted the ban of {}", user.email);
@@ -40,7 +40,7 @@ pub async fn run(ctx: &AppContext, args: Args) -> CliResult {
             "{target:?} is neither an email nor an IP address or network (such as 2001:db8::/64)"
         ));
     };
-    let lifted = ctx.moderation.unban_ip(net).await?;
+    let lifted = operator::unban_ip(ctx, net).await?;
     if lifted.is_empty() {
         return fail(format!("{} is not banned", subject_text(net)));
     }

@@ -178,7 +178,7 @@ fn upstream(raw: &str) -> Result<Upstream, ConfigError> {
     };
     // The prefix is forwarded as it is, so it must already be canonical.
     let path = uri.path();
-    let canonical = crate::gateway::target::parse(path).map_err(|_| invalid())?;
+    let canonical = crate::request_target::parse(path).map_err(|_| invalid())?;
     if canonical.path() != path && canonical.path() != format!("{path}/") {
         return Err(invalid());
     }

@@ -2,6 +2,7 @@
 //! `librechat.yaml`). Nothing else in Bouncer reads the environment.
 
 // Public for the fuzz target `fuzz/fuzz_targets/dotenv.rs`.
+pub mod database;
 pub mod dotenv;
 pub mod gateway;
 mod known;
@@ -25,7 +26,7 @@ pub use secrets::{Secret, SecretsSource};
 use values::{duration_ms, parse_bool};
 pub use yaml::AuthYaml;
 
-use crate::store::Engine;
+use database::Engine;
 
 /// A configuration value Bouncer cannot start with. The message names the variable, the value
 /// (never for secrets) and what is expected.

@@ -14,7 +14,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::{admit, set_identity, target};
+use super::{admit, set_identity};
 use crate::app::AppContext;
 use crate::error::Error;
 use crate::http::extract::ClientIp;
@@ -48,7 +48,8 @@ pub async fn verify(
     }
     let family = ctx.config.gateway.forward_auth_headers;
     let original = only_value(&headers, family.uri_header()).and_then(|uri| {
-        target::parse(uri).map_err(|why| Error::BadRequest(format!("Bad request: {why}")))
+        crate::request_target::parse(uri)
+            .map_err(|why| Error::BadRequest(format!("Bad request: {why}")))
     });
     let method = only_value(&headers, family.method_header()).and_then(|m| {
         Method::from_bytes(m.as_bytes())

@@ -16,16 +16,14 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::uri::PathAndQuery;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use serde_json::json;
 
-use super::target::{self, Target};
-use super::{admit, set_identity, Slot};
+use super::{admit, set_identity};
 use crate::app::AppContext;
 use crate::config::gateway::Upstream;
 use crate::http::extract::ClientIp;
+use crate::request_target::{self as target, Target};
+use crate::usecases::chat_access::Slot;
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
 const HOP_BY_HOP: [&str; 9] = [
@@ -39,30 +37,6 @@ const HOP_BY_HOP: [&str; 9] = [
     "transfer-encoding",
     "upgrade",
 ];
-
-/// How long an unused pooled connection to the upstream is kept.
-const POOL_IDLE: Duration = Duration::from_secs(60);
-
-/// The HTTP client towards the upstream: kept-alive connections, HTTP or HTTPS.
-pub type UpstreamClient = hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, Body>;
-
-pub fn client() -> anyhow::Result<UpstreamClient> {
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_nodelay(true);
-    http.set_connect_timeout(Some(Duration::from_secs(10)));
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
-    Ok(
-        hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE)
-            .pool_timer(hyper_util::rt::TokioTimer::new())
-            .build(https),
-    )
-}
 
 /// Keeps hop-by-hop headers (and those `Connection` names) out of `headers`, in place.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {

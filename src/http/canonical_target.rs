@@ -9,7 +9,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::Error;
-use crate::gateway::target;
+use crate::request_target as target;
 
 pub async fn canonicalize(mut request: Request, next: Next) -> Response {
     let raw = request

@@ -15,6 +15,8 @@ use serde_json::Value;
 use crate::app::AppContext;
 use crate::error::Error;
 use crate::sessions::AccessClaims;
+use crate::usecases::access::{self, Access};
+use crate::usecases::Client;
 
 /// Largest request body accepted anywhere.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -112,26 +114,20 @@ impl FromRequestParts<Arc<AppContext>> for ClientIp {
 }
 
 /// A caller with a valid, unrevoked access token (401 otherwise) who is not banned, by user or
-/// by IP (403). Memory only: no database round trip.
+/// by IP (403): `usecases::access` with `Access::Full`.
 pub struct AuthUser(pub AccessClaims);
+
+fn authenticated(parts: &Parts, ctx: &AppContext, access: Access) -> Result<AccessClaims, Error> {
+    let client = Client::at(client_ip(parts, ctx));
+    access::authenticate(ctx, client, bearer_token(&parts.headers), access)
+}
 
 impl FromRequestParts<Arc<AppContext>> for AuthUser {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, ctx: &Arc<AppContext>) -> Result<Self, Error> {
-        let claims = authenticated(parts, ctx)?;
-        if claims.scope.is_some() {
-            return Err(Error::TwoFactorSetupRequired);
-        }
-        Ok(AuthUser(claims))
+        authenticated(parts, ctx, Access::Full).map(AuthUser)
     }
-}
-
-fn authenticated(parts: &Parts, ctx: &AppContext) -> Result<AccessClaims, Error> {
-    let claims = ctx.sessions.authenticate(bearer_token(&parts.headers))?;
-    ctx.moderation
-        .check(client_ip(parts, ctx), Some(&claims.id))?;
-    Ok(claims)
 }
 
 /// As `AuthUser`, but also a user whose token only allows setting up 2FA (`REQUIRE_2FA`): for
@@ -142,7 +138,7 @@ impl FromRequestParts<Arc<AppContext>> for EnrollingUser {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, ctx: &Arc<AppContext>) -> Result<Self, Error> {
-        Ok(EnrollingUser(authenticated(parts, ctx)?))
+        authenticated(parts, ctx, Access::Enrolment).map(EnrollingUser)
     }
 }
 

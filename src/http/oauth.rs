@@ -1,7 +1,8 @@
-//! `/oauth/*`: sign-in through identity providers, as browser redirects. Success sets the same
-//! cookies as a login and goes to `DOMAIN_CLIENT`; every failure goes to LibreChat's
-//! `${DOMAIN_CLIENT}/login?redirect=false&error=auth_failed`, with the precise reason in the log.
-//! Social and OpenID sign-ins skip 2FA, as in LibreChat.
+//! `/oauth/*` on the wire: sign-in through identity providers, as browser redirects. The rules
+//! are `usecases::provider_sign_in`; this file keeps the flow's state cookie and turns outcomes
+//! into redirects. Success sets the same cookies as a login and goes to `DOMAIN_CLIENT`; every
+//! failure goes to LibreChat's `${DOMAIN_CLIENT}/login?redirect=false&error=auth_failed`, with
+//! the precise reason in the log; a refusal by the moderation system is answered as such.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -14,14 +15,13 @@ use serde::Deserialize;
 
 use super::cookies;
 use super::extract::ClientIp;
-use crate::accounts::ExternalRules;
 use crate::app::AppContext;
 use crate::config::social::SocialKind;
 use crate::error::Error;
-use crate::moderation::Subject;
-use crate::sso::social::CallbackExtras;
-use crate::sso::state::{FlowState, LIFETIME_SECS};
-use crate::sso::{ExternalProfile, SsoFailure, Started};
+use crate::sso::state::LIFETIME_SECS;
+use crate::sso::{SsoFailure, Started};
+use crate::usecases::provider_sign_in::{self, Callback, Provider, ProviderSignInError};
+use crate::usecases::{Client, SignedIn};
 
 fn redirect(to: &str, mut headers: HeaderMap) -> Response {
     headers.insert(
@@ -45,30 +45,14 @@ fn auth_failed(ctx: &AppContext, provider: &str, failure: &SsoFailure) -> Respon
     )
 }
 
-/// The login limiter and the IP ban apply to every `/oauth` request, as to `/api/auth/login`.
-async fn guard(ctx: &AppContext, ip: IpAddr) -> Result<(), Response> {
-    ctx.moderation
-        .check(ip, None)
-        .map_err(IntoResponse::into_response)?;
-    ctx.moderation
-        .limit(
-            &ctx.moderation.limiters.login,
-            Subject::Ip(ip),
-            &ctx.sessions,
-        )
-        .await
-        .map_err(IntoResponse::into_response)
-}
-
 /// Sends the browser to the provider with the flow's state in a cookie.
-fn to_provider(ctx: &AppContext, provider: &str, started: Result<Started, SsoFailure>) -> Response {
-    let started = match started {
-        Ok(started) => started,
-        Err(failure) => return auth_failed(ctx, provider, &failure),
-    };
+fn to_provider(ctx: &AppContext, provider: &Provider, started: Started) -> Response {
     let sealed = match ctx.flow_keys.seal(&started.flow) {
         Ok(sealed) => sealed,
-        Err(e) => return auth_failed(ctx, provider, &SsoFailure::Internal(Error::Internal(e))),
+        Err(e) => {
+            let failure = SsoFailure::Internal(Error::Internal(e));
+            return auth_failed(ctx, provider.as_str(), &failure);
+        }
     };
     let mut headers = HeaderMap::new();
     cookies::set_flow_state_for(
@@ -76,7 +60,7 @@ fn to_provider(ctx: &AppContext, provider: &str, started: Result<Started, SsoFai
         sealed,
         LIFETIME_SECS,
         ctx.config.secure_cookies,
-        provider == SocialKind::Apple.name(),
+        *provider == Provider::Social(SocialKind::Apple),
     );
     redirect(&started.authorization_url, headers)
 }
@@ -92,46 +76,41 @@ pub struct CallbackParams {
     user: Option<String>,
 }
 
-/// The flow this callback continues: the provider's error, or the code and the checked state.
-fn checked_flow<'a>(
+/// The callback matched to the flow it continues: the provider's error, or the code and the
+/// flow state from the cookie, which must name this provider and this `state`.
+fn checked_callback(
     ctx: &AppContext,
-    provider: &str,
-    params: &'a CallbackParams,
+    provider: &Provider,
+    params: CallbackParams,
     headers: &HeaderMap,
-) -> Result<(&'a str, FlowState), SsoFailure> {
+) -> Result<Callback, SsoFailure> {
     if let Some(error) = &params.error {
         return Err(SsoFailure::ProviderError(format!(
             "{error}: {}",
             params.error_description.as_deref().unwrap_or("")
         )));
     }
-    let (Some(code), Some(state)) = (params.code.as_deref(), params.state.as_deref()) else {
+    let (Some(code), Some(state)) = (params.code, params.state.as_deref()) else {
         return Err(SsoFailure::BadState);
     };
     let flow = cookies::flow_state(headers)
         .and_then(|cookie| {
             ctx.flow_keys
-                .open(&cookie, provider, state, ctx.clock.now_ms())
+                .open(&cookie, provider.as_str(), state, ctx.clock.now_ms())
         })
         .ok_or(SsoFailure::BadState)?;
-    Ok((code, flow))
+    Ok(Callback {
+        code,
+        flow,
+        apple_user: params.user,
+    })
 }
 
-/// Signs the provider's user in exactly like a login and sends the browser to the client.
-async fn complete(
-    ctx: &AppContext,
-    ip: IpAddr,
-    profile: &ExternalProfile,
-    rules: ExternalRules,
-) -> Result<Response, SsoFailure> {
-    let user = ctx.accounts.sign_in_external(profile, rules).await?;
-    ctx.moderation
-        .check(ip, Some(&user.id))
-        .map_err(|_| SsoFailure::Banned)?;
-    let issued = ctx.sessions.start(&user).await?;
-    tracing::info!(user_id = %user.id, provider = profile.provider, "login through the identity provider");
+/// A session from a provider: the session cookie, and the browser sent to the client.
+fn signed_in(ctx: &AppContext, signed_in: &SignedIn) -> Response {
     let mut out = HeaderMap::new();
     cookies::clear_flow_state(&mut out, ctx.config.secure_cookies);
+    let issued = &signed_in.issued;
     if let Some(refresh_token) = &issued.refresh_token {
         cookies::set_session(
             &mut out,
@@ -140,15 +119,35 @@ async fn complete(
             ctx.config.secure_cookies,
         );
     }
-    Ok(redirect(&ctx.config.domain_client, out))
+    redirect(&ctx.config.domain_client, out)
 }
 
-fn outcome(ctx: &AppContext, provider: &str, result: Result<Response, SsoFailure>) -> Response {
-    match result {
-        Ok(response) => response,
-        // LibreChat's checkBan answers the callback with its 403 JSON.
-        Err(SsoFailure::Banned) => Error::Banned.into_response(),
-        Err(failure) => auth_failed(ctx, provider, &failure),
+fn refused_or_failed(ctx: &AppContext, provider: &Provider, e: ProviderSignInError) -> Response {
+    match e {
+        // As LibreChat's checkBan and limiters answer: their JSON.
+        ProviderSignInError::Refused(e) => e.into_response(),
+        ProviderSignInError::Failed(failure) => auth_failed(ctx, provider.as_str(), &failure),
+    }
+}
+
+async fn start(ctx: Arc<AppContext>, ip: IpAddr, provider: Provider) -> Response {
+    match provider_sign_in::begin(&ctx, Client::at(ip), &provider).await {
+        Ok(started) => to_provider(&ctx, &provider, started),
+        Err(e) => refused_or_failed(&ctx, &provider, e),
+    }
+}
+
+async fn callback(
+    ctx: Arc<AppContext>,
+    ip: IpAddr,
+    provider: Provider,
+    params: CallbackParams,
+    headers: HeaderMap,
+) -> Response {
+    let checked = checked_callback(&ctx, &provider, params, &headers);
+    match provider_sign_in::finish(&ctx, Client::at(ip), &provider, checked).await {
+        Ok(session) => signed_in(&ctx, &session),
+        Err(e) => refused_or_failed(&ctx, &provider, e),
     }
 }
 
@@ -164,18 +163,7 @@ pub async fn error(State(ctx): State<Arc<AppContext>>) -> Response {
 }
 
 pub async fn openid_start(State(ctx): State<Arc<AppContext>>, ClientIp(ip): ClientIp) -> Response {
-    if let Err(refused) = guard(&ctx, ip).await {
-        return refused;
-    }
-    let Some(provider) = ctx.openid.as_ref() else {
-        return auth_failed(
-            &ctx,
-            "openid",
-            &SsoFailure::ProviderUnavailable("not configured".into()),
-        );
-    };
-    let started = provider.begin().await;
-    to_provider(&ctx, "openid", started)
+    start(ctx, ip, Provider::OpenId).await
 }
 
 pub async fn openid_callback(
@@ -184,71 +172,7 @@ pub async fn openid_callback(
     Query(params): Query<CallbackParams>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(refused) = guard(&ctx, ip).await {
-        return refused;
-    }
-    let result = async {
-        let provider = ctx
-            .openid
-            .as_ref()
-            .ok_or_else(|| SsoFailure::ProviderUnavailable("not configured".into()))?;
-        let (code, flow) = checked_flow(&ctx, "openid", &params, &headers)?;
-        let profile = provider.finish(code, &flow).await?;
-        // OpenID users are created at their first login whatever ALLOW_SOCIAL_REGISTRATION
-        // says (LibreChat: "OpenID does not support the ability to disable only
-        // registration").
-        let rules = ExternalRules {
-            may_register: true,
-            allow_linking: provider.config().allow_account_linking,
-        };
-        complete(&ctx, ip, &profile, rules).await
-    }
-    .await;
-    outcome(&ctx, "openid", result)
-}
-
-pub async fn social_start(ctx: Arc<AppContext>, ip: IpAddr, kind: SocialKind) -> Response {
-    if let Err(refused) = guard(&ctx, ip).await {
-        return refused;
-    }
-    let Some(provider) = ctx.social.get(&kind) else {
-        return auth_failed(
-            &ctx,
-            kind.name(),
-            &SsoFailure::ProviderUnavailable("not configured".into()),
-        );
-    };
-    to_provider(&ctx, kind.name(), provider.begin())
-}
-
-pub async fn social_callback(
-    ctx: Arc<AppContext>,
-    ip: IpAddr,
-    kind: SocialKind,
-    params: CallbackParams,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(refused) = guard(&ctx, ip).await {
-        return refused;
-    }
-    let result = async {
-        let provider = ctx
-            .social
-            .get(&kind)
-            .ok_or_else(|| SsoFailure::ProviderUnavailable("not configured".into()))?;
-        let (code, flow) = checked_flow(&ctx, kind.name(), &params, &headers)?;
-        let extras = CallbackExtras {
-            apple_user: params.user.clone(),
-        };
-        let profile = provider.finish(code, &flow, &extras).await?;
-        let rules = ExternalRules {
-            may_register: ctx.config.allow_social_registration,
-            allow_linking: provider.config().allow_account_linking,
-        };
-        complete(&ctx, ip, &profile, rules).await
-    }
-    .await;
-    outcome(&ctx, kind.name(), result)
+    callback(ctx, ip, Provider::OpenId, params, headers).await
 }
 
 /// The routes of the enabled social providers: `GET /oauth/<name>`, and the callback (a form
@@ -262,7 +186,7 @@ pub fn social_routes(
     for &kind in kinds {
         let start = get(
             move |State(ctx): State<Arc<AppContext>>, ClientIp(ip): ClientIp| {
-                social_start(ctx, ip, kind)
+                start(ctx, ip, Provider::Social(kind))
             },
         );
         let callback = if kind == SocialKind::Apple {
@@ -271,7 +195,7 @@ pub fn social_routes(
                       ClientIp(ip): ClientIp,
                       headers: HeaderMap,
                       Form(params): Form<CallbackParams>| {
-                    social_callback(ctx, ip, kind, params, headers)
+                    callback(ctx, ip, Provider::Social(kind), params, headers)
                 },
             )
         } else {
@@ -280,7 +204,7 @@ pub fn social_routes(
                       ClientIp(ip): ClientIp,
                       headers: HeaderMap,
                       Query(params): Query<CallbackParams>| {
-                    social_callback(ctx, ip, kind, params, headers)
+                    callback(ctx, ip, Provider::Social(kind), params, headers)
                 },
             )
         };

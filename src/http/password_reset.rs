@@ -1,6 +1,5 @@
-//! `/api/auth/requestPasswordReset` and `/api/auth/resetPassword`: the emailed password reset,
-//! behind `ALLOW_PASSWORD_RESET`. The reset link only ever travels by mail: LibreChat hands it
-//! to any caller when no mail transport is configured; Bouncer never does.
+//! `/api/auth/requestPasswordReset` and `/api/auth/resetPassword` on the wire; the rules are
+//! `usecases::password_reset`.
 
 use std::sync::Arc;
 
@@ -9,13 +8,11 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::auth::check_ban;
 use super::extract::{ApiJson, ClientIp};
-use crate::accounts::validation::{is_valid_email, normalize_email};
 use crate::app::AppContext;
-use crate::error::{Error, Result};
-use crate::mail::flows;
-use crate::moderation::Subject;
+use crate::error::Result;
+use crate::usecases::password_reset::{self, NewPassword};
+use crate::usecases::Client;
 
 /// The one answer to every accepted reset request, known email or not.
 pub const RESET_REQUESTED: &str =
@@ -31,33 +28,7 @@ pub async fn request(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<RequestBody>,
 ) -> Result<Json<Value>> {
-    check_ban(&ctx, ip, body.email.as_deref()).await?;
-    let limiter = &ctx.moderation.limiters.reset_password;
-    ctx.moderation
-        .limit(limiter, Subject::Ip(ip), &ctx.sessions)
-        .await?;
-    if !ctx.config.allow_password_reset {
-        return Err(Error::PasswordResetDisabled);
-    }
-    let email = normalize_email(body.email.as_deref().unwrap_or_default());
-    if !is_valid_email(&email) {
-        return Err(Error::BadRequest("email: Invalid email".into()));
-    }
-    if !ctx.config.yaml.email_domain_allowed(&email) {
-        return Err(Error::ResetDomainNotAllowed);
-    }
-    // The token is issued and the message sent after the answer, so the answer looks and takes
-    // the same whether or not the account exists.
-    if let Some(user) = ctx.accounts.find_by_email(&email).await? {
-        if ctx.mail.configured() {
-            flows::send_reset_link_later(&ctx, user);
-        } else {
-            tracing::warn!(
-                user_id = %user.id,
-                "password reset requested, but no mail transport is configured to deliver it"
-            );
-        }
-    }
+    password_reset::request_reset(&ctx, Client::at(ip), body.email.as_deref()).await?;
     Ok(Json(json!({ "message": RESET_REQUESTED })))
 }
 
@@ -75,29 +46,12 @@ pub async fn reset(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<ResetBody>,
 ) -> Result<Json<Value>> {
-    ctx.moderation.check(ip, body.user_id.as_deref())?;
-    let limiter = &ctx.moderation.limiters.reset_password_submission;
-    ctx.moderation
-        .limit(limiter, Subject::Ip(ip), &ctx.sessions)
-        .await?;
-    if !ctx.config.allow_password_reset {
-        return Err(Error::PasswordResetDisabled);
-    }
-    let (Some(user_id), Some(token)) = (body.user_id.as_deref(), body.token.as_deref()) else {
-        return Err(Error::InvalidResetToken);
+    let form = NewPassword {
+        user_id: body.user_id.as_deref(),
+        token: body.token.as_deref(),
+        password: body.password.as_deref(),
+        confirm_password: body.confirm_password.as_deref(),
     };
-    let (user, ended) = ctx
-        .accounts
-        .reset_password(
-            user_id,
-            token,
-            body.password.as_deref().unwrap_or_default(),
-            body.confirm_password.as_deref(),
-        )
-        .await?;
-    ctx.sessions.revoked_elsewhere(&ended);
-    if ctx.mail.configured() {
-        flows::send_reset_done_later(&ctx, user);
-    }
+    password_reset::reset_password(&ctx, Client::at(ip), form).await?;
     Ok(Json(json!({ "message": "Password reset was successful" })))
 }

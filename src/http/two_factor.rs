@@ -1,4 +1,5 @@
-//! `/api/auth/2fa/*`: enrolment, confirmation, codes, and the second step of a login.
+//! `/api/auth/2fa/*` on the wire: enrolment, confirmation, codes, and the second step of a
+//! login. The rules are `usecases::second_factor` and `usecases::sign_in`.
 
 use std::sync::Arc;
 
@@ -11,9 +12,9 @@ use serde_json::{json, Value};
 use super::auth::session_response;
 use super::extract::{ApiJson, ClientIp, EnrollingUser};
 use crate::app::AppContext;
-use crate::error::{Error, Result};
-use crate::moderation::Subject;
+use crate::error::Result;
 use crate::twofactor::Code;
+use crate::usecases::{second_factor, sign_in, Client};
 
 /// `{"token"?, "backupCode"?}`: a TOTP code or a backup code.
 #[derive(Deserialize)]
@@ -24,26 +25,9 @@ pub struct CodeBody {
 }
 
 impl CodeBody {
-    fn code(&self) -> Option<Code<'_>> {
+    pub(super) fn code(&self) -> Option<Code<'_>> {
         Code::from_body(self.token.as_deref(), self.backup_code.as_deref())
     }
-}
-
-/// Every route that checks a code shares the verify-temp limiter's per-account window: a
-/// stolen access token must not buy unlimited guesses at the codes that protect the account.
-pub(super) async fn limit_code_guesses(
-    ctx: &AppContext,
-    user_id: &str,
-    ip: std::net::IpAddr,
-) -> Result<()> {
-    let limiter = &ctx.moderation.limiters.two_factor_temp;
-    ctx.moderation
-        .limit(limiter, Subject::User { id: user_id, ip }, &ctx.sessions)
-        .await
-}
-
-async fn current_user(ctx: &AppContext, id: &str) -> Result<Arc<crate::store::users::User>> {
-    ctx.accounts.user(id).await?.ok_or(Error::UserNotFound)
 }
 
 pub async fn enable(
@@ -52,12 +36,7 @@ pub async fn enable(
     EnrollingUser(claims): EnrollingUser,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> Result<Json<Value>> {
-    // A first enrolment checks no code; a re-enrolment does.
-    if body.code().is_some() {
-        limit_code_guesses(&ctx, &claims.id, ip).await?;
-    }
-    let user = current_user(&ctx, &claims.id).await?;
-    let enrolment = ctx.two_factor.enable(&user, body.code()).await?;
+    let enrolment = second_factor::enrol(&ctx, Client::at(ip), &claims.id, body.code()).await?;
     Ok(Json(json!({
         "otpauthUrl": enrolment.otpauth_url,
         "backupCodes": enrolment.backup_codes,
@@ -70,8 +49,7 @@ pub async fn verify(
     EnrollingUser(claims): EnrollingUser,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> Result<Json<Value>> {
-    limit_code_guesses(&ctx, &claims.id, ip).await?;
-    ctx.two_factor.verify(&claims.id, body.code()).await?;
+    second_factor::check_code(&ctx, Client::at(ip), &claims.id, body.code()).await?;
     Ok(Json(json!({})))
 }
 
@@ -81,11 +59,7 @@ pub async fn confirm(
     EnrollingUser(claims): EnrollingUser,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> Result<Json<Value>> {
-    limit_code_guesses(&ctx, &claims.id, ip).await?;
-    ctx.two_factor
-        .confirm(&claims.id, body.token.as_deref())
-        .await?;
-    ctx.accounts.forget_cached(&claims.id);
+    second_factor::confirm(&ctx, Client::at(ip), &claims.id, body.token.as_deref()).await?;
     Ok(Json(json!({})))
 }
 
@@ -95,9 +69,7 @@ pub async fn disable(
     EnrollingUser(claims): EnrollingUser,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> Result<Json<Value>> {
-    limit_code_guesses(&ctx, &claims.id, ip).await?;
-    ctx.two_factor.disable(&claims.id, body.code()).await?;
-    ctx.accounts.forget_cached(&claims.id);
+    second_factor::disable(&ctx, Client::at(ip), &claims.id, body.code()).await?;
     Ok(Json(json!({})))
 }
 
@@ -107,8 +79,9 @@ pub async fn regenerate(
     EnrollingUser(claims): EnrollingUser,
     ApiJson(body): ApiJson<CodeBody>,
 ) -> Result<Json<Value>> {
-    limit_code_guesses(&ctx, &claims.id, ip).await?;
-    let (codes, stored) = ctx.two_factor.regenerate(&claims.id, body.code()).await?;
+    let (codes, stored) =
+        second_factor::regenerate_backup_codes(&ctx, Client::at(ip), &claims.id, body.code())
+            .await?;
     Ok(Json(
         json!({ "backupCodes": codes, "backupCodesHash": stored }),
     ))
@@ -129,39 +102,12 @@ pub async fn verify_temp(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<VerifyTempBody>,
 ) -> Result<Response> {
-    let Some(temp_token) = body.temp_token.as_deref().filter(|t| !t.is_empty()) else {
-        return Err(Error::BadRequest("Missing temporary token".into()));
-    };
-    let user_id = ctx
-        .sessions
-        .verify_two_factor_temp(temp_token)
-        .ok_or_else(|| Error::Unauthorized("Invalid or expired temporary token".into()))?;
-    // Guessing codes scores against the IP and against the account the token names.
-    let limiter = &ctx.moderation.limiters.two_factor_temp;
-    let user = Subject::User { id: &user_id, ip };
-    ctx.moderation
-        .limit_scoring(limiter, Subject::Ip(ip), user, &ctx.sessions)
-        .await?;
-    limit_code_guesses(&ctx, &user_id, ip).await?;
-    ctx.moderation.check(ip, Some(&user_id))?;
-    let user = ctx
-        .accounts
-        .user(&user_id)
-        .await?
-        .ok_or_else(|| Error::Unauthorized("Invalid or expired temporary token".into()))?;
-    if !user.two_factor_enabled {
-        return Err(Error::BadRequest("2FA is not enabled for this user".into()));
-    }
-    if !ctx
-        .two_factor
-        .check_login(&user.id, body.code.code())
-        .await?
-    {
-        return Err(Error::Unauthorized(
-            "Invalid 2FA code or backup code".into(),
-        ));
-    }
-    let issued = ctx.sessions.start(&user).await?;
-    tracing::info!(user_id = %user.id, "login with second factor");
-    Ok(session_response(&ctx, &issued, &user))
+    let signed_in = sign_in::complete_second_factor(
+        &ctx,
+        Client::at(ip),
+        body.temp_token.as_deref(),
+        body.code.code(),
+    )
+    .await?;
+    Ok(session_response(&ctx, &signed_in))
 }

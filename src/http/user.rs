@@ -1,4 +1,5 @@
-//! `/api/user`: the signed-in user and their acceptance of the terms.
+//! `/api/user` on the wire: the signed-in user, their acceptance of the terms, and deleting
+//! the account. The rules are `usecases::account`.
 
 use std::sync::Arc;
 
@@ -10,18 +11,15 @@ use serde_json::json;
 use super::extract::{ApiJson, AuthUser, ClientIp};
 use crate::accounts::{iso_time, PublicUser};
 use crate::app::AppContext;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::twofactor::Code;
+use crate::usecases::{account, Client};
 
 pub async fn me(
     State(ctx): State<Arc<AppContext>>,
     AuthUser(claims): AuthUser,
 ) -> Result<Response> {
-    let user = ctx
-        .accounts
-        .user(&claims.id)
-        .await?
-        .ok_or_else(|| Error::Unauthorized("Unauthorized".into()))?;
+    let user = account::current_user(&ctx, &claims.id).await?;
     Ok(Json(PublicUser::from(user.as_ref())).into_response())
 }
 
@@ -29,11 +27,7 @@ pub async fn terms(
     State(ctx): State<Arc<AppContext>>,
     AuthUser(claims): AuthUser,
 ) -> Result<Response> {
-    let user = ctx
-        .accounts
-        .user(&claims.id)
-        .await?
-        .ok_or(Error::UserNotFound)?;
+    let user = account::existing_user(&ctx, &claims.id).await?;
     Ok(Json(json!({
         "termsAccepted": user.terms_accepted,
         "termsAcceptedAt": user.terms_accepted_at.map(iso_time),
@@ -45,7 +39,7 @@ pub async fn accept_terms(
     State(ctx): State<Arc<AppContext>>,
     AuthUser(claims): AuthUser,
 ) -> Result<Response> {
-    let at = ctx.accounts.accept_terms(&claims.id).await?;
+    let at = account::accept_terms(&ctx, &claims.id).await?;
     Ok(Json(json!({
         "message": "Terms accepted successfully",
         "termsAcceptedAt": iso_time(at),
@@ -60,31 +54,15 @@ pub struct DeleteBody {
     backup_code: Option<String>,
 }
 
-/// Deletes the signed-in user's account (`ALLOW_ACCOUNT_DELETION`, always for admins), with a
-/// valid 2FA code when 2FA is on. Every session ends at once.
+/// Deletes the signed-in user's account, and clears the session cookies.
 pub async fn delete_account(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
     AuthUser(claims): AuthUser,
     ApiJson(body): ApiJson<DeleteBody>,
 ) -> Result<Response> {
-    let user = ctx
-        .accounts
-        .user(&claims.id)
-        .await?
-        .ok_or(Error::UserNotFound)?;
-    if !ctx.config.allow_account_deletion && user.role != "ADMIN" {
-        return Err(Error::Forbidden(
-            "You do not have permission to delete this account".into(),
-        ));
-    }
     let code = Code::from_body(body.token.as_deref(), body.backup_code.as_deref());
-    if user.two_factor_enabled {
-        super::two_factor::limit_code_guesses(&ctx, &user.id, ip).await?;
-    }
-    ctx.two_factor.check_deletion(&user.id, code).await?;
-    let ended = ctx.accounts.delete(&user.id).await?;
-    ctx.sessions.revoked_elsewhere(&ended);
+    account::delete_account(&ctx, Client::at(ip), &claims.id, code).await?;
     let mut out = axum::http::HeaderMap::new();
     super::cookies::clear_session(&mut out, ctx.config.secure_cookies);
     Ok((out, Json(json!({ "message": "User deleted" }))).into_response())

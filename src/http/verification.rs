@@ -1,5 +1,5 @@
-//! `/api/user/verify` and `/api/user/verify/resend`: email verification. Neither answer tells
-//! whether an account exists.
+//! `/api/user/verify` and `/api/user/verify/resend` on the wire; the rules are
+//! `usecases::email_verification`.
 
 use std::sync::Arc;
 
@@ -10,11 +10,9 @@ use serde_json::{json, Value};
 
 use super::auth::REGISTRATION_MESSAGE;
 use super::extract::{ApiJson, ClientIp};
-use crate::accounts::validation::{is_valid_email, normalize_email};
 use crate::app::AppContext;
-use crate::error::{Error, Result};
-use crate::mail::flows;
-use crate::moderation::Subject;
+use crate::error::Result;
+use crate::usecases::{email_verification, Client};
 
 #[derive(Deserialize)]
 pub struct VerifyBody {
@@ -27,17 +25,13 @@ pub async fn verify(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<VerifyBody>,
 ) -> Result<Json<Value>> {
-    ctx.moderation.check(ip, None)?;
-    let limiter = &ctx.moderation.limiters.verify_email_submission;
-    ctx.moderation
-        .limit(limiter, Subject::Ip(ip), &ctx.sessions)
-        .await?;
-    let (Some(email), Some(token)) = (body.email.as_deref(), body.token.as_deref()) else {
-        return Err(Error::InvalidVerificationToken);
-    };
-    // The web client passes the email on as it found it in the link: maybe still URL-encoded.
-    let email = percent_encoding::percent_decode_str(email).decode_utf8_lossy();
-    ctx.accounts.verify_email(&email, token).await?;
+    email_verification::verify_email(
+        &ctx,
+        Client::at(ip),
+        body.email.as_deref(),
+        body.token.as_deref(),
+    )
+    .await?;
     Ok(Json(json!({
         "message": "Email verification was successful",
         "status": "success",
@@ -54,24 +48,6 @@ pub async fn resend(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<ResendBody>,
 ) -> Result<Json<Value>> {
-    ctx.moderation.check(ip, None)?;
-    let limiter = &ctx.moderation.limiters.verify_email;
-    ctx.moderation
-        .limit(limiter, Subject::Ip(ip), &ctx.sessions)
-        .await?;
-    let email = normalize_email(body.email.as_deref().unwrap_or_default());
-    if !is_valid_email(&email) {
-        return Err(Error::BadRequest("email: Invalid email".into()));
-    }
-    match ctx.accounts.find_by_email(&email).await? {
-        Some(user) if !user.email_verified && ctx.mail.configured() => {
-            flows::send_verification_later(&ctx, user);
-        }
-        Some(user) if !user.email_verified => tracing::warn!(
-            user_id = %user.id,
-            "verification email requested, but no mail transport is configured"
-        ),
-        _ => {}
-    }
+    email_verification::resend_verification(&ctx, Client::at(ip), body.email.as_deref()).await?;
     Ok(Json(json!({ "message": REGISTRATION_MESSAGE })))
 }

@@ -3,7 +3,6 @@
 //! messages go out in the background, so neither a slow server nor the existence of an
 //! account shows in the answer's timing.
 
-pub mod flows;
 mod templates;
 mod transport;
 

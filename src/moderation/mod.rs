@@ -6,7 +6,6 @@
 //! by default, stored in the database, and checked in memory.
 
 pub mod bans;
-pub mod change_feed;
 pub mod client_ip;
 pub mod ip_prefix;
 pub mod limiter;
@@ -20,8 +19,8 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 
+use crate::change_feed::ChangeFeed;
 use bans::{crosses_interval, BanKind, BanList};
-use change_feed::ChangeFeed;
 pub use limiter::{Limiter, Limiters};
 pub use state::{MemoryState, ModerationState};
 
@@ -67,6 +66,8 @@ pub struct Moderation {
     db: Db,
     clock: Arc<dyn Clock>,
     changes: Arc<ChangeFeed>,
+    /// A ban ends the banned user's sessions at once.
+    sessions: Arc<Sessions>,
 }
 
 impl Moderation {
@@ -77,6 +78,7 @@ impl Moderation {
         config: ModerationConfig,
         state: Arc<dyn ModerationState>,
         changes: Arc<ChangeFeed>,
+        sessions: Arc<Sessions>,
     ) -> Result<Self> {
         let moderation = Self {
             limiters: Limiters::new(&config),
@@ -87,6 +89,7 @@ impl Moderation {
             db,
             clock,
             changes,
+            sessions,
         };
         moderation.sync_bans().await?;
         Ok(moderation)
@@ -116,14 +119,8 @@ impl Moderation {
 
     /// Counts a request against a limiter. Past the limit: the violation is recorded (which
     /// may ban) and the answer is `RateLimited` with the limiter's message.
-    pub async fn limit(
-        &self,
-        limiter: &Limiter,
-        subject: Subject<'_>,
-        sessions: &Sessions,
-    ) -> Result<()> {
-        self.limit_scoring(limiter, subject, subject, sessions)
-            .await
+    pub async fn limit(&self, limiter: &Limiter, subject: Subject<'_>) -> Result<()> {
+        self.limit_scoring(limiter, subject, subject).await
     }
 
     /// As `limit`, with the window counted for `counted` but a violation scored against
@@ -134,7 +131,6 @@ impl Moderation {
         limiter: &Limiter,
         counted: Subject<'_>,
         scored: Subject<'_>,
-        sessions: &Sessions,
     ) -> Result<()> {
         let key = format!(
             "{}:{}",
@@ -152,14 +148,14 @@ impl Moderation {
         if count <= limiter.settings.max {
             return Ok(());
         }
-        self.violation(scored, limiter.violation_type, limiter.score, sessions)
+        self.violation(scored, limiter.violation_type, limiter.score)
             .await?;
         Err(Error::RateLimited(limiter.message.clone()))
     }
 
     /// One more request in flight for a user; `false` past `CONCURRENT_MESSAGE_MAX` (the
     /// request is then not counted, and the violation is recorded). Pair with `leave`.
-    pub async fn enter(&self, user_id: &str, ip: IpAddr, sessions: &Sessions) -> Result<bool> {
+    pub async fn enter(&self, user_id: &str, ip: IpAddr) -> Result<bool> {
         let key = format!("in_flight:user:{user_id}");
         let now = self.clock.now_ms();
         let count = match self.state.enter(&key, IN_FLIGHT_TTL_MS, now).await {
@@ -173,13 +169,8 @@ impl Moderation {
             self.degraded(e)?;
         }
         let subject = Subject::User { id: user_id, ip };
-        self.violation(
-            subject,
-            "concurrent",
-            self.config.scores.concurrent,
-            sessions,
-        )
-        .await?;
+        self.violation(subject, "concurrent", self.config.scores.concurrent)
+            .await?;
         Ok(false)
     }
 
@@ -220,7 +211,6 @@ impl Moderation {
         subject: Subject<'_>,
         violation_type: &str,
         score: i64,
-        sessions: &Sessions,
     ) -> Result<bool> {
         let subject_key = subject.key(self.config.ipv6_prefix_length);
         let key = format!("violations:{violation_type}:{subject_key}");
@@ -234,14 +224,8 @@ impl Moderation {
         {
             return Ok(false);
         }
-        self.ban(
-            subject,
-            violation_type,
-            after,
-            self.config.ban_duration_ms,
-            sessions,
-        )
-        .await?;
+        self.ban(subject, violation_type, after, self.config.ban_duration_ms)
+            .await?;
         Ok(true)
     }
 
@@ -255,7 +239,6 @@ impl Moderation {
         violation_type: &str,
         score: i64,
         duration_ms: i64,
-        sessions: &Sessions,
     ) -> Result<()> {
         let now = self.clock.now_ms();
         let (user_id, ip) = match subject {
@@ -263,7 +246,7 @@ impl Moderation {
             Subject::Ip(ip) => (None, Some(ip)),
         };
         if let Some(id) = user_id {
-            let revoked = sessions.revoke_all_for_user(id).await?;
+            let revoked = self.sessions.revoke_all_for_user(id).await?;
             tracing::warn!(user_id = id, sessions = revoked, "ban: sessions revoked");
         }
         if duration_ms <= 0 {

@@ -12,6 +12,7 @@ use redis::Script;
 use super::state::ModerationState;
 use crate::config::RedisSettings;
 use crate::error::Result;
+use crate::redis_client::client;
 
 /// How long a ping may take before Redis counts as down.
 const PING_TIMEOUT: Duration = Duration::from_millis(500);
@@ -76,18 +77,6 @@ impl RedisState {
     fn key(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
     }
-}
-
-/// A Redis client for the configured URI and credentials.
-pub fn client(settings: &RedisSettings) -> anyhow::Result<redis::Client> {
-    let mut url = url::Url::parse(&settings.uri).map_err(|e| anyhow::anyhow!("REDIS_URI: {e}"))?;
-    if let Some(user) = &settings.username {
-        let _ = url.set_username(user);
-    }
-    if let Some(password) = &settings.password {
-        let _ = url.set_password(Some(password.expose()));
-    }
-    redis::Client::open(url).map_err(|e| anyhow::anyhow!("REDIS_URI: {e}"))
 }
 
 #[async_trait]

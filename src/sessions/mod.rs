@@ -14,10 +14,11 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::change_feed::ChangeFeed;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
-use crate::moderation::change_feed::ChangeFeed;
-use crate::store::{self, users::User, Db};
+use crate::store::users::{Provider, User};
+use crate::store::{self, Db};
 use revocation::RevokedSessions;
 pub use tokens::{AccessClaims, RefreshClaims, TokenError, TokenKeys, TwoFactorTempClaims};
 
@@ -63,7 +64,7 @@ pub struct Sessions {
 /// `REQUIRE_2FA` confines local accounts without 2FA to enrolment. OpenID and social sign-ins
 /// skip the second factor (as in LibreChat), so enrolling could never protect them.
 pub fn must_enrol_2fa(require_2fa: bool, user: &User) -> bool {
-    require_2fa && !user.two_factor_enabled && user.provider == "local"
+    require_2fa && !user.two_factor_enabled && user.provider == Provider::Local
 }
 
 /// How long a login may wait for its second factor (LibreChat: 5 minutes).
@@ -329,10 +330,10 @@ impl Sessions {
         let claims = AccessClaims {
             id: user.id.clone(),
             username: user.username.clone(),
-            provider: user.provider.clone(),
+            provider: user.provider.to_string(),
             email: user.email.clone(),
             sid: session_id.to_string(),
-            role: Some(user.role.clone()),
+            role: Some(user.role.to_string()),
             scope: must_enrol_2fa(self.require_2fa, user)
                 .then(|| tokens::ENROLMENT_SCOPE.to_string()),
             iat: now.div_euclid(1000),

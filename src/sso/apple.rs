@@ -10,6 +10,8 @@ use serde_json::Value;
 use super::social::{CallbackExtras, SocialProvider};
 use super::state::FlowState;
 use super::{chain, ExternalProfile, SsoFailure};
+use crate::config::social::SocialKind;
+use crate::store::users::Provider;
 
 /// The issuer of Apple's ID tokens and the audience of the client secret.
 const APPLE: &str = "https://appleid.apple.com";
@@ -127,7 +129,7 @@ pub(super) async fn finish(
         _ => format!("user_{subject}"),
     };
     Ok(ExternalProfile {
-        provider: "apple",
+        provider: Provider::Social(SocialKind::Apple),
         issuer: String::new(),
         subject,
         email,

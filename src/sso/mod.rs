@@ -9,6 +9,7 @@ pub mod social;
 pub mod state;
 
 use crate::error::Error;
+use crate::store::users::Provider;
 use state::FlowState;
 
 /// A flow ready to start: where to send the browser, and what to remember in the cookie.
@@ -52,8 +53,6 @@ pub enum SsoFailure {
     RegistrationClosed(String),
     #[error("role missing: the user has none of the required roles {0}")]
     RoleMissing(String),
-    #[error("the user or the IP is banned")]
-    Banned,
     #[error("internal error: {0}")]
     Internal(#[from] Error),
 }
@@ -61,7 +60,7 @@ pub enum SsoFailure {
 /// Who the provider says the user is, mapped to Bouncer's fields.
 #[derive(Debug, Clone)]
 pub struct ExternalProfile {
-    pub provider: &'static str,
+    pub provider: Provider,
     /// The OpenID issuer; empty for social providers.
     pub issuer: String,
     pub subject: String,

@@ -18,6 +18,7 @@ use super::state::{FlowState, LIFETIME_SECS};
 use super::{chain, claims, ExternalProfile, SsoFailure, Started};
 use crate::clock::Clock;
 use crate::config::openid::{OpenIdConfig, RoleRule, TokenKind};
+use crate::store::users::Provider;
 
 type Client = CoreClient<
     EndpointSet,
@@ -260,7 +261,7 @@ impl OpenIdProvider {
             _ => false,
         };
         Ok(ExternalProfile {
-            provider: "openid",
+            provider: Provider::OpenId,
             issuer: d.metadata.issuer().to_string(),
             subject,
             email: claims::email(&merged, self.config.email_claim.as_deref()),

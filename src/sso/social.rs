@@ -16,6 +16,7 @@ use super::state::{FlowState, LIFETIME_SECS};
 use super::{apple, chain, ExternalProfile, SsoFailure, Started};
 use crate::clock::Clock;
 use crate::config::social::{SocialConfig, SocialKind};
+use crate::store::users::Provider;
 
 pub struct SocialProvider {
     config: SocialConfig,
@@ -198,7 +199,7 @@ fn profile(
     avatar: Option<String>,
 ) -> ExternalProfile {
     ExternalProfile {
-        provider: kind.name(),
+        provider: Provider::Social(kind),
         issuer: String::new(),
         subject,
         email: email.map(|e| e.to_lowercase()),

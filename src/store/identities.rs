@@ -1,6 +1,6 @@
 //! The `user_identities` table: which external account (provider, issuer, subject) is which user.
 
-use super::users::{Inserted, User};
+use super::users::{Inserted, Role, User};
 use super::Db;
 use crate::error::Result;
 
@@ -51,7 +51,7 @@ pub struct NewExternalUser<'a> {
     pub username: &'a str,
     pub avatar: Option<&'a str>,
     pub email_verified: bool,
-    pub role: &'a str,
+    pub role: &'a Role,
     pub now_ms: i64,
 }
 
@@ -76,7 +76,7 @@ pub async fn insert_user(
     .bind(i64::from(new.email_verified))
     .bind(new.avatar)
     .bind(key.provider)
-    .bind(new.role)
+    .bind(new.role.as_str())
     .bind(new.now_ms)
     .execute(tx.conn())
     .await?;
@@ -102,10 +102,10 @@ pub async fn insert_user(
 }
 
 /// Sets the role the provider asserts (admin role sync).
-pub async fn set_role(db: &Db, user_id: &str, role: &str, now_ms: i64) -> Result<()> {
+pub async fn set_role(db: &Db, user_id: &str, role: &Role, now_ms: i64) -> Result<()> {
     sqlx::query("UPDATE users SET role = $2, updated_at = $3 WHERE id = $1")
         .bind(user_id)
-        .bind(role)
+        .bind(role.as_str())
         .bind(now_ms)
         .execute(db.pool())
         .await?;

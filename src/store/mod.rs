@@ -23,24 +23,8 @@ use sqlx::Executor;
 use availability::Availability;
 use tracked::{Tracked, Tx};
 
-/// Which engine `DATABASE_URL` names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Engine {
-    Sqlite,
-    Postgres,
-}
-
-impl Engine {
-    pub fn of(url: &str) -> Option<Self> {
-        if url.starts_with("sqlite:") {
-            Some(Engine::Sqlite)
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Some(Engine::Postgres)
-        } else {
-            None
-        }
-    }
-}
+/// Which engine `DATABASE_URL` names (decided while the configuration is read).
+pub use crate::config::database::Engine;
 
 /// A handle on the database: SQLite or PostgreSQL, through one pool type so that every query
 /// is one SQL text for both engines (`$1` placeholders, times as integers passed from Rust).

@@ -1,7 +1,81 @@
 //! The `users` table.
 
 use super::{Db, Tx};
+use crate::config::social::SocialKind;
 use crate::error::Result;
+
+/// A user's role. LibreChat's are ADMIN and USER; a role of another name (a custom role of a
+/// LibreChat user store) is kept as it is, and grants nothing here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Role {
+    Admin,
+    User,
+    Other(String),
+}
+
+impl Role {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Role::Admin => "ADMIN",
+            Role::User => "USER",
+            Role::Other(name) => name,
+        }
+    }
+
+    /// The role a stored name stands for.
+    pub fn from_name(name: String) -> Self {
+        match name.as_str() {
+            "ADMIN" => Role::Admin,
+            "USER" => Role::User,
+            _ => Role::Other(name),
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a user signs in: a local password, the OpenID provider, a social provider, or another
+/// way Bouncer does not offer (a user imported from a LibreChat with LDAP or SAML), kept by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Provider {
+    Local,
+    OpenId,
+    Social(SocialKind),
+    Other(String),
+}
+
+impl Provider {
+    /// Its name in the database, in tokens, routes and cookies (`local`, `openid`, `google`, …).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Provider::Local => "local",
+            Provider::OpenId => "openid",
+            Provider::Social(kind) => kind.name(),
+            Provider::Other(name) => name,
+        }
+    }
+
+    pub fn from_name(name: String) -> Self {
+        match name.as_str() {
+            "local" => Provider::Local,
+            "openid" => Provider::OpenId,
+            other => match SocialKind::ALL.into_iter().find(|k| k.name() == other) {
+                Some(kind) => Provider::Social(kind),
+                None => Provider::Other(name),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// A user as stored. Holds the password hash: never serialise it to the wire (see
 /// `accounts::PublicUser`).
@@ -14,8 +88,8 @@ pub struct User {
     pub password_hash: Option<String>,
     pub email_verified: bool,
     pub avatar: Option<String>,
-    pub provider: String,
-    pub role: String,
+    pub provider: Provider,
+    pub role: Role,
     pub two_factor_enabled: bool,
     pub terms_accepted: bool,
     pub terms_accepted_at: Option<i64>,
@@ -55,8 +129,8 @@ impl From<Row> for User {
             password_hash: r.password_hash,
             email_verified: r.email_verified != 0,
             avatar: r.avatar,
-            provider: r.provider,
-            role: r.role,
+            provider: Provider::from_name(r.provider),
+            role: Role::from_name(r.role),
             two_factor_enabled: r.two_factor_enabled != 0,
             terms_accepted: r.terms_accepted != 0,
             terms_accepted_at: r.terms_accepted_at,
@@ -79,7 +153,7 @@ pub struct NewLocalUser<'a> {
     pub password_hash: &'a str,
     pub email_verified: bool,
     /// `None`: `ADMIN` for the first user ever, `USER` after.
-    pub role: Option<&'a str>,
+    pub role: Option<&'a Role>,
     pub now_ms: i64,
     /// When an unverified registration is to be deleted.
     pub expires_at: Option<i64>,
@@ -115,7 +189,7 @@ pub async fn insert_local(db: &Db, new: &NewLocalUser<'_>) -> Result<Inserted> {
         .bind(new.password_hash)
         .bind(i64::from(new.email_verified))
         .bind(new.now_ms)
-        .bind(new.role)
+        .bind(new.role.map(Role::as_str))
         .bind(new.expires_at)
         .fetch_optional(tx.conn())
         .await?;
@@ -137,7 +211,7 @@ pub async fn insert_local(db: &Db, new: &NewLocalUser<'_>) -> Result<Inserted> {
             .bind(new.id)
             .execute(tx.conn())
             .await?;
-        user.role = "ADMIN".into();
+        user.role = Role::Admin;
     }
     tx.commit().await?;
     Ok(Inserted::Created(Box::new(user)))

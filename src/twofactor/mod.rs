@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use crate::accounts::CachedUsers;
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::store::two_factor::TwoFactorRow;
@@ -49,6 +50,8 @@ pub struct TwoFactor {
     clock: Arc<dyn Clock>,
     /// `APP_TITLE`: the issuer authenticator apps show.
     issuer: String,
+    /// Enabling or disabling 2FA changes the user: their cached copy is dropped here.
+    users: CachedUsers,
 }
 
 fn bad(message: &str) -> Error {
@@ -62,12 +65,19 @@ fn unauthorized(message: &str) -> Error {
 const INVALID_CODE: &str = "Invalid token or backup code";
 
 impl TwoFactor {
-    pub fn new(db: Db, creds_key: [u8; 32], clock: Arc<dyn Clock>, issuer: String) -> Self {
+    pub fn new(
+        db: Db,
+        creds_key: [u8; 32],
+        clock: Arc<dyn Clock>,
+        issuer: String,
+        users: CachedUsers,
+    ) -> Self {
         Self {
             db,
             cipher: SecretCipher::new(creds_key),
             clock,
             issuer,
+            users,
         }
     }
 
@@ -234,6 +244,7 @@ impl TwoFactor {
         if !store::two_factor::confirm(&self.db, user_id, pending, step as i64, now).await? {
             return Err(bad("Invalid token."));
         }
+        self.users.forget(user_id);
         tracing::info!(user_id, "2FA enabled");
         Ok(())
     }
@@ -252,6 +263,7 @@ impl TwoFactor {
             return Err(unauthorized(INVALID_CODE));
         }
         store::two_factor::disable(&self.db, user_id, self.clock.now_ms()).await?;
+        self.users.forget(user_id);
         tracing::info!(user_id, "2FA disabled");
         Ok(())
     }

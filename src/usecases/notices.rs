@@ -1,10 +1,12 @@
-//! When Bouncer emails, and with which token. The HTTP routes hand these to the background
-//! (`Mailer::background`); the commands wait for them.
+//! When Bouncer emails, and with which token: the mail the use cases send. Requests hand it to
+//! the background (`Mailer::background`), so an answer never waits for (or tells about) mail;
+//! the operator commands wait for it and report a failure.
 
 use std::sync::Arc;
 
-use super::Notice;
+use crate::accounts::Email;
 use crate::app::AppContext;
+use crate::mail::Notice;
 use crate::store::email_tokens::Purpose;
 use crate::store::users::User;
 
@@ -80,15 +82,14 @@ pub enum Invitation {
 }
 
 /// Creates an invitation for `email` and mails it, or returns its link without mail.
-pub async fn invite(ctx: &AppContext, email: &str) -> crate::error::Result<Invitation> {
+pub async fn invite(ctx: &AppContext, email: &Email) -> crate::error::Result<Invitation> {
     let token = ctx.accounts.create_invite(email).await?;
     if !ctx.mail.configured() {
         return Ok(Invitation::Link(ctx.mail.invite_link(&token)));
     }
-    let email = crate::accounts::validation::normalize_email(email);
     ctx.mail
         .send(Notice::Invite {
-            email: &email,
+            email: email.as_str(),
             token: &token,
         })
         .await?;

@@ -588,7 +588,6 @@ async fn ban_list_and_unban_commands_reach_the_running_server() {
             "logins",
             20,
             60_000,
-            &app.ctx.sessions,
         )
         .await
         .unwrap();

@@ -485,10 +485,13 @@ async fn reset_is_refused_when_disabled_and_never_leaks_a_link_without_mail() {
 async fn an_invitation_opens_registration_for_that_email_once() {
     let mut smtp = SmtpPeer::start().await;
     let app = spawn_app_with(&with(&smtp.vars(), &[("ALLOW_REGISTRATION", "false")])).await;
-    let outcome = bouncer::mail::flows::invite(&app.ctx, "Invitee@Example.com")
+    let outcome = bouncer::usecases::operator::invite(&app.ctx, "Invitee@Example.com")
         .await
         .unwrap();
-    assert!(matches!(outcome, bouncer::mail::flows::Invitation::Sent));
+    assert!(matches!(
+        outcome,
+        bouncer::usecases::notices::Invitation::Sent
+    ));
     let message = smtp.next_message().await;
     assert_eq!(message["rcpt_tos"], json!(["invitee@example.com"]));
     assert_eq!(message["subject"], "Invite to join LibreChat!");
@@ -543,7 +546,7 @@ async fn an_invitation_opens_registration_for_that_email_once() {
     // The invited account verifies its email like any other.
     assert_eq!(smtp.next_message().await["subject"], "Verify your email");
 
-    let taken = bouncer::mail::flows::invite(&app.ctx, "invitee@example.com").await;
+    let taken = bouncer::usecases::operator::invite(&app.ctx, "invitee@example.com").await;
     assert!(taken.is_err(), "no invitation for an existing account");
 }
 

@@ -165,27 +165,14 @@ async fn the_other_limiters_have_their_windows_and_messages() {
     for (limiter, max, window_minutes, text) in cases {
         let subject = Subject::Ip(ip("192.0.2.44"));
         for _ in 0..max {
-            app.ctx
-                .moderation
-                .limit(limiter, subject, &app.ctx.sessions)
-                .await
-                .unwrap();
+            app.ctx.moderation.limit(limiter, subject).await.unwrap();
         }
-        match app
-            .ctx
-            .moderation
-            .limit(limiter, subject, &app.ctx.sessions)
-            .await
-        {
+        match app.ctx.moderation.limit(limiter, subject).await {
             Err(Error::RateLimited(m)) => assert_eq!(m, text, "{}", limiter.name),
             other => panic!("{}: expected a 429, got {other:?}", limiter.name),
         }
         app.clock.advance_ms(window_minutes as i64 * 60_000);
-        app.ctx
-            .moderation
-            .limit(limiter, subject, &app.ctx.sessions)
-            .await
-            .unwrap();
+        app.ctx.moderation.limit(limiter, subject).await.unwrap();
     }
 }
 
@@ -297,7 +284,6 @@ async fn a_banned_user_is_refused_everywhere_and_loses_every_session() {
             },
             "non_browser",
             20,
-            &app.ctx.sessions,
         )
         .await
         .unwrap();
@@ -348,21 +334,18 @@ async fn scores_follow_librechat_arithmetic() {
         ip: ip("192.0.2.1"),
     };
     let m = &app.ctx.moderation;
-    let sessions = &app.ctx.sessions;
     assert!(
-        !m.violation(user, "logins", 19, sessions).await.unwrap(),
+        !m.violation(user, "logins", 19).await.unwrap(),
         "0 → 19 does not ban"
     );
     assert!(
-        !m.violation(user, "registrations", 19, sessions)
-            .await
-            .unwrap(),
+        !m.violation(user, "registrations", 19).await.unwrap(),
         "types are never summed"
     );
-    assert!(!m.violation(user, "logins", 0, sessions).await.unwrap());
+    assert!(!m.violation(user, "logins", 0).await.unwrap());
     assert_eq!(app.get_user(&s.token).await.status(), 200);
     assert!(
-        m.violation(user, "logins", 1, sessions).await.unwrap(),
+        m.violation(user, "logins", 1).await.unwrap(),
         "19 → 20 bans"
     );
     assert_eq!(app.get_user(&s.token).await.status(), 401);
@@ -400,7 +383,7 @@ async fn a_soft_ban_ends_sessions_but_bans_nothing() {
     assert!(app
         .ctx
         .moderation
-        .violation(subject, "concurrent", 20, &app.ctx.sessions)
+        .violation(subject, "concurrent", 20)
         .await
         .unwrap());
     assert_eq!(app.get_user(&s.token).await.status(), 401);
@@ -480,20 +463,20 @@ async fn forwarded_for_is_believed_only_from_trusted_proxies() {
 async fn concurrent_requests_are_capped_per_user_and_scored() {
     let app = spawn_app_with(&[("CONCURRENT_MESSAGE_MAX", "2"), ("BAN_INTERVAL", "2")]).await;
     let s = app.signed_in_user("ada@example.com").await;
-    let (m, sessions, at) = (&app.ctx.moderation, &app.ctx.sessions, ip("192.0.2.8"));
-    assert!(m.enter(&s.user_id, at, sessions).await.unwrap());
-    assert!(m.enter(&s.user_id, at, sessions).await.unwrap());
+    let (m, at) = (&app.ctx.moderation, ip("192.0.2.8"));
+    assert!(m.enter(&s.user_id, at).await.unwrap());
+    assert!(m.enter(&s.user_id, at).await.unwrap());
     assert!(
-        !m.enter(&s.user_id, at, sessions).await.unwrap(),
+        !m.enter(&s.user_id, at).await.unwrap(),
         "a third in flight is refused"
     );
     m.leave(&s.user_id).await.unwrap();
     assert!(
-        m.enter(&s.user_id, at, sessions).await.unwrap(),
+        m.enter(&s.user_id, at).await.unwrap(),
         "a finished request frees its slot"
     );
     assert_eq!(app.get_user(&s.token).await.status(), 200);
-    assert!(!m.enter(&s.user_id, at, sessions).await.unwrap());
+    assert!(!m.enter(&s.user_id, at).await.unwrap());
     // Two refusals crossed BAN_INTERVAL=2: the user is banned.
     assert_eq!(app.get_user(&s.token).await.status(), 401);
     assert_eq!(app.login("ada@example.com", PASSWORD).await.status(), 403);

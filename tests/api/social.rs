@@ -345,7 +345,6 @@ async fn oauth_routes_need_allow_social_login_and_respect_bans() {
             "operator",
             0,
             3_600_000,
-            &app.ctx.sessions,
         )
         .await
         .unwrap();

@@ -93,7 +93,6 @@ async fn the_ban_that_follows_covers_the_whole_prefix_and_not_its_neighbour() {
             "non_browser",
             20,
             60_000,
-            &app.ctx.sessions,
         )
         .await
         .unwrap();
@@ -152,7 +151,6 @@ async fn the_operator_sees_the_prefix_and_lifts_it_by_any_of_its_addresses() {
             "logins",
             20,
             60_000,
-            &app.ctx.sessions,
         )
         .await
         .unwrap();

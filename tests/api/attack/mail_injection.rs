@@ -241,7 +241,7 @@ async fn many_mails_to_hostile_names_leave_later_mail_flowing() {
 async fn a_providers_names_are_stored_on_one_line() {
     let app = spawn_app().await;
     let profile = ExternalProfile {
-        provider: "openid",
+        provider: bouncer::accounts::Provider::OpenId,
         issuer: "https://id.example.com".into(),
         subject: "eve-1".into(),
         email: Some("eve@example.com".into()),

@@ -1,0 +1,166 @@
+//! The wire form of every domain error: status code, JSON or text body, and the LibreChat
+//! spec's exact message. The only place that maps `Error` to HTTP; the gateway's SSE refusals
+//! and the OAuth redirects start from the same errors.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::error::Error;
+
+/// The single body for every credential failure at login: an unknown email and a wrong
+/// password must be indistinguishable (LibreChat tells them apart; the client only looks at the
+/// 404 status).
+pub const INVALID_CREDENTIALS: &str = "Incorrect email or password.";
+
+/// What a banned user or IP is told (spec §2).
+pub const BANNED: &str =
+    "Your account has been temporarily banned due to violations of our service.";
+
+/// An SSE `event: error` frame, LibreChat's way of refusing a chat stream.
+pub fn sse_error(status: StatusCode, message: &str) -> Response {
+    let data = json!({ "message": message });
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        format!("event: error\ndata: {data}\n\n"),
+    )
+        .into_response()
+}
+
+fn json_message(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({ "message": message }))).into_response()
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        match self {
+            Error::BadRequest(m) => json_message(StatusCode::BAD_REQUEST, &m),
+            Error::BodyTooLarge => json_message(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Request body is larger than 1 MiB",
+            ),
+            Error::Unauthorized(m) => json_message(StatusCode::UNAUTHORIZED, &m),
+            Error::Forbidden(m) => json_message(StatusCode::FORBIDDEN, &m),
+            Error::EmailLoginDisabled => {
+                json_message(StatusCode::FORBIDDEN, "Email login is not allowed.")
+            }
+            Error::RegistrationDisabled => {
+                json_message(StatusCode::FORBIDDEN, "Registration is not allowed.")
+            }
+            Error::DomainNotAllowed => json_message(
+                StatusCode::FORBIDDEN,
+                "The email address provided cannot be used. Please use a different email address.",
+            ),
+            Error::Validation(m) => json_message(StatusCode::NOT_FOUND, &m),
+            Error::InvalidCredentials => json_message(StatusCode::NOT_FOUND, INVALID_CREDENTIALS),
+            Error::UserNotFound => json_message(StatusCode::NOT_FOUND, "User not found"),
+            Error::AlreadyExists(m) => json_message(StatusCode::CONFLICT, &m),
+            Error::EmailNotVerified => {
+                json_message(StatusCode::UNPROCESSABLE_ENTITY, "Email not verified.")
+            }
+            Error::InvalidInvite => json_message(StatusCode::BAD_REQUEST, "Invalid invite token"),
+            Error::InvalidVerificationToken => json_message(
+                StatusCode::BAD_REQUEST,
+                "Invalid or expired email verification token",
+            ),
+            Error::InvalidResetToken => json_message(
+                StatusCode::BAD_REQUEST,
+                "Invalid or expired password reset token",
+            ),
+            Error::TwoFactorSetupRequired => (
+                StatusCode::FORBIDDEN,
+                axum::Json(json!({
+                    "message": "Two-factor authentication must be set up before anything else.",
+                    "twoFASetupRequired": true
+                })),
+            )
+                .into_response(),
+            Error::PasswordResetDisabled => {
+                text(StatusCode::FORBIDDEN, "Password reset is not allowed.")
+            }
+            Error::ResetDomainNotAllowed => (
+                StatusCode::BAD_REQUEST,
+                axum::Json(json!({
+                    "code": "auth_failed",
+                    "message": "The email address provided cannot be used."
+                })),
+            )
+                .into_response(),
+            Error::RefreshTokenInvalid => text(StatusCode::FORBIDDEN, "Invalid refresh token"),
+            Error::SessionNotFound { retry: true } => {
+                text(StatusCode::FORBIDDEN, "No session found")
+            }
+            Error::SessionNotFound { retry: false } => text(
+                StatusCode::UNAUTHORIZED,
+                "Refresh token expired or not found for this user",
+            ),
+            Error::RefreshUserGone => {
+                (StatusCode::FOUND, [(header::LOCATION, "/login")]).into_response()
+            }
+            Error::Banned => json_message(StatusCode::FORBIDDEN, BANNED),
+            Error::RateLimited(m) => json_message(StatusCode::TOO_MANY_REQUESTS, &m),
+            // LibreChat answers 200 with an SSE error frame.
+            Error::NonBrowser => sse_error(StatusCode::OK, "Illegal request"),
+            Error::TooManyConcurrent { limit, score } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                axum::Json(json!({
+                    "type": "concurrent",
+                    "limit": limit,
+                    "pendingRequests": limit,
+                    "score": score,
+                    "message": "Too many concurrent requests, please wait for one to finish.",
+                })),
+            )
+                .into_response(),
+            Error::Unavailable(e) => {
+                // Debug: the availability probe logs an outage once; under load there is one
+                // of these per request.
+                tracing::debug!(error = %e, "database unavailable");
+                json_message(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable")
+            }
+            Error::Internal(e) => {
+                tracing::error!(error = ?e, "request failed");
+                json_message(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database that cannot be reached, whichever way the connection fails (TLS included),
+    /// is a 503, never a 500.
+    #[test]
+    fn connection_failures_are_unavailable() {
+        let failures = [
+            sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+            sqlx::Error::Tls("handshake failed".into()),
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::WorkerCrashed,
+        ];
+        for failure in failures {
+            let status = Error::from(failure).into_response().status();
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        }
+        let bug = Error::from(sqlx::Error::RowNotFound)
+            .into_response()
+            .status();
+        assert_eq!(bug, StatusCode::INTERNAL_SERVER_ERROR);
+    }
+}

@@ -1,0 +1,107 @@
+//! The routing table: Bouncer's own API (`http/`), forward-auth and, with `UPSTREAM_URL`, the
+//! reverse proxy for everything else (`gateway/`), behind the one canonicalization of request
+//! targets that both read.
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{middleware, Json, Router};
+use serde_json::json;
+
+use crate::app::AppContext;
+use crate::http::{
+    auth, body_limit, canonical_target, extract, health, oauth, password_reset, startup_config,
+    two_factor, user, verification,
+};
+
+pub fn router(ctx: Arc<AppContext>) -> Router {
+    let mut router = Router::new().route("/oauth/error", get(oauth::error));
+    // Provider routes exist only when their provider is enabled (ALLOW_SOCIAL_LOGIN included).
+    if ctx.openid.is_some() {
+        router = router
+            .route("/oauth/openid", get(oauth::openid_start))
+            .route("/oauth/openid/callback", get(oauth::openid_callback));
+    }
+    let social: Vec<_> = ctx.social.keys().copied().collect();
+    router = oauth::social_routes(router, &social);
+    router = router
+        .route("/api/auth/login", post(auth::login))
+        .route("/api/auth/register", post(auth::register))
+        .route("/api/auth/refresh", post(auth::refresh))
+        .route("/api/auth/logout", post(auth::logout))
+        .route(
+            "/api/auth/requestPasswordReset",
+            post(password_reset::request),
+        )
+        .route("/api/auth/resetPassword", post(password_reset::reset))
+        .route(
+            "/api/auth/2fa/enable",
+            post(two_factor::enable).get(two_factor::enable),
+        )
+        .route("/api/auth/2fa/verify", post(two_factor::verify))
+        .route("/api/auth/2fa/confirm", post(two_factor::confirm))
+        .route("/api/auth/2fa/disable", post(two_factor::disable))
+        .route(
+            "/api/auth/2fa/backup/regenerate",
+            post(two_factor::regenerate),
+        )
+        .route("/api/auth/2fa/verify-temp", post(two_factor::verify_temp))
+        .route("/api/user", get(user::me))
+        .route("/api/user/terms", get(user::terms))
+        .route("/api/user/terms/accept", post(user::accept_terms))
+        .route(
+            "/api/user/delete",
+            axum::routing::delete(user::delete_account),
+        )
+        .route("/api/user/verify", post(verification::verify))
+        .route("/api/user/verify/resend", post(verification::resend))
+        .route("/api/config", get(startup_config::get))
+        .route("/healthz", get(health::health))
+        .route(
+            "/api/auth/verify",
+            get(crate::gateway::forward_auth::verify),
+        )
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .route_layer(middleware::from_fn(body_limit::refuse_declared_oversize))
+        // Bouncer's own answers only: proxied ones keep the upstream's caching headers.
+        .route_layer(middleware::map_response(no_store));
+    // With UPSTREAM_URL, everything else goes to the chat backend (after the gateway's
+    // checks); without, it is a JSON 404.
+    if ctx.config.gateway.upstream.is_some() {
+        router = router.fallback(crate::gateway::proxy::forward);
+    } else {
+        router = router.fallback(not_found);
+    }
+    // Targets are made canonical before routing, so the router and the gateway read one path.
+    Router::new()
+        .fallback_service(router.with_state(ctx))
+        .layer(middleware::from_fn(canonical_target::canonicalize))
+}
+
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({ "message": "Not found" })),
+    )
+        .into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(json!({ "message": "Method not allowed" })),
+    )
+        .into_response()
+}
+
+/// Answers carry tokens and user data: no cache may keep them.
+async fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

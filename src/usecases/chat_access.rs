@@ -1,0 +1,139 @@
+//! The gateway's one decision, for the reverse proxy and for forward-auth alike: may this
+//! request go on to the chat backend? A public path, or a valid access token of a user who is
+//! not banned; and for a chat message, the non-browser check, the message limiters and (for the
+//! proxy) a concurrency slot. All of it in memory: no database round trip.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::access::{self, Access};
+use super::Client;
+use crate::app::AppContext;
+use crate::config::gateway::any_matches;
+use crate::error::{Error, Result};
+use crate::moderation::user_agent::is_browser;
+use crate::moderation::Subject;
+use crate::request_target::Target;
+use crate::sessions::AccessClaims;
+
+/// The request as far as the decision reads it.
+pub struct ChatRequest<'a> {
+    pub client: Client,
+    /// `POST` or not: only a POST to a message route is a chat message.
+    pub is_post: bool,
+    /// The canonical target: the path decided on is the path forwarded.
+    pub target: &'a Target,
+    /// The `Authorization: Bearer` token, if any.
+    pub bearer: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    /// Hold a concurrency slot for a chat message until the response ends (the proxy does;
+    /// forward-auth cannot know when the response ends).
+    pub hold_slot: bool,
+}
+
+/// A request let through.
+pub struct Admitted {
+    /// `None` on a public path.
+    pub claims: Option<AccessClaims>,
+    /// A concurrency slot held for this user until the response ends.
+    pub slot: Option<Slot>,
+}
+
+/// A held chat-request slot (`LIMIT_CONCURRENT_MESSAGES`), given back when dropped: when the
+/// upstream's response has been streamed to the end, or the client went away.
+pub struct Slot {
+    ctx: Arc<AppContext>,
+    user_id: String,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // Outside a runtime (the process is ending) there is nothing left to give back to.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let ctx = self.ctx.clone();
+        let user_id = std::mem::take(&mut self.user_id);
+        runtime.spawn(async move {
+            let _ = ctx.moderation.leave(&user_id).await;
+        });
+    }
+}
+
+/// Decides. The refusals are domain errors: `Banned`, `Unauthorized`, `RateLimited`,
+/// `NonBrowser`, `TooManyConcurrent`, … which the gateway puts on the wire (as an SSE error
+/// frame where the client reads a stream, as LibreChat does).
+pub async fn admit(ctx: &Arc<AppContext>, request: &ChatRequest<'_>) -> Result<Admitted> {
+    let gateway = &ctx.config.gateway;
+    let path = request.target.path();
+    if any_matches(&gateway.public_paths, path) {
+        return Ok(Admitted {
+            claims: None,
+            slot: None,
+        });
+    }
+    let ip = request.client.ip;
+    // A banned IP is refused before its token is looked at.
+    ctx.moderation.check(ip, None)?;
+    let claims = access::authenticate(ctx, request.client, request.bearer, Access::Full)?;
+    if !request.is_post {
+        return Ok(Admitted {
+            claims: Some(claims),
+            slot: None,
+        });
+    }
+    // Express, LibreChat's server, routes without regard to case: so does this check.
+    let route = path.to_ascii_lowercase();
+    if !any_matches(&gateway.message_routes, &route) {
+        return Ok(Admitted {
+            claims: Some(claims),
+            slot: None,
+        });
+    }
+    let slot = limit_message(ctx, request, &claims, &route, ip).await?;
+    Ok(Admitted {
+        claims: Some(claims),
+        slot,
+    })
+}
+
+/// The rules of a chat message: the non-browser check, the message limiters, the slot.
+async fn limit_message(
+    ctx: &Arc<AppContext>,
+    request: &ChatRequest<'_>,
+    claims: &AccessClaims,
+    route: &str,
+    ip: IpAddr,
+) -> Result<Option<Slot>> {
+    let gateway = &ctx.config.gateway;
+    let moderation = &ctx.config.moderation;
+    let user = Subject::User { id: &claims.id, ip };
+    if !any_matches(&gateway.non_browser_exempt, route) && !is_browser(request.user_agent) {
+        ctx.moderation
+            .violation(user, "non_browser", moderation.scores.non_browser)
+            .await?;
+        return Err(Error::NonBrowser);
+    }
+    let limiters = &ctx.moderation.limiters;
+    if moderation.limit_message_ip {
+        ctx.moderation
+            .limit_scoring(&limiters.message_ip, Subject::Ip(ip), user)
+            .await?;
+    }
+    if moderation.limit_message_user {
+        ctx.moderation.limit(&limiters.message_user, user).await?;
+    }
+    if !(request.hold_slot && moderation.limit_concurrent_messages) {
+        return Ok(None);
+    }
+    if !ctx.moderation.enter(&claims.id, ip).await? {
+        return Err(Error::TooManyConcurrent {
+            limit: moderation.concurrent_message_max,
+            score: moderation.scores.concurrent,
+        });
+    }
+    Ok(Some(Slot {
+        ctx: ctx.clone(),
+        user_id: claims.id.clone(),
+    }))
+}

@@ -1,0 +1,48 @@
+//! Registering an account: publicly (`ALLOW_REGISTRATION`) or with an invitation, which opens
+//! registration for one email. The operator's way in is `operator::create_user`.
+
+use std::sync::Arc;
+
+use super::guard::{limit_ip, refuse_banned};
+use super::{notices, Client};
+use crate::accounts::validation::RegistrationInput;
+use crate::accounts::{Email, RegisterOptions, Registration};
+use crate::app::AppContext;
+use crate::error::{Error, Result};
+
+/// Registers an account. `Ok` tells nothing about whether the email was new: a taken email gets
+/// the same answer after the same hashing work, and the verification mail goes out after the
+/// answer, so its timing tells nothing either.
+pub async fn register(
+    ctx: &Arc<AppContext>,
+    client: Client,
+    input: &RegistrationInput,
+    invitation: Option<&str>,
+) -> Result<()> {
+    refuse_banned(ctx, client.ip, input.email.as_deref()).await?;
+    limit_ip(ctx, &ctx.moderation.limiters.register, client.ip).await?;
+    let invite = match invitation.filter(|t| !t.is_empty()) {
+        Some(token) => Some(
+            ctx.accounts
+                .check_invite(
+                    &Email::normalized(input.email.as_deref().unwrap_or_default()),
+                    token,
+                )
+                .await?,
+        ),
+        None => None,
+    };
+    if invite.is_none() && !ctx.config.allow_registration {
+        return Err(Error::RegistrationDisabled);
+    }
+    let registration = ctx
+        .accounts
+        .register(input, &RegisterOptions::public(invite))
+        .await?;
+    if let Registration::Created(user) = registration {
+        if !user.email_verified {
+            notices::send_verification_later(ctx, *user);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! Signing in with email and password, completing it with a second factor, renewing a session
+//! with its refresh token, and signing out.
+
+use std::sync::Arc;
+
+use super::guard::{limit_code_guesses, limit_ip, refuse_banned};
+use super::{Client, SignedIn};
+use crate::app::AppContext;
+use crate::error::{Error, Result};
+use crate::moderation::Subject;
+use crate::store::users::{Provider, User};
+use crate::twofactor::Code;
+
+/// What a correct password leads to.
+pub enum SignIn {
+    SignedIn(SignedIn),
+    /// 2FA is on: the password was right, and `temp_token` goes with the code to
+    /// `complete_second_factor`. No session yet.
+    SecondFactorRequired {
+        temp_token: String,
+    },
+}
+
+/// Starts a session for a user who has proved who they are.
+pub(super) async fn start_session(ctx: &AppContext, user: Arc<User>) -> Result<SignedIn> {
+    let issued = ctx.sessions.start(&user).await?;
+    Ok(SignedIn {
+        must_enrol_2fa: crate::sessions::must_enrol_2fa(ctx.config.require_2fa, &user),
+        user,
+        issued,
+    })
+}
+
+/// Email and password (`ALLOW_EMAIL_LOGIN`): bans, the login limiter, the switch, then the
+/// password. Every credential failure is the same `InvalidCredentials`.
+pub async fn sign_in(
+    ctx: &AppContext,
+    client: Client,
+    email: Option<&str>,
+    password: Option<&str>,
+) -> Result<SignIn> {
+    refuse_banned(ctx, client.ip, email).await?;
+    limit_ip(ctx, &ctx.moderation.limiters.login, client.ip).await?;
+    if !ctx.config.allow_email_login {
+        return Err(Error::EmailLoginDisabled);
+    }
+    let user = ctx.accounts.login(email, password).await?;
+    if user.two_factor_enabled {
+        let temp_token = ctx.sessions.issue_two_factor_temp(&user.id)?;
+        tracing::info!(user_id = %user.id, "password accepted, waiting for the second factor");
+        return Ok(SignIn::SecondFactorRequired { temp_token });
+    }
+    let signed_in = start_session(ctx, Arc::new(user)).await?;
+    tracing::info!(user_id = %signed_in.user.id, "login");
+    Ok(SignIn::SignedIn(signed_in))
+}
+
+const INVALID_TEMP_TOKEN: &str = "Invalid or expired temporary token";
+
+/// The second step of a login: the temp token of `sign_in` and a TOTP or backup code. Guessing
+/// codes scores against the IP and against the account the token names.
+pub async fn complete_second_factor(
+    ctx: &AppContext,
+    client: Client,
+    temp_token: Option<&str>,
+    code: Option<Code<'_>>,
+) -> Result<SignedIn> {
+    let Some(temp_token) = temp_token.filter(|t| !t.is_empty()) else {
+        return Err(Error::BadRequest("Missing temporary token".into()));
+    };
+    let user_id = ctx
+        .sessions
+        .verify_two_factor_temp(temp_token)
+        .ok_or_else(|| Error::Unauthorized(INVALID_TEMP_TOKEN.into()))?;
+    let ip = client.ip;
+    let limiter = &ctx.moderation.limiters.two_factor_temp;
+    let account = Subject::User { id: &user_id, ip };
+    ctx.moderation
+        .limit_scoring(limiter, Subject::Ip(ip), account)
+        .await?;
+    limit_code_guesses(ctx, &user_id, ip).await?;
+    ctx.moderation.check(ip, Some(&user_id))?;
+    let user = ctx
+        .accounts
+        .user(&user_id)
+        .await?
+        .ok_or_else(|| Error::Unauthorized(INVALID_TEMP_TOKEN.into()))?;
+    if !user.two_factor_enabled {
+        return Err(Error::BadRequest("2FA is not enabled for this user".into()));
+    }
+    if !ctx.two_factor.check_login(&user.id, code).await? {
+        return Err(Error::Unauthorized(
+            "Invalid 2FA code or backup code".into(),
+        ));
+    }
+    let signed_in = start_session(ctx, user).await?;
+    tracing::info!(user_id = %signed_in.user.id, "login with second factor");
+    Ok(signed_in)
+}
+
+/// A new access token (and, unless a concurrent refresh just rotated it, a new refresh token)
+/// for the session the refresh token names. `retry` is the client's second attempt.
+pub async fn refresh(ctx: &AppContext, refresh_token: &str, retry: bool) -> Result<SignedIn> {
+    let claims = ctx.sessions.verify_refresh(refresh_token)?;
+    let user = ctx
+        .accounts
+        .user(&claims.id)
+        .await?
+        .ok_or(Error::RefreshUserGone)?;
+    let issued = ctx
+        .sessions
+        .rotate(&claims, refresh_token, &user, retry)
+        .await?;
+    Ok(SignedIn {
+        must_enrol_2fa: crate::sessions::must_enrol_2fa(ctx.config.require_2fa, &user),
+        user,
+        issued,
+    })
+}
+
+/// What signing out leaves to do.
+pub struct SignedOut {
+    /// An OpenID user is also sent to the provider to end its session there
+    /// (`OPENID_USE_END_SESSION_ENDPOINT`).
+    pub provider_logout_url: Option<String>,
+}
+
+/// Ends the session named by the refresh token and the one named by the access token (either
+/// may be missing or expired: signing out with an expired token works).
+pub async fn sign_out(
+    ctx: &AppContext,
+    refresh_token: Option<&str>,
+    access_token: Option<&str>,
+) -> Result<SignedOut> {
+    ctx.sessions.logout(refresh_token, access_token).await?;
+    let from_openid = access_token
+        .and_then(|t| ctx.sessions.access_claims_ignoring_expiry(t))
+        .is_some_and(|c| c.provider == Provider::OpenId.as_str());
+    let provider_logout_url = match (from_openid, ctx.openid.as_ref()) {
+        (true, Some(openid)) => openid.end_session_url(&ctx.config.domain_client),
+        _ => None,
+    };
+    Ok(SignedOut {
+        provider_logout_url,
+    })
+}
