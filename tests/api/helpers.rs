@@ -281,6 +281,211 @@ impl TestApp {
             .await
             .unwrap()
     }
+
+    /// `POST /api/auth/refresh` from the browser (its cookie jar), as the web client sends it.
+    pub async fn browser_refresh(&self) -> reqwest::Response {
+        self.browser
+            .post(self.url("/api/auth/refresh"))
+            .header("Content-Type", "application/json")
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// After a sign-in in the browser, the web client's refresh: `{token, user}`.
+    pub async fn refreshed_in_browser(&self) -> Value {
+        let response = self.browser_refresh().await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// `GET /healthz`: its status and body.
+    pub async fn health(&self) -> (u16, Value) {
+        let response = self.bare.get(self.url("/healthz")).send().await.unwrap();
+        status_and_json(response).await
+    }
+
+    /// A JSON `POST` to one of the app's paths, from the bare client.
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.bare
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A JSON `POST` to one of the app's paths: the answer's status and body (see
+    /// [`status_and_json`]).
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        status_and_json(self.post(path, body).await).await
+    }
+
+    /// [`TestApp::post_json`] with an access token.
+    pub async fn post_json_bearer(&self, path: &str, token: &str, body: &Value) -> (u16, Value) {
+        let response = self
+            .bare
+            .post(self.url(path))
+            .json(body)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        status_and_json(response).await
+    }
+
+    /// `POST /api/auth/login` from the client at `ip` (`X-Forwarded-For`, believed from the
+    /// trusted 127.0.0.1 peer).
+    pub async fn login_from(&self, ip: &str, email: &str, password: &str) -> reqwest::Response {
+        post_json_from(
+            &self.bare,
+            self.url("/api/auth/login"),
+            ip,
+            &json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
+    /// `POST /api/auth/register` of "Some Person" with [`PASSWORD`] from the client at `ip`.
+    pub async fn register_from(&self, ip: &str, email: &str) -> reqwest::Response {
+        post_json_from(
+            &self.bare,
+            self.url("/api/auth/register"),
+            ip,
+            &json!({
+                "name": "Some Person", "email": email, "password": PASSWORD, "confirm_password": PASSWORD
+            }),
+        )
+        .await
+    }
+
+    /// `POST /api/auth/register` with a body of the test's own.
+    pub async fn register_json(&self, body: &Value) -> (u16, Value) {
+        self.post_json("/api/auth/register", body).await
+    }
+
+    /// `POST /api/user/verify`: an email verification token submitted.
+    pub async fn verify_email(&self, email: &str, token: &str) -> (u16, Value) {
+        self.post_json(
+            "/api/user/verify",
+            &json!({ "email": email, "token": token }),
+        )
+        .await
+    }
+
+    /// `POST /api/user/verify/resend`.
+    pub async fn resend_verification(&self, email: &str) -> (u16, Value) {
+        self.post_json("/api/user/verify/resend", &json!({ "email": email }))
+            .await
+    }
+
+    /// `POST /api/auth/requestPasswordReset`.
+    pub async fn request_password_reset(&self, email: &str) -> (u16, Value) {
+        self.post_json("/api/auth/requestPasswordReset", &json!({ "email": email }))
+            .await
+    }
+
+    /// `POST /api/auth/resetPassword`; `confirm` is sent as `confirm_password` when given.
+    pub async fn reset_password(
+        &self,
+        user_id: &str,
+        token: &str,
+        password: &str,
+        confirm: Option<&str>,
+    ) -> (u16, Value) {
+        let mut body = json!({ "userId": user_id, "token": token, "password": password });
+        if let Some(confirm) = confirm {
+            body["confirm_password"] = json!(confirm);
+        }
+        self.post_json("/api/auth/resetPassword", &body).await
+    }
+
+    /// `POST /api/auth/2fa/enable`: stages a secret and backup codes.
+    pub async fn enable_2fa(&self, token: &str) -> (u16, Value) {
+        self.post_json_bearer("/api/auth/2fa/enable", token, &json!({}))
+            .await
+    }
+
+    /// `POST /api/auth/2fa/verify` with a TOTP code.
+    pub async fn verify_2fa(&self, token: &str, code: &str) -> (u16, Value) {
+        self.post_json_bearer("/api/auth/2fa/verify", token, &json!({ "token": code }))
+            .await
+    }
+
+    /// `POST /api/auth/2fa/confirm` with a TOTP code.
+    pub async fn confirm_2fa(&self, token: &str, code: &str) -> (u16, Value) {
+        self.post_json_bearer("/api/auth/2fa/confirm", token, &json!({ "token": code }))
+            .await
+    }
+
+    /// `POST /api/auth/2fa/disable` with `{"token": ...}`, `{"backupCode": ...}` or neither.
+    pub async fn disable_2fa(&self, token: &str, body: &Value) -> (u16, Value) {
+        self.post_json_bearer("/api/auth/2fa/disable", token, body)
+            .await
+    }
+
+    /// `POST /api/auth/2fa/backup/regenerate` with `{"token": ...}`, `{"backupCode": ...}` or
+    /// neither.
+    pub async fn regenerate_backup_codes(&self, token: &str, body: &Value) -> (u16, Value) {
+        self.post_json_bearer("/api/auth/2fa/backup/regenerate", token, body)
+            .await
+    }
+
+    /// `POST /api/auth/2fa/verify-temp`: the second step of a login, with a TOTP code.
+    pub async fn verify_temp(&self, temp_token: &str, code: &str) -> (u16, Value) {
+        self.post_json(
+            "/api/auth/2fa/verify-temp",
+            &json!({ "tempToken": temp_token, "token": code }),
+        )
+        .await
+    }
+
+    /// `POST /api/auth/2fa/verify-temp` with a backup code.
+    pub async fn verify_temp_backup(&self, temp_token: &str, backup_code: &str) -> (u16, Value) {
+        self.post_json(
+            "/api/auth/2fa/verify-temp",
+            &json!({ "tempToken": temp_token, "backupCode": backup_code }),
+        )
+        .await
+    }
+}
+
+/// The status and body of an answer: its JSON, or its text as a JSON string when the body is
+/// not JSON (LibreChat answers some refusals in plain text).
+pub async fn status_and_json(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// The status and the `message` of a JSON answer (empty when it has none).
+pub async fn status_and_message(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    (
+        status,
+        body["message"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+/// A JSON `POST` to any URL (another instance, a restarted app) from the client at `ip`, named
+/// by `X-Forwarded-For`.
+pub async fn post_json_from(
+    client: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    ip: &str,
+    body: &Value,
+) -> reqwest::Response {
+    client
+        .post(url)
+        .header("X-Forwarded-For", ip)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
 }
 
 pub struct Session {

@@ -88,15 +88,7 @@ where
 }
 
 async fn health(app: &TestApp) -> (u16, Value) {
-    let response = answered(
-        "/healthz",
-        ANSWER_WITHIN,
-        app.bare.get(app.url("/healthz")).send(),
-    )
-    .await
-    .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
+    answered("/healthz", ANSWER_WITHIN, app.health()).await
 }
 
 /// Asks `/healthz` (each answer under the hang guard) until `wanted` holds; its last body.
