@@ -1,5 +1,7 @@
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bouncer::clock::ManualClock;
 use bouncer::config::Config;
@@ -544,18 +546,43 @@ pub fn location(response: &reqwest::Response) -> String {
     response.headers()["location"].to_str().unwrap().to_string()
 }
 
-/// Retries `check` until it holds (an effect that lands after a response, or in another
-/// process); `false` after about ten seconds. A wait, not a timing assertion.
+/// Retries `check` until it gives a value, at most `attempts` times with `interval` between
+/// tries; `None` when it never did. A wait, not a timing assertion: the bound only ends a test
+/// whose awaited effect never comes. Every poll in the suite goes through here.
+pub async fn poll_for<T, F, Fut>(attempts: u32, interval: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    for _ in 0..attempts {
+        if let Some(value) = check().await {
+            return Some(value);
+        }
+        tokio::time::sleep(interval).await;
+    }
+    None
+}
+
+/// The first value `check` gives (an effect that lands after a response, or in another
+/// process); `None` after about ten seconds.
+pub async fn eventually_some<T, F, Fut>(check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    poll_for(200, Duration::from_millis(50), check).await
+}
+
+/// Retries `check` until it holds; `false` after about ten seconds.
 pub async fn eventually<F, Fut>(mut check: F) -> bool
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
+    Fut: Future<Output = bool>,
 {
-    for _ in 0..200 {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    false
+    eventually_some(|| {
+        let holds = check();
+        async move { holds.await.then_some(()) }
+    })
+    .await
+    .is_some()
 }

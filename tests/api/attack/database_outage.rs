@@ -8,6 +8,7 @@
 //! The time bounds below are hang guards (a 5-second wait per request cannot meet them), not
 //! speed assertions.
 
+use std::cell::RefCell;
 use std::io::Write;
 use std::time::Duration;
 
@@ -93,16 +94,22 @@ async fn health(app: &TestApp) -> (u16, Value) {
 
 /// Asks `/healthz` (each answer under the hang guard) until `wanted` holds; its last body.
 async fn health_until(app: &TestApp, wanted: impl Fn(u16, &Value) -> bool) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..200 {
+    let last = RefCell::new(Value::Null);
+    let awaited = eventually_some(|| async {
         let (status, body) = health(app).await;
         if wanted(status, &body) {
-            return body;
+            return Some(body);
         }
-        last = body;
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("/healthz never said what was awaited; last: {last}");
+        *last.borrow_mut() = body;
+        None
+    })
+    .await;
+    awaited.unwrap_or_else(|| {
+        panic!(
+            "/healthz never said what was awaited; last: {}",
+            last.borrow()
+        )
+    })
 }
 
 async fn status_and_body(response: reqwest::Response) -> (u16, Value) {
