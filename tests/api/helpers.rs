@@ -1,6 +1,7 @@
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::io::Write;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bouncer::clock::ManualClock;
@@ -41,13 +42,31 @@ pub struct TestRedis {
 }
 
 impl TestRedis {
+    /// `None` when this pass did not select Redis (`BOUNCER_TEST_REDIS_URL` unset); panics when
+    /// the variable names a Redis that does not answer, so that a pass meant for Redis cannot
+    /// quietly run without it (Bouncer's limiter would fail open and the tests pass).
     pub fn new() -> Option<Self> {
         let url = std::env::var("BOUNCER_TEST_REDIS_URL").ok()?;
+        assert_redis_answers(&url);
         Some(Self {
             url,
             prefix: format!("bouncer-test-{}:", bouncer::ids::random_hex(8)),
         })
     }
+}
+
+/// Panics unless the Redis at `url` answers a PING (checked once per run).
+fn assert_redis_answers(url: &str) {
+    static ANSWERED: OnceLock<()> = OnceLock::new();
+    ANSWERED.get_or_init(|| {
+        let answer = redis::Client::open(url).and_then(|client| {
+            let mut conn = client.get_connection_with_timeout(Duration::from_secs(5))?;
+            redis::cmd("PING").query::<String>(&mut conn)
+        });
+        if let Err(e) = answer {
+            panic!("BOUNCER_TEST_REDIS_URL is set to {url}, but Redis does not answer there: {e}");
+        }
+    });
 }
 
 impl Drop for TestRedis {
@@ -76,13 +95,19 @@ pub struct TestPostgres {
 }
 
 impl TestPostgres {
+    /// `None` when this pass did not select PostgreSQL (`BOUNCER_TEST_POSTGRES_URL` unset);
+    /// panics when the variable names a server that does not answer.
     pub async fn create() -> Option<(Self, String)> {
         let admin_url = std::env::var("BOUNCER_TEST_POSTGRES_URL").ok()?;
         sqlx::any::install_default_drivers();
         let name = format!("bouncer_test_{}", bouncer::ids::random_hex(8));
         let mut conn = sqlx::AnyConnection::connect(&admin_url)
             .await
-            .expect("BOUNCER_TEST_POSTGRES_URL reachable");
+            .unwrap_or_else(|e| {
+                panic!(
+                    "BOUNCER_TEST_POSTGRES_URL is set, but PostgreSQL does not answer there: {e}"
+                )
+            });
         conn.execute(format!("CREATE DATABASE {name}").as_str())
             .await
             .unwrap();
@@ -585,4 +610,36 @@ where
     })
     .await
     .is_some()
+}
+
+/// Whether this is a CI run: `CI=true` (or `1`), as CI services set it and `.ci/run` exports it.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+}
+
+/// Skips `test` because a program it needs (nginx, caddy, redis-server...) is missing on this
+/// machine: prints a `SKIPPED` line past the harness's capture, and under `CI=true` panics
+/// instead, so that CI cannot pass green without running it (`.ci/run` installs them all).
+///
+/// The skip rule of the suite:
+/// - a missing program: a skip on a developer's machine, a failure under `CI=true` (here);
+/// - an engine this pass did not select (`BOUNCER_TEST_POSTGRES_URL` or
+///   `BOUNCER_TEST_REDIS_URL` unset, as in the SQLite pass of `.ci/run`): no missing service, a
+///   skip even under `CI=true` ([`skip_unselected`]);
+/// - a variable that is set to a server that does not answer: a failure everywhere
+///   ([`TestPostgres::create`], [`TestRedis::new`]).
+pub fn skip(test: &str, reason: &str) {
+    if in_ci() {
+        panic!("{test} would be skipped ({reason}), and under CI=true a skip fails");
+    }
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
+}
+
+/// Skips `test` because this pass did not select the engine it needs (`variables` unset): a
+/// `SKIPPED` line, CI or not (see [`skip`] for the rule).
+pub fn skip_unselected(test: &str, variables: &str) {
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}: set {variables} to run it"
+    );
 }

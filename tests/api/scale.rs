@@ -1,8 +1,6 @@
 //! Several instances on one PostgreSQL and one Redis, and the faults of each. These run when
 //! `BOUNCER_TEST_POSTGRES_URL` and `BOUNCER_TEST_REDIS_URL` are set (`.ci/run` sets them) and
-//! say they were skipped otherwise.
-
-use std::io::Write;
+//! say they were skipped otherwise (see `helpers::skip` for when a skip fails instead).
 
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
@@ -11,18 +9,16 @@ use crate::binary::{start, Running};
 use crate::helpers::*;
 use crate::outage_peer::OutagePeer;
 
-fn shared_services() -> Option<(String, String)> {
+/// The PostgreSQL and Redis URLs when this pass selected both; `None` (a skip, CI or not)
+/// otherwise.
+fn shared_services(test: &str) -> Option<(String, String)> {
     match (
         std::env::var("BOUNCER_TEST_POSTGRES_URL"),
         std::env::var("BOUNCER_TEST_REDIS_URL"),
     ) {
         (Ok(pg), Ok(redis)) => Some((pg, redis)),
         _ => {
-            // Straight to stderr, past the test harness's capture, so the skip shows.
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipped: set BOUNCER_TEST_POSTGRES_URL and BOUNCER_TEST_REDIS_URL to run the scale-out tests"
-            );
+            skip_unselected(test, "BOUNCER_TEST_POSTGRES_URL and BOUNCER_TEST_REDIS_URL");
             None
         }
     }
@@ -30,7 +26,7 @@ fn shared_services() -> Option<(String, String)> {
 
 #[tokio::test]
 async fn instances_share_limits_bans_and_logouts() {
-    let Some((_, redis_url)) = shared_services() else {
+    let Some((_, redis_url)) = shared_services("instances_share_limits_bans_and_logouts") else {
         return;
     };
     let (_db, database_url) = TestPostgres::create().await.unwrap();
@@ -157,7 +153,9 @@ async fn instances_share_limits_bans_and_logouts() {
 
 #[tokio::test]
 async fn postgres_outage_answers_503_and_recovers_by_itself() {
-    let Some(_) = shared_services() else { return };
+    let Some(_) = shared_services("postgres_outage_answers_503_and_recovers_by_itself") else {
+        return;
+    };
     let (_db, direct_url) = TestPostgres::create().await.unwrap();
     let mut url = url::Url::parse(&direct_url).unwrap();
     let mut outage = OutagePeer::in_front_of(OutagePeer::target_of(&url, 5432)).await;
@@ -239,14 +237,17 @@ async fn redis_answers(port: u16) -> bool {
 
 #[tokio::test]
 async fn redis_outage_fails_open_and_recovers_by_itself() {
-    let Some(_) = shared_services() else { return };
+    let test = "redis_outage_fails_open_and_recovers_by_itself";
+    let Some(_) = shared_services(test) else {
+        return;
+    };
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let Some(mut redis) = OwnRedis::start(port) else {
-        let _ = writeln!(std::io::stderr(), "skipped: no redis-server binary");
+        skip(test, "no redis-server binary (.ci/run installs it)");
         return;
     };
     assert!(redis_answers(port).await);
