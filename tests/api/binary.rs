@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::helpers::poll_for;
+
 fn bouncer(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_bouncer"));
     cmd.current_dir(dir)
@@ -119,23 +121,25 @@ pub async fn start(dir: &Path, extra: &[(&str, &str)]) -> Running {
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     // Wait for readiness: this polls, it asserts nothing about how long start-up takes.
-    for _ in 0..300 {
-        if let Some(exit) = child.try_wait().unwrap() {
+    let (process, client, url, log_file) = (&mut child, &client, &base, &log);
+    let answer = poll_for(300, Duration::from_millis(50), move || {
+        if let Some(exit) = process.try_wait().unwrap() {
             panic!(
                 "bouncer exited with {exit}: {}",
-                fs::read_to_string(&log).unwrap_or_default()
+                fs::read_to_string(log_file).unwrap_or_default()
             );
         }
-        if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
-            assert_eq!(r.status(), 200);
-            return Running { child, base, log };
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!(
-        "bouncer did not start: {}",
-        fs::read_to_string(&log).unwrap_or_default()
-    );
+        async move { client.get(format!("{url}/healthz")).send().await.ok() }
+    })
+    .await;
+    let Some(r) = answer else {
+        panic!(
+            "bouncer did not start: {}",
+            fs::read_to_string(&log).unwrap_or_default()
+        );
+    };
+    assert_eq!(r.status(), 200);
+    Running { child, base, log }
 }
 
 impl Running {

@@ -288,15 +288,12 @@ async fn the_server_picks_up_revocations_by_itself() {
     let s = app.signed_in_user("ada@example.com").await;
     let out = run(cli(&app), &["delete-user", "ada@example.com", "--yes"], "");
     assert!(out.status.success(), "{}", stderr(&out));
-    // Eventually refused without any help from the test; the loop only bounds the wait.
-    let mut refused = false;
-    for _ in 0..300 {
-        if app.get_user(&s.token).await.status() == 401 {
-            refused = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    // Eventually refused without any help from the test; the poll only bounds the wait.
+    let refused = poll_for(300, std::time::Duration::from_millis(100), || async {
+        (app.get_user(&s.token).await.status() == 401).then_some(())
+    })
+    .await
+    .is_some();
     assert!(
         refused,
         "the access token of a deleted user must be refused"

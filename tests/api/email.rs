@@ -19,22 +19,6 @@ fn with<'a>(
     vars
 }
 
-async fn post(app: &TestApp, path: &str, body: Value) -> (u16, Value) {
-    let response = app
-        .bare
-        .post(app.url(path))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
 /// A verified user made directly through the accounts service (no message sent).
 async fn verified_user(app: &TestApp, email: &str) -> User {
     let input = RegistrationInput {
@@ -104,30 +88,15 @@ async fn registration_mails_a_verification_link_that_verifies_once() {
 
     // Wrong token, unknown email: the same 400.
     let invalid = json!({ "message": "Invalid or expired email verification token" });
-    let wrong = post(
-        &app,
-        "/api/user/verify",
-        json!({ "email": "ada@example.com", "token": "0".repeat(64) }),
-    )
-    .await;
+    let wrong = app.verify_email("ada@example.com", &"0".repeat(64)).await;
     assert_eq!(wrong, (400, invalid.clone()));
-    let unknown = post(
-        &app,
-        "/api/user/verify",
-        json!({ "email": "nobody@example.com", "token": token }),
-    )
-    .await;
+    let unknown = app.verify_email("nobody@example.com", &token).await;
     assert_eq!(unknown, (400, invalid.clone()));
 
     // The client may pass the email still URL-encoded, as it found it in the link.
     let email_in_link = raw_query_param(&link, "email");
     assert_eq!(email_in_link, "ada%40example.com");
-    let ok = post(
-        &app,
-        "/api/user/verify",
-        json!({ "email": email_in_link, "token": token }),
-    )
-    .await;
+    let ok = app.verify_email(&email_in_link, &token).await;
     assert_eq!(
         ok,
         (
@@ -137,12 +106,7 @@ async fn registration_mails_a_verification_link_that_verifies_once() {
     );
     assert_eq!(app.login("ada@example.com", PASSWORD).await.status(), 200);
 
-    let again = post(
-        &app,
-        "/api/user/verify",
-        json!({ "email": "ada@example.com", "token": token }),
-    )
-    .await;
+    let again = app.verify_email("ada@example.com", &token).await;
     assert_eq!(again, (400, invalid), "a token works once");
     app.ctx.mail.idle().await;
     assert!(smtp.received().is_none(), "exactly one message");
@@ -168,21 +132,11 @@ async fn resend_replaces_the_token_and_tells_nothing_about_accounts() {
 
     let generic = json!({ "message": "Please check your email to verify your email address." });
     assert_eq!(
-        post(
-            &app,
-            "/api/user/verify/resend",
-            json!({ "email": "ada@example.com" })
-        )
-        .await,
+        app.resend_verification("ada@example.com").await,
         (200, generic.clone())
     );
     assert_eq!(
-        post(
-            &app,
-            "/api/user/verify/resend",
-            json!({ "email": "nobody@example.com" })
-        )
-        .await,
+        app.resend_verification("nobody@example.com").await,
         (200, generic)
     );
     let second_message = smtp.next_message().await;
@@ -201,27 +155,12 @@ async fn resend_replaces_the_token_and_tells_nothing_about_accounts() {
         "nothing is sent for an unknown email"
     );
 
-    let old = post(
-        &app,
-        "/api/user/verify",
-        json!({ "email": "ada@example.com", "token": first }),
-    )
-    .await;
+    let old = app.verify_email("ada@example.com", &first).await;
     assert_eq!(old.0, 400, "the newer token replaced the older one");
-    let new = post(
-        &app,
-        "/api/user/verify",
-        json!({ "email": "ada@example.com", "token": second }),
-    )
-    .await;
+    let new = app.verify_email("ada@example.com", &second).await;
     assert_eq!(new.0, 200);
 
-    let bad = post(
-        &app,
-        "/api/user/verify/resend",
-        json!({ "email": "not an email" }),
-    )
-    .await;
+    let bad = app.resend_verification("not an email").await;
     assert_eq!(bad, (400, json!({ "message": "email: Invalid email" })));
 }
 
@@ -243,12 +182,7 @@ async fn verification_tokens_expire_after_email_token_expiry() {
     );
     let token = query_param(&link_in(text, "http://chat.test/verify?"), "token");
     app.clock.advance_ms(60_001);
-    let late = post(
-        &app,
-        "/api/user/verify",
-        json!({ "email": "ada@example.com", "token": token }),
-    )
-    .await;
+    let late = app.verify_email("ada@example.com", &token).await;
     assert_eq!(late.0, 400);
 }
 
@@ -305,19 +239,17 @@ async fn password_reset_answers_alike_for_known_and_unknown_emails_and_mails_onl
     let user = verified_user(&app, "grace@example.com").await;
 
     let unknown = app
-        .bare
-        .post(app.url("/api/auth/requestPasswordReset"))
-        .json(&json!({ "email": "nobody@example.com" }))
-        .send()
-        .await
-        .unwrap();
+        .post(
+            "/api/auth/requestPasswordReset",
+            &json!({ "email": "nobody@example.com" }),
+        )
+        .await;
     let known = app
-        .bare
-        .post(app.url("/api/auth/requestPasswordReset"))
-        .json(&json!({ "email": "Grace@Example.com" }))
-        .send()
-        .await
-        .unwrap();
+        .post(
+            "/api/auth/requestPasswordReset",
+            &json!({ "email": "Grace@Example.com" }),
+        )
+        .await;
     assert_eq!(unknown.status(), 200);
     assert_eq!(known.status(), 200);
     let unknown_body = unknown.text().await.unwrap();
@@ -351,12 +283,7 @@ async fn reset_rejects_a_weak_password_without_using_the_link_then_ends_every_se
     let user = verified_user(&app, "grace@example.com").await;
     let session = app.signed_in_user_again("grace@example.com").await;
 
-    let requested = post(
-        &app,
-        "/api/auth/requestPasswordReset",
-        json!({ "email": "grace@example.com" }),
-    )
-    .await;
+    let requested = app.request_password_reset("grace@example.com").await;
     assert_eq!(requested.0, 200);
     assert!(
         requested.1.get("link").is_none(),
@@ -368,24 +295,23 @@ async fn reset_rejects_a_weak_password_without_using_the_link_then_ends_every_se
     );
     let token = query_param(&link, "token");
 
-    let weak = post(&app, "/api/auth/resetPassword",
-        json!({ "userId": user.id, "token": token, "password": "short", "confirm_password": "short" })).await;
+    let weak = app
+        .reset_password(&user.id, &token, "short", Some("short"))
+        .await;
     assert_eq!(weak.0, 400);
     assert!(
         weak.1["message"].as_str().unwrap().contains("at least 8"),
         "{:?}",
         weak.1
     );
-    let mismatch = post(&app, "/api/auth/resetPassword",
-        json!({ "userId": user.id, "token": token, "password": "a new long password", "confirm_password": "another" })).await;
+    let mismatch = app
+        .reset_password(&user.id, &token, "a new long password", Some("another"))
+        .await;
     assert_eq!(mismatch.0, 400);
 
-    let wrong = post(
-        &app,
-        "/api/auth/resetPassword",
-        json!({ "userId": user.id, "token": "f".repeat(64), "password": "a new long password" }),
-    )
-    .await;
+    let wrong = app
+        .reset_password(&user.id, &"f".repeat(64), "a new long password", None)
+        .await;
     assert_eq!(
         wrong,
         (
@@ -394,8 +320,14 @@ async fn reset_rejects_a_weak_password_without_using_the_link_then_ends_every_se
         )
     );
 
-    let ok = post(&app, "/api/auth/resetPassword",
-        json!({ "userId": user.id, "token": token, "password": "a new long password", "confirm_password": "a new long password" })).await;
+    let ok = app
+        .reset_password(
+            &user.id,
+            &token,
+            "a new long password",
+            Some("a new long password"),
+        )
+        .await;
     assert_eq!(
         ok,
         (200, json!({ "message": "Password reset was successful" }))
@@ -419,12 +351,9 @@ async fn reset_rejects_a_weak_password_without_using_the_link_then_ends_every_se
         200
     );
 
-    let reused = post(
-        &app,
-        "/api/auth/resetPassword",
-        json!({ "userId": user.id, "token": token, "password": "yet another password" }),
-    )
-    .await;
+    let reused = app
+        .reset_password(&user.id, &token, "yet another password", None)
+        .await;
     assert_eq!(reused.0, 400, "the link works once");
 
     let confirmation = smtp.next_message().await;
@@ -436,23 +365,19 @@ async fn reset_rejects_a_weak_password_without_using_the_link_then_ends_every_se
 async fn reset_is_refused_when_disabled_and_never_leaks_a_link_without_mail() {
     let app = spawn_app().await;
     let response = app
-        .bare
-        .post(app.url("/api/auth/requestPasswordReset"))
-        .json(&json!({ "email": "grace@example.com" }))
-        .send()
-        .await
-        .unwrap();
+        .post(
+            "/api/auth/requestPasswordReset",
+            &json!({ "email": "grace@example.com" }),
+        )
+        .await;
     assert_eq!(response.status(), 403);
     assert_eq!(
         response.text().await.unwrap(),
         "Password reset is not allowed."
     );
-    let submission = post(
-        &app,
-        "/api/auth/resetPassword",
-        json!({ "userId": "x", "token": "y", "password": "long enough password" }),
-    )
-    .await;
+    let submission = app
+        .reset_password("x", "y", "long enough password", None)
+        .await;
     assert_eq!(
         submission,
         (403, Value::String("Password reset is not allowed.".into()))
@@ -461,12 +386,7 @@ async fn reset_is_refused_when_disabled_and_never_leaks_a_link_without_mail() {
     // LibreChat returns the reset link itself when mail is not configured; Bouncer does not.
     let app = spawn_app_with(&[("ALLOW_PASSWORD_RESET", "true")]).await;
     verified_user(&app, "grace@example.com").await;
-    let answer = post(
-        &app,
-        "/api/auth/requestPasswordReset",
-        json!({ "email": "grace@example.com" }),
-    )
-    .await;
+    let answer = app.request_password_reset("grace@example.com").await;
     assert_eq!(
         answer,
         (
@@ -508,7 +428,7 @@ async fn an_invitation_opens_registration_for_that_email_once() {
             if let Some(t) = token {
                 body["token"] = json!(t);
             }
-            post(app, "/api/auth/register", body).await
+            app.register_json(&body).await
         }
     };
     assert_eq!(
@@ -637,23 +557,15 @@ async fn smtp_down_at_registration_loses_nothing_and_resend_works_once_it_is_bac
         ..Default::default()
     })
     .await;
-    let resend = post(
-        &app,
-        "/api/user/verify/resend",
-        json!({ "email": "ada@example.com" }),
-    )
-    .await;
+    let resend = app.resend_verification("ada@example.com").await;
     assert_eq!(resend.0, 200);
     let link = link_in(
         smtp.next_message().await["text"].as_str().unwrap(),
         "http://chat.test/verify?",
     );
-    let verified = post(
-        &app,
-        "/api/user/verify",
-        json!({ "email": "ada@example.com", "token": query_param(&link, "token") }),
-    )
-    .await;
+    let verified = app
+        .verify_email("ada@example.com", &query_param(&link, "token"))
+        .await;
     assert_eq!(verified.0, 200);
     assert_eq!(app.login("ada@example.com", PASSWORD).await.status(), 200);
 }
@@ -695,12 +607,9 @@ async fn mailgun_receives_the_message_over_its_http_api() {
     assert_eq!(request.field("subject"), Some("Verify your email"));
     assert_eq!(request.field("o:tracking-clicks"), Some("no"));
     let link = link_in(request.field("text").unwrap(), "http://chat.test/verify?");
-    let verified = post(
-        &app,
-        "/api/user/verify",
-        json!({ "email": "ada@example.com", "token": query_param(&link, "token") }),
-    )
-    .await;
+    let verified = app
+        .verify_email("ada@example.com", &query_param(&link, "token"))
+        .await;
     assert_eq!(verified.0, 200);
 }
 
@@ -713,33 +622,10 @@ async fn the_reset_and_verify_routes_have_their_limiters() {
     ])
     .await;
     for _ in 0..2 {
-        assert_eq!(
-            post(
-                &app,
-                "/api/auth/requestPasswordReset",
-                json!({ "email": "a@example.com" })
-            )
-            .await
-            .0,
-            200
-        );
-        assert_eq!(
-            post(
-                &app,
-                "/api/user/verify",
-                json!({ "email": "a@example.com", "token": "x" })
-            )
-            .await
-            .0,
-            400
-        );
+        assert_eq!(app.request_password_reset("a@example.com").await.0, 200);
+        assert_eq!(app.verify_email("a@example.com", "x").await.0, 400);
     }
-    let reset = post(
-        &app,
-        "/api/auth/requestPasswordReset",
-        json!({ "email": "a@example.com" }),
-    )
-    .await;
+    let reset = app.request_password_reset("a@example.com").await;
     assert_eq!(reset.0, 429);
     assert!(
         reset.1["message"]
@@ -749,16 +635,7 @@ async fn the_reset_and_verify_routes_have_their_limiters() {
         "{:?}",
         reset.1
     );
-    assert_eq!(
-        post(
-            &app,
-            "/api/user/verify",
-            json!({ "email": "a@example.com", "token": "x" })
-        )
-        .await
-        .0,
-        429
-    );
+    assert_eq!(app.verify_email("a@example.com", "x").await.0, 429);
 }
 
 #[tokio::test]

@@ -61,15 +61,11 @@ async fn streams_pass_unbuffered_and_hold_a_concurrency_slot_until_they_end() {
     assert!(rest.contains("world") && rest.contains("[DONE]"), "{rest}");
     // The next stream gets the slot once the first has given it back; its client then walks
     // away mid-stream, while the upstream still holds the rest (the gate stays shut).
-    let mut third = None;
-    for _ in 0..200 {
+    let third = poll_for(200, Duration::from_millis(25), || async {
         let r = chat(&app, &s.token).send().await.unwrap();
-        if r.status() == 200 {
-            third = Some(r);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+        (r.status() == 200).then_some(r)
+    })
+    .await;
     let mut third = third.expect("the slot is given back when the stream ends");
     assert!(third.chunk().await.unwrap().is_some());
     drop(third);

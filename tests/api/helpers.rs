@@ -1,5 +1,8 @@
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::future::Future;
+use std::io::Write;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use bouncer::clock::ManualClock;
 use bouncer::config::Config;
@@ -39,13 +42,31 @@ pub struct TestRedis {
 }
 
 impl TestRedis {
+    /// `None` when this pass did not select Redis (`BOUNCER_TEST_REDIS_URL` unset); panics when
+    /// the variable names a Redis that does not answer, so that a pass meant for Redis cannot
+    /// quietly run without it (Bouncer's limiter would fail open and the tests pass).
     pub fn new() -> Option<Self> {
         let url = std::env::var("BOUNCER_TEST_REDIS_URL").ok()?;
+        assert_redis_answers(&url);
         Some(Self {
             url,
             prefix: format!("bouncer-test-{}:", bouncer::ids::random_hex(8)),
         })
     }
+}
+
+/// Panics unless the Redis at `url` answers a PING (checked once per run).
+fn assert_redis_answers(url: &str) {
+    static ANSWERED: OnceLock<()> = OnceLock::new();
+    ANSWERED.get_or_init(|| {
+        let answer = redis::Client::open(url).and_then(|client| {
+            let mut conn = client.get_connection_with_timeout(Duration::from_secs(5))?;
+            redis::cmd("PING").query::<String>(&mut conn)
+        });
+        if let Err(e) = answer {
+            panic!("BOUNCER_TEST_REDIS_URL is set to {url}, but Redis does not answer there: {e}");
+        }
+    });
 }
 
 impl Drop for TestRedis {
@@ -74,13 +95,19 @@ pub struct TestPostgres {
 }
 
 impl TestPostgres {
+    /// `None` when this pass did not select PostgreSQL (`BOUNCER_TEST_POSTGRES_URL` unset);
+    /// panics when the variable names a server that does not answer.
     pub async fn create() -> Option<(Self, String)> {
         let admin_url = std::env::var("BOUNCER_TEST_POSTGRES_URL").ok()?;
         sqlx::any::install_default_drivers();
         let name = format!("bouncer_test_{}", bouncer::ids::random_hex(8));
         let mut conn = sqlx::AnyConnection::connect(&admin_url)
             .await
-            .expect("BOUNCER_TEST_POSTGRES_URL reachable");
+            .unwrap_or_else(|e| {
+                panic!(
+                    "BOUNCER_TEST_POSTGRES_URL is set, but PostgreSQL does not answer there: {e}"
+                )
+            });
         conn.execute(format!("CREATE DATABASE {name}").as_str())
             .await
             .unwrap();
@@ -281,6 +308,211 @@ impl TestApp {
             .await
             .unwrap()
     }
+
+    /// `POST /api/auth/refresh` from the browser (its cookie jar), as the web client sends it.
+    pub async fn browser_refresh(&self) -> reqwest::Response {
+        self.browser
+            .post(self.url("/api/auth/refresh"))
+            .header("Content-Type", "application/json")
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// After a sign-in in the browser, the web client's refresh: `{token, user}`.
+    pub async fn refreshed_in_browser(&self) -> Value {
+        let response = self.browser_refresh().await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
+    /// `GET /healthz`: its status and body.
+    pub async fn health(&self) -> (u16, Value) {
+        let response = self.bare.get(self.url("/healthz")).send().await.unwrap();
+        status_and_json(response).await
+    }
+
+    /// A JSON `POST` to one of the app's paths, from the bare client.
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.bare
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A JSON `POST` to one of the app's paths: the answer's status and body (see
+    /// [`status_and_json`]).
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        status_and_json(self.post(path, body).await).await
+    }
+
+    /// [`TestApp::post_json`] with an access token.
+    pub async fn post_json_bearer(&self, path: &str, token: &str, body: &Value) -> (u16, Value) {
+        let response = self
+            .bare
+            .post(self.url(path))
+            .json(body)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        status_and_json(response).await
+    }
+
+    /// `POST /api/auth/login` from the client at `ip` (`X-Forwarded-For`, believed from the
+    /// trusted 127.0.0.1 peer).
+    pub async fn login_from(&self, ip: &str, email: &str, password: &str) -> reqwest::Response {
+        post_json_from(
+            &self.bare,
+            self.url("/api/auth/login"),
+            ip,
+            &json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
+    /// `POST /api/auth/register` of "Some Person" with [`PASSWORD`] from the client at `ip`.
+    pub async fn register_from(&self, ip: &str, email: &str) -> reqwest::Response {
+        post_json_from(
+            &self.bare,
+            self.url("/api/auth/register"),
+            ip,
+            &json!({
+                "name": "Some Person", "email": email, "password": PASSWORD, "confirm_password": PASSWORD
+            }),
+        )
+        .await
+    }
+
+    /// `POST /api/auth/register` with a body of the test's own.
+    pub async fn register_json(&self, body: &Value) -> (u16, Value) {
+        self.post_json("/api/auth/register", body).await
+    }
+
+    /// `POST /api/user/verify`: an email verification token submitted.
+    pub async fn verify_email(&self, email: &str, token: &str) -> (u16, Value) {
+        self.post_json(
+            "/api/user/verify",
+            &json!({ "email": email, "token": token }),
+        )
+        .await
+    }
+
+    /// `POST /api/user/verify/resend`.
+    pub async fn resend_verification(&self, email: &str) -> (u16, Value) {
+        self.post_json("/api/user/verify/resend", &json!({ "email": email }))
+            .await
+    }
+
+    /// `POST /api/auth/requestPasswordReset`.
+    pub async fn request_password_reset(&self, email: &str) -> (u16, Value) {
+        self.post_json("/api/auth/requestPasswordReset", &json!({ "email": email }))
+            .await
+    }
+
+    /// `POST /api/auth/resetPassword`; `confirm` is sent as `confirm_password` when given.
+    pub async fn reset_password(
+        &self,
+        user_id: &str,
+        token: &str,
+        password: &str,
+        confirm: Option<&str>,
+    ) -> (u16, Value) {
+        let mut body = json!({ "userId": user_id, "token": token, "password": password });
+        if let Some(confirm) = confirm {
+            body["confirm_password"] = json!(confirm);
+        }
+        self.post_json("/api/auth/resetPassword", &body).await
+    }
+
+    /// `POST /api/auth/2fa/enable`: stages a secret and backup codes.
+    pub async fn enable_2fa(&self, token: &str) -> (u16, Value) {
+        self.post_json_bearer("/api/auth/2fa/enable", token, &json!({}))
+            .await
+    }
+
+    /// `POST /api/auth/2fa/verify` with a TOTP code.
+    pub async fn verify_2fa(&self, token: &str, code: &str) -> (u16, Value) {
+        self.post_json_bearer("/api/auth/2fa/verify", token, &json!({ "token": code }))
+            .await
+    }
+
+    /// `POST /api/auth/2fa/confirm` with a TOTP code.
+    pub async fn confirm_2fa(&self, token: &str, code: &str) -> (u16, Value) {
+        self.post_json_bearer("/api/auth/2fa/confirm", token, &json!({ "token": code }))
+            .await
+    }
+
+    /// `POST /api/auth/2fa/disable` with `{"token": ...}`, `{"backupCode": ...}` or neither.
+    pub async fn disable_2fa(&self, token: &str, body: &Value) -> (u16, Value) {
+        self.post_json_bearer("/api/auth/2fa/disable", token, body)
+            .await
+    }
+
+    /// `POST /api/auth/2fa/backup/regenerate` with `{"token": ...}`, `{"backupCode": ...}` or
+    /// neither.
+    pub async fn regenerate_backup_codes(&self, token: &str, body: &Value) -> (u16, Value) {
+        self.post_json_bearer("/api/auth/2fa/backup/regenerate", token, body)
+            .await
+    }
+
+    /// `POST /api/auth/2fa/verify-temp`: the second step of a login, with a TOTP code.
+    pub async fn verify_temp(&self, temp_token: &str, code: &str) -> (u16, Value) {
+        self.post_json(
+            "/api/auth/2fa/verify-temp",
+            &json!({ "tempToken": temp_token, "token": code }),
+        )
+        .await
+    }
+
+    /// `POST /api/auth/2fa/verify-temp` with a backup code.
+    pub async fn verify_temp_backup(&self, temp_token: &str, backup_code: &str) -> (u16, Value) {
+        self.post_json(
+            "/api/auth/2fa/verify-temp",
+            &json!({ "tempToken": temp_token, "backupCode": backup_code }),
+        )
+        .await
+    }
+}
+
+/// The status and body of an answer: its JSON, or its text as a JSON string when the body is
+/// not JSON (LibreChat answers some refusals in plain text).
+pub async fn status_and_json(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// The status and the `message` of a JSON answer (empty when it has none).
+pub async fn status_and_message(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    (
+        status,
+        body["message"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+/// A JSON `POST` to any URL (another instance, a restarted app) from the client at `ip`, named
+/// by `X-Forwarded-For`.
+pub async fn post_json_from(
+    client: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    ip: &str,
+    body: &Value,
+) -> reqwest::Response {
+    client
+        .post(url)
+        .header("X-Forwarded-For", ip)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
 }
 
 pub struct Session {
@@ -339,18 +571,75 @@ pub fn location(response: &reqwest::Response) -> String {
     response.headers()["location"].to_str().unwrap().to_string()
 }
 
-/// Retries `check` until it holds (an effect that lands after a response, or in another
-/// process); `false` after about ten seconds. A wait, not a timing assertion.
+/// Retries `check` until it gives a value, at most `attempts` times with `interval` between
+/// tries; `None` when it never did. A wait, not a timing assertion: the bound only ends a test
+/// whose awaited effect never comes. Every poll in the suite goes through here.
+pub async fn poll_for<T, F, Fut>(attempts: u32, interval: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    for _ in 0..attempts {
+        if let Some(value) = check().await {
+            return Some(value);
+        }
+        tokio::time::sleep(interval).await;
+    }
+    None
+}
+
+/// The first value `check` gives (an effect that lands after a response, or in another
+/// process); `None` after about ten seconds.
+pub async fn eventually_some<T, F, Fut>(check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    poll_for(200, Duration::from_millis(50), check).await
+}
+
+/// Retries `check` until it holds; `false` after about ten seconds.
 pub async fn eventually<F, Fut>(mut check: F) -> bool
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
+    Fut: Future<Output = bool>,
 {
-    for _ in 0..200 {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    eventually_some(|| {
+        let holds = check();
+        async move { holds.await.then_some(()) }
+    })
+    .await
+    .is_some()
+}
+
+/// Whether this is a CI run: `CI=true` (or `1`), as CI services set it and `.ci/run` exports it.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+}
+
+/// Skips `test` because a program it needs (nginx, caddy, redis-server...) is missing on this
+/// machine: prints a `SKIPPED` line past the harness's capture, and under `CI=true` panics
+/// instead, so that CI cannot pass green without running it (`.ci/run` installs them all).
+///
+/// The skip rule of the suite:
+/// - a missing program: a skip on a developer's machine, a failure under `CI=true` (here);
+/// - an engine this pass did not select (`BOUNCER_TEST_POSTGRES_URL` or
+///   `BOUNCER_TEST_REDIS_URL` unset, as in the SQLite pass of `.ci/run`): no missing service, a
+///   skip even under `CI=true` ([`skip_unselected`]);
+/// - a variable that is set to a server that does not answer: a failure everywhere
+///   ([`TestPostgres::create`], [`TestRedis::new`]).
+pub fn skip(test: &str, reason: &str) {
+    if in_ci() {
+        panic!("{test} would be skipped ({reason}), and under CI=true a skip fails");
     }
-    false
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
+}
+
+/// Skips `test` because this pass did not select the engine it needs (`variables` unset): a
+/// `SKIPPED` line, CI or not (see [`skip`] for the rule).
+pub fn skip_unselected(test: &str, variables: &str) {
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}: set {variables} to run it"
+    );
 }

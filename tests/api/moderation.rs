@@ -4,44 +4,11 @@ use std::net::IpAddr;
 
 use bouncer::error::Error;
 use bouncer::moderation::{Limiter, Subject};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::helpers::*;
 
 const BANNED: &str = "Your account has been temporarily banned due to violations of our service.";
-
-impl TestApp {
-    async fn login_from(&self, ip: &str, email: &str, password: &str) -> reqwest::Response {
-        self.bare
-            .post(self.url("/api/auth/login"))
-            .header("X-Forwarded-For", ip)
-            .json(&json!({ "email": email, "password": password }))
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn register_from(&self, ip: &str, email: &str) -> reqwest::Response {
-        self.bare
-            .post(self.url("/api/auth/register"))
-            .header("X-Forwarded-For", ip)
-            .json(&json!({
-                "name": "Some Person", "email": email, "password": PASSWORD, "confirm_password": PASSWORD
-            }))
-            .send()
-            .await
-            .unwrap()
-    }
-}
-
-async fn message(response: reqwest::Response) -> (u16, String) {
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap();
-    (
-        status,
-        body["message"].as_str().unwrap_or_default().to_string(),
-    )
-}
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -71,7 +38,7 @@ async fn login_limiter_counts_every_request_and_resets_with_its_window() {
         404
     );
     assert_eq!(
-        message(app.login("ada@example.com", PASSWORD).await).await,
+        status_and_message(app.login("ada@example.com", PASSWORD).await).await,
         (
             429,
             "Too many login attempts, please try again after 5 minutes.".into()
@@ -97,7 +64,7 @@ async fn register_limiter_message_follows_its_window() {
         200
     );
     assert_eq!(
-        message(
+        status_and_message(
             app.register("Person Three", "three@example.com", PASSWORD)
                 .await
         )
@@ -196,7 +163,7 @@ async fn anonymous_login_abuse_bans_the_ip_but_never_the_victims_account() {
         );
     }
     for _ in 0..3 {
-        let (status, text) = message(
+        let (status, text) = status_and_message(
             app.login_from(attacker, "victim@example.com", "guess guess")
                 .await,
         )
@@ -206,7 +173,7 @@ async fn anonymous_login_abuse_bans_the_ip_but_never_the_victims_account() {
     // The third violation crossed the interval: the IP is banned, and the ban comes before
     // the limiter.
     assert_eq!(
-        message(
+        status_and_message(
             app.login_from(attacker, "victim@example.com", PASSWORD)
                 .await
         )
@@ -214,7 +181,7 @@ async fn anonymous_login_abuse_bans_the_ip_but_never_the_victims_account() {
         (403, BANNED.into())
     );
     assert_eq!(
-        message(app.register_from(attacker, "new@example.com").await).await,
+        status_and_message(app.register_from(attacker, "new@example.com").await).await,
         (403, BANNED.into())
     );
     let bans = app
@@ -243,14 +210,13 @@ async fn anonymous_login_abuse_bans_the_ip_but_never_the_victims_account() {
         .await
         .unwrap();
     let base = serve(restarted).await;
-    let after_restart = app
-        .bare
-        .post(format!("{base}/api/auth/login"))
-        .header("X-Forwarded-For", attacker)
-        .json(&json!({"email": "victim@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+    let after_restart = post_json_from(
+        &app.bare,
+        format!("{base}/api/auth/login"),
+        attacker,
+        &json!({"email": "victim@example.com", "password": PASSWORD}),
+    )
+    .await;
     assert_eq!(after_restart.status(), 403);
 
     // Expiry lifts it.
@@ -297,7 +263,7 @@ async fn a_banned_user_is_refused_everywhere_and_loses_every_session() {
     );
     // Refused from any IP, at login and at registration.
     assert_eq!(
-        message(
+        status_and_message(
             app.login_from("203.0.113.50", "mallory@example.com", PASSWORD)
                 .await
         )
@@ -305,7 +271,7 @@ async fn a_banned_user_is_refused_everywhere_and_loses_every_session() {
         (403, BANNED.into())
     );
     assert_eq!(
-        message(
+        status_and_message(
             app.register_from("203.0.113.51", "MALLORY@example.com")
                 .await
         )
@@ -321,7 +287,10 @@ async fn a_banned_user_is_refused_everywhere_and_loses_every_session() {
         .send()
         .await
         .unwrap();
-    assert_eq!(message(from_banned_ip).await, (403, BANNED.into()));
+    assert_eq!(
+        status_and_message(from_banned_ip).await,
+        (403, BANNED.into())
+    );
     assert_eq!(app.get_user(&other.token).await.status(), 200);
 }
 

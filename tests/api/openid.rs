@@ -61,19 +61,6 @@ async fn sign_in(app: &TestApp, account: &str) -> reqwest::Response {
     callback(app, &back).await
 }
 
-/// After a successful sign-in, the SPA's refresh: `{token, user}`.
-async fn refreshed(app: &TestApp) -> Value {
-    let response = app
-        .browser
-        .post(app.url("/api/auth/refresh"))
-        .header("Content-Type", "application/json")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
-}
-
 #[tokio::test]
 async fn code_flow_provisions_the_user_then_finds_them_again() {
     let peer = OidcPeer::start().await;
@@ -133,7 +120,7 @@ async fn code_flow_provisions_the_user_then_finds_them_again() {
         "cookies as a login"
     );
 
-    let session = refreshed(&app).await;
+    let session = app.refreshed_in_browser().await;
     let user = &session["user"];
     assert_eq!(user["email"], "alice@example.com");
     assert_eq!(user["provider"], "openid");
@@ -149,7 +136,7 @@ async fn code_flow_provisions_the_user_then_finds_them_again() {
     // The second sign-in finds the same user by subject.
     let again = sign_in(&app, "alice").await;
     assert_eq!(location(&again), "http://chat.test");
-    assert_eq!(refreshed(&app).await["user"]["id"], id.as_str());
+    assert_eq!(app.refreshed_in_browser().await["user"]["id"], id.as_str());
     assert_eq!(app.count("SELECT COUNT(*) FROM users", &[]).await, 1);
 }
 
@@ -270,9 +257,9 @@ async fn required_role_and_admin_role() {
     );
     assert!(logged(&["role missing", "chat-user", "realm_access.roles"]));
     assert_eq!(location(&sign_in(&app, "alice").await), "http://chat.test");
-    assert_eq!(refreshed(&app).await["user"]["role"], "USER");
+    assert_eq!(app.refreshed_in_browser().await["user"]["role"], "USER");
     assert_eq!(location(&sign_in(&app, "admin").await), "http://chat.test");
-    assert_eq!(refreshed(&app).await["user"]["role"], "ADMIN");
+    assert_eq!(app.refreshed_in_browser().await["user"]["role"], "ADMIN");
 }
 
 #[tokio::test]
@@ -280,7 +267,10 @@ async fn logout_returns_the_end_session_url() {
     let peer = OidcPeer::start().await;
     let app = spawn_app_with(&vars(&peer, &[("OPENID_USE_END_SESSION_ENDPOINT", "true")])).await;
     assert_eq!(location(&sign_in(&app, "alice").await), "http://chat.test");
-    let token = refreshed(&app).await["token"].as_str().unwrap().to_string();
+    let token = app.refreshed_in_browser().await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let response = app
         .browser
         .post(app.url("/api/auth/logout"))
@@ -339,7 +329,7 @@ async fn an_email_owned_by_a_local_account_is_refused_unless_linking_is_allowed(
     let local2 = app2.signed_in_user("alice@example.com").await;
     assert_eq!(location(&sign_in(&app2, "alice").await), "http://chat.test");
     assert_eq!(
-        refreshed(&app2).await["user"]["id"],
+        app2.refreshed_in_browser().await["user"]["id"],
         local2.user_id.as_str(),
         "bound to the same account"
     );
@@ -385,6 +375,9 @@ async fn require_2fa_does_not_confine_openid_users() {
     let peer = OidcPeer::start().await;
     let app = spawn_app_with(&vars(&peer, &[("REQUIRE_2FA", "true")])).await;
     assert_eq!(location(&sign_in(&app, "alice").await), "http://chat.test");
-    let token = refreshed(&app).await["token"].as_str().unwrap().to_string();
+    let token = app.refreshed_in_browser().await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(app.get_user(&token).await.status(), 200);
 }

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
-use crate::helpers::eventually;
+use crate::helpers::{eventually, skip};
 
 /// Which header family the proxy names the original request with at forward-auth.
 #[derive(Clone, Copy)]
@@ -59,7 +59,8 @@ pub struct Nginx {
 
 impl Nginx {
     /// nginx with `auth_request` to Bouncer's `/api/auth/verify` in front of `upstream`, the
-    /// way the README shows it; `None` (with a SKIPPED line) when nginx is not installed.
+    /// way the README shows it; `None` (with a SKIPPED line) when nginx is not installed, a
+    /// failure instead under `CI=true` (see `helpers::skip`).
     pub async fn forward_auth(
         test: &str,
         bouncer: &str,
@@ -67,7 +68,7 @@ impl Nginx {
         family: Family,
     ) -> Option<Self> {
         let Some(binary) = nginx_binary() else {
-            eprintln!("SKIPPED {test}: nginx is not installed (.ci/run installs it)");
+            skip(test, "nginx is not installed (.ci/run installs it)");
             return None;
         };
         let (uri, method) = match family {
@@ -168,10 +169,11 @@ pub struct Caddy {
 
 impl Caddy {
     /// Caddy with `forward_auth` to Bouncer in front of `upstream`, as the README shows it;
-    /// `None` (with a SKIPPED line) when Caddy is not installed.
+    /// `None` (with a SKIPPED line) when Caddy is not installed, a failure instead under
+    /// `CI=true` (see `helpers::skip`).
     pub async fn forward_auth(test: &str, bouncer: &str, upstream: &str) -> Option<Self> {
         let Some(binary) = caddy_binary() else {
-            eprintln!("SKIPPED {test}: caddy is not installed (.ci/run installs it)");
+            skip(test, "caddy is not installed (.ci/run installs it)");
             return None;
         };
         let dir = tempfile::tempdir().unwrap();

@@ -1,8 +1,6 @@
 //! Several instances on one PostgreSQL and one Redis, and the faults of each. These run when
 //! `BOUNCER_TEST_POSTGRES_URL` and `BOUNCER_TEST_REDIS_URL` are set (`.ci/run` sets them) and
-//! say they were skipped otherwise.
-
-use std::io::Write;
+//! say they were skipped otherwise (see `helpers::skip` for when a skip fails instead).
 
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
@@ -11,41 +9,24 @@ use crate::binary::{start, Running};
 use crate::helpers::*;
 use crate::outage_peer::OutagePeer;
 
-fn shared_services() -> Option<(String, String)> {
+/// The PostgreSQL and Redis URLs when this pass selected both; `None` (a skip, CI or not)
+/// otherwise.
+fn shared_services(test: &str) -> Option<(String, String)> {
     match (
         std::env::var("BOUNCER_TEST_POSTGRES_URL"),
         std::env::var("BOUNCER_TEST_REDIS_URL"),
     ) {
         (Ok(pg), Ok(redis)) => Some((pg, redis)),
         _ => {
-            // Straight to stderr, past the test harness's capture, so the skip shows.
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipped: set BOUNCER_TEST_POSTGRES_URL and BOUNCER_TEST_REDIS_URL to run the scale-out tests"
-            );
+            skip_unselected(test, "BOUNCER_TEST_POSTGRES_URL and BOUNCER_TEST_REDIS_URL");
             None
         }
     }
 }
 
-async fn post_json(
-    client: &reqwest::Client,
-    url: String,
-    ip: &str,
-    body: Value,
-) -> reqwest::Response {
-    client
-        .post(url)
-        .header("X-Forwarded-For", ip)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn instances_share_limits_bans_and_logouts() {
-    let Some((_, redis_url)) = shared_services() else {
+    let Some((_, redis_url)) = shared_services("instances_share_limits_bans_and_logouts") else {
         return;
     };
     let (_db, database_url) = TestPostgres::create().await.unwrap();
@@ -68,11 +49,11 @@ async fn instances_share_limits_bans_and_logouts() {
         futures::future::join_all((0..3).map(|_| start(dir.path(), &vars))).await;
     let [a, b, c] = [&instances[0].base, &instances[1].base, &instances[2].base];
     let client = reqwest::Client::new();
-    let register = post_json(
+    let register = post_json_from(
         &client,
         format!("{a}/api/auth/register"),
         "198.51.100.100",
-        json!({"name": "Ada Lovelace", "email": "ada@example.com", "password": PASSWORD, "confirm_password": PASSWORD}),
+        &json!({"name": "Ada Lovelace", "email": "ada@example.com", "password": PASSWORD, "confirm_password": PASSWORD}),
     )
     .await;
     assert_eq!(register.status(), 200);
@@ -81,11 +62,11 @@ async fn instances_share_limits_bans_and_logouts() {
     let login = json!({"email": "ada@example.com", "password": PASSWORD});
     let mut statuses = Vec::new();
     for base in [a, b, c, a, b] {
-        let r = post_json(
+        let r = post_json_from(
             &client,
             format!("{base}/api/auth/login"),
             "198.51.100.1",
-            login.clone(),
+            &login,
         )
         .await;
         statuses.push(r.status().as_u16());
@@ -94,11 +75,11 @@ async fn instances_share_limits_bans_and_logouts() {
 
     // Logout on one instance: the refresh token fails on another at once, the access token
     // soon after.
-    let session = post_json(
+    let session = post_json_from(
         &client,
         format!("{b}/api/auth/login"),
         "198.51.100.2",
-        login.clone(),
+        &login,
     )
     .await;
     let refresh = cookie_value(session.headers(), "refreshToken").unwrap();
@@ -134,11 +115,11 @@ async fn instances_share_limits_bans_and_logouts() {
     let attacker = "203.0.113.66";
     let mut on_a = Vec::new();
     for _ in 0..6 {
-        let r = post_json(
+        let r = post_json_from(
             &client,
             format!("{a}/api/auth/login"),
             attacker,
-            json!({"email": "x@example.com", "password": PASSWORD}),
+            &json!({"email": "x@example.com", "password": PASSWORD}),
         )
         .await;
         on_a.push(r.status().as_u16());
@@ -147,11 +128,11 @@ async fn instances_share_limits_bans_and_logouts() {
     let banned_on = |base: String| {
         let client = client.clone();
         async move {
-            post_json(
+            post_json_from(
                 &client,
                 format!("{base}/api/auth/login"),
                 attacker,
-                json!({"email": "ada@example.com", "password": PASSWORD}),
+                &json!({"email": "ada@example.com", "password": PASSWORD}),
             )
             .await
             .status()
@@ -172,7 +153,9 @@ async fn instances_share_limits_bans_and_logouts() {
 
 #[tokio::test]
 async fn postgres_outage_answers_503_and_recovers_by_itself() {
-    let Some(_) = shared_services() else { return };
+    let Some(_) = shared_services("postgres_outage_answers_503_and_recovers_by_itself") else {
+        return;
+    };
     let (_db, direct_url) = TestPostgres::create().await.unwrap();
     let mut url = url::Url::parse(&direct_url).unwrap();
     let mut outage = OutagePeer::in_front_of(OutagePeer::target_of(&url, 5432)).await;
@@ -192,9 +175,9 @@ async fn postgres_outage_answers_503_and_recovers_by_itself() {
         login.json::<Value>().await.unwrap(),
         json!({"message": "Service unavailable"})
     );
-    let health = app.bare.get(app.url("/healthz")).send().await.unwrap();
-    assert_eq!(health.status(), 503);
-    assert_eq!(health.json::<Value>().await.unwrap()["database"], "down");
+    let (status, health) = app.health().await;
+    assert_eq!(status, 503);
+    assert_eq!(health["database"], "down");
     // A token-authenticated request needs no database round trip.
     assert_eq!(app.get_user(&s.token).await.status(), 200);
 
@@ -203,13 +186,7 @@ async fn postgres_outage_answers_503_and_recovers_by_itself() {
         eventually(|| async { app.login("ada@example.com", PASSWORD).await.status() == 200 }).await,
         "service resumes by itself"
     );
-    let health = app.bare.get(app.url("/healthz")).send().await.unwrap();
-    assert_eq!(health.status(), 200);
-}
-
-async fn health_of(app: &TestApp) -> Value {
-    let response = app.bare.get(app.url("/healthz")).send().await.unwrap();
-    response.json().await.unwrap()
+    assert_eq!(app.health().await.0, 200);
 }
 
 /// A private redis-server on its own port, so the test can stop and restart it.
@@ -260,14 +237,17 @@ async fn redis_answers(port: u16) -> bool {
 
 #[tokio::test]
 async fn redis_outage_fails_open_and_recovers_by_itself() {
-    let Some(_) = shared_services() else { return };
+    let test = "redis_outage_fails_open_and_recovers_by_itself";
+    let Some(_) = shared_services(test) else {
+        return;
+    };
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let Some(mut redis) = OwnRedis::start(port) else {
-        let _ = writeln!(std::io::stderr(), "skipped: no redis-server binary");
+        skip(test, "no redis-server binary (.ci/run installs it)");
         return;
     };
     assert!(redis_answers(port).await);
@@ -287,7 +267,7 @@ async fn redis_outage_fails_open_and_recovers_by_itself() {
         assert_eq!(app.login("ada@example.com", PASSWORD).await.status(), 200);
     }
     assert_eq!(app.get_user(&s.token).await.status(), 200);
-    let health = health_of(&app).await;
+    let (_, health) = app.health().await;
     assert_eq!(health["status"], "degraded");
     assert_eq!(health["redis"], "down");
     assert!(
@@ -302,6 +282,6 @@ async fn redis_outage_fails_open_and_recovers_by_itself() {
         eventually(|| async { app.login("ada@example.com", PASSWORD).await.status() == 429 }).await,
         "limits apply again by themselves"
     );
-    let health = health_of(&app).await;
+    let (_, health) = app.health().await;
     assert_eq!(health["redis"], "up");
 }

@@ -37,18 +37,6 @@ async fn sign_in(app: &TestApp, provider: &str) -> reqwest::Response {
     app.browser.get(app.url(&path)).send().await.unwrap()
 }
 
-async fn refreshed_user(app: &TestApp) -> Value {
-    let response = app
-        .browser
-        .post(app.url("/api/auth/refresh"))
-        .header("Content-Type", "application/json")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json::<Value>().await.unwrap()["user"].clone()
-}
-
 #[tokio::test]
 async fn github_enterprise_registers_then_finds_the_user() {
     let peer = SocialPeer::start().await;
@@ -93,7 +81,7 @@ async fn github_enterprise_registers_then_finds_the_user() {
     let done = sign_in(&app, "github").await;
     assert_eq!(done.status(), 302);
     assert_eq!(location(&done), "http://chat.test");
-    let user = refreshed_user(&app).await;
+    let user = app.refreshed_in_browser().await["user"].clone();
     assert_eq!(
         user["email"], "octo@example.com",
         "the primary verified address"
@@ -119,7 +107,7 @@ async fn github_enterprise_registers_then_finds_the_user() {
 
     let id = user["id"].clone();
     assert_eq!(location(&sign_in(&app, "github").await), "http://chat.test");
-    assert_eq!(refreshed_user(&app).await["id"], id);
+    assert_eq!(app.refreshed_in_browser().await["user"]["id"], id);
     assert_eq!(app.count("SELECT COUNT(*) FROM users", &[]).await, 1);
 }
 
@@ -141,7 +129,7 @@ async fn google_discord_and_facebook_map_their_profiles() {
     let app = app_with(&peer, &[("ALLOW_SOCIAL_REGISTRATION", "true")]).await;
 
     assert_eq!(location(&sign_in(&app, "google").await), "http://chat.test");
-    let g = refreshed_user(&app).await;
+    let g = app.refreshed_in_browser().await["user"].clone();
     assert_eq!(
         (
             g["email"].as_str(),
@@ -157,7 +145,7 @@ async fn google_discord_and_facebook_map_their_profiles() {
         location(&sign_in(&app, "discord").await),
         "http://chat.test"
     );
-    let d = refreshed_user(&app).await;
+    let d = app.refreshed_in_browser().await["user"].clone();
     assert_eq!(d["name"], "Nelly");
     assert_eq!(
         d["avatar"],
@@ -168,7 +156,7 @@ async fn google_discord_and_facebook_map_their_profiles() {
         location(&sign_in(&app, "facebook").await),
         "http://chat.test"
     );
-    let f = refreshed_user(&app).await;
+    let f = app.refreshed_in_browser().await["user"].clone();
     assert_eq!(
         (f["email"].as_str(), f["provider"].as_str()),
         (Some("fay@example.com"), Some("facebook"))
@@ -206,7 +194,10 @@ async fn registration_closed_provider_mismatch_linking_and_domains() {
     let app = app_with(&peer, &[("GOOGLE_ALLOW_ACCOUNT_LINKING", "true")]).await;
     let local = app.signed_in_user("grace@example.com").await;
     assert_eq!(location(&sign_in(&app, "google").await), "http://chat.test");
-    assert_eq!(refreshed_user(&app).await["id"], local.user_id.as_str());
+    assert_eq!(
+        app.refreshed_in_browser().await["user"]["id"],
+        local.user_id.as_str()
+    );
 
     peer.set_profile(
         "google",

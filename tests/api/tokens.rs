@@ -3,29 +3,26 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-async fn message(response: reqwest::Response) -> (u16, String) {
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap();
-    (status, body["message"].as_str().unwrap().to_string())
-}
-
 #[tokio::test]
 async fn protected_routes_answer_401_json_for_bad_tokens() {
     let app = spawn_app().await;
     let s = app.signed_in_user("ada@example.com").await;
 
     let missing = app.bare.get(app.url("/api/user")).send().await.unwrap();
-    assert_eq!(message(missing).await, (401, "No auth token".into()));
+    assert_eq!(
+        status_and_message(missing).await,
+        (401, "No auth token".into())
+    );
 
     let mut tampered = s.token.clone();
     let last = tampered.pop().unwrap();
     tampered.push(if last == 'A' { 'B' } else { 'A' });
     assert_eq!(
-        message(app.get_user(&tampered).await).await,
+        status_and_message(app.get_user(&tampered).await).await,
         (401, "invalid signature".into())
     );
     assert_eq!(
-        message(app.get_user("garbage").await).await,
+        status_and_message(app.get_user("garbage").await).await,
         (401, "jwt malformed".into())
     );
 
@@ -37,7 +34,7 @@ async fn protected_routes_answer_401_json_for_bad_tokens() {
     )
     .unwrap();
     assert_eq!(
-        message(app.get_user(&forged).await).await,
+        status_and_message(app.get_user(&forged).await).await,
         (401, "invalid signature".into())
     );
 
@@ -46,7 +43,7 @@ async fn protected_routes_answer_401_json_for_bad_tokens() {
 
     app.clock.advance_ms(15 * 60 * 1000);
     assert_eq!(
-        message(app.get_user(&s.token).await).await,
+        status_and_message(app.get_user(&s.token).await).await,
         (401, "jwt expired".into())
     );
 }

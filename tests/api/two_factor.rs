@@ -25,35 +25,15 @@ fn secret_of(otpauth_url: &str) -> String {
         .into_owned()
 }
 
-async fn call(app: &TestApp, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
-    let mut request = app.bare.post(app.url(path)).json(&body);
-    if let Some(t) = token {
-        request = request.bearer_auth(t);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 /// Enrols and confirms 2FA for a signed-in user; returns the secret and the backup codes.
 /// The clock moves on a step afterwards, so the confirming code is in the past.
 async fn enrol(app: &TestApp, token: &str) -> (String, Vec<String>) {
-    let (status, body) = call(app, "/api/auth/2fa/enable", Some(token), json!({})).await;
+    let (status, body) = app.enable_2fa(token).await;
     assert_eq!(status, 200, "{body}");
     let secret = secret_of(body["otpauthUrl"].as_str().unwrap());
     let codes: Vec<String> = serde_json::from_value(body["backupCodes"].clone()).unwrap();
     let code = code_at(&secret, app);
-    assert_eq!(
-        call(
-            app,
-            "/api/auth/2fa/confirm",
-            Some(token),
-            json!({ "token": code })
-        )
-        .await
-        .0,
-        200
-    );
+    assert_eq!(app.confirm_2fa(token, &code).await.0, 200);
     app.clock.advance_ms(30_000);
     (secret, codes)
 }
@@ -77,7 +57,7 @@ async fn enrol_confirm_then_log_in_with_a_code_that_works_once() {
     let app = spawn_app().await;
     let s = app.signed_in_user("ada@example.com").await;
 
-    let (status, body) = call(&app, "/api/auth/2fa/enable", Some(&s.token), json!({})).await;
+    let (status, body) = app.enable_2fa(&s.token).await;
     assert_eq!(status, 200);
     let url = body["otpauthUrl"].as_str().unwrap();
     assert!(
@@ -99,59 +79,22 @@ async fn enrol_confirm_then_log_in_with_a_code_that_works_once() {
         .unwrap()["token"]
         .is_string());
 
-    let wrong = call(
-        &app,
-        "/api/auth/2fa/verify",
-        Some(&s.token),
-        json!({ "token": "000000" }),
-    )
-    .await;
+    let wrong = app.verify_2fa(&s.token, "000000").await;
     assert_eq!(
         wrong,
         (400, json!({ "message": "Invalid token or backup code." }))
     );
     let code = code_at(&secret, &app);
-    assert_eq!(
-        call(
-            &app,
-            "/api/auth/2fa/verify",
-            Some(&s.token),
-            json!({ "token": code })
-        )
-        .await,
-        (200, json!({}))
-    );
-    let bad = call(
-        &app,
-        "/api/auth/2fa/confirm",
-        Some(&s.token),
-        json!({ "token": "123" }),
-    )
-    .await;
+    assert_eq!(app.verify_2fa(&s.token, &code).await, (200, json!({})));
+    let bad = app.confirm_2fa(&s.token, "123").await;
     assert_eq!(bad, (400, json!({ "message": "Invalid token." })));
-    assert_eq!(
-        call(
-            &app,
-            "/api/auth/2fa/confirm",
-            Some(&s.token),
-            json!({ "token": code })
-        )
-        .await
-        .0,
-        200
-    );
+    assert_eq!(app.confirm_2fa(&s.token, &code).await.0, 200);
     let me: Value = app.get_user(&s.token).await.json().await.unwrap();
     assert_eq!(me["twoFactorEnabled"], true);
 
     // The code that confirmed is used: within the same 30 s it cannot log in.
     let temp = first_step(&app, "ada@example.com").await;
-    let replay = call(
-        &app,
-        "/api/auth/2fa/verify-temp",
-        None,
-        json!({ "tempToken": temp, "token": code }),
-    )
-    .await;
+    let replay = app.verify_temp(&temp, &code).await;
     assert_eq!(
         replay,
         (401, json!({ "message": "Invalid 2FA code or backup code" }))
@@ -160,12 +103,11 @@ async fn enrol_confirm_then_log_in_with_a_code_that_works_once() {
     app.clock.advance_ms(30_000);
     let fresh = code_at(&secret, &app);
     let response = app
-        .bare
-        .post(app.url("/api/auth/2fa/verify-temp"))
-        .json(&json!({ "tempToken": temp, "token": fresh }))
-        .send()
-        .await
-        .unwrap();
+        .post(
+            "/api/auth/2fa/verify-temp",
+            &json!({ "tempToken": temp, "token": fresh }),
+        )
+        .await;
     assert_eq!(response.status(), 200);
     assert!(
         cookie_value(response.headers(), "refreshToken").is_some(),
@@ -178,13 +120,7 @@ async fn enrol_confirm_then_log_in_with_a_code_that_works_once() {
         200
     );
 
-    let again = call(
-        &app,
-        "/api/auth/2fa/verify-temp",
-        None,
-        json!({ "tempToken": temp, "token": fresh }),
-    )
-    .await;
+    let again = app.verify_temp(&temp, &fresh).await;
     assert_eq!(
         again.0, 401,
         "a code is accepted once (LibreChat allows replay)"
@@ -197,30 +133,12 @@ async fn a_backup_code_works_once() {
     let s = app.signed_in_user("ada@example.com").await;
     let (_, codes) = enrol(&app, &s.token).await;
     let temp = first_step(&app, "ada@example.com").await;
-    let first = call(
-        &app,
-        "/api/auth/2fa/verify-temp",
-        None,
-        json!({ "tempToken": temp, "backupCode": codes[0] }),
-    )
-    .await;
+    let first = app.verify_temp_backup(&temp, &codes[0]).await;
     assert_eq!(first.0, 200);
     let temp = first_step(&app, "ada@example.com").await;
-    let second = call(
-        &app,
-        "/api/auth/2fa/verify-temp",
-        None,
-        json!({ "tempToken": temp, "backupCode": codes[0] }),
-    )
-    .await;
+    let second = app.verify_temp_backup(&temp, &codes[0]).await;
     assert_eq!(second.0, 401);
-    let other = call(
-        &app,
-        "/api/auth/2fa/verify-temp",
-        None,
-        json!({ "tempToken": temp, "backupCode": codes[1] }),
-    )
-    .await;
+    let other = app.verify_temp_backup(&temp, &codes[1]).await;
     assert_eq!(other.0, 200);
 }
 
@@ -237,13 +155,7 @@ async fn temp_tokens_and_access_tokens_are_not_interchangeable_and_temp_tokens_e
         "a temp token is no access token"
     );
     let code = code_at(&secret, &app);
-    let with_access = call(
-        &app,
-        "/api/auth/2fa/verify-temp",
-        None,
-        json!({ "tempToken": s.token, "token": code }),
-    )
-    .await;
+    let with_access = app.verify_temp(&s.token, &code).await;
     assert_eq!(
         with_access,
         (
@@ -251,13 +163,9 @@ async fn temp_tokens_and_access_tokens_are_not_interchangeable_and_temp_tokens_e
             json!({ "message": "Invalid or expired temporary token" })
         )
     );
-    let missing = call(
-        &app,
-        "/api/auth/2fa/verify-temp",
-        None,
-        json!({ "token": code }),
-    )
-    .await;
+    let missing = app
+        .post_json("/api/auth/2fa/verify-temp", &json!({ "token": code }))
+        .await;
     assert_eq!(
         missing,
         (400, json!({ "message": "Missing temporary token" }))
@@ -265,13 +173,7 @@ async fn temp_tokens_and_access_tokens_are_not_interchangeable_and_temp_tokens_e
 
     app.clock.advance_ms(5 * 60 * 1000);
     let code = code_at(&secret, &app);
-    let expired = call(
-        &app,
-        "/api/auth/2fa/verify-temp",
-        None,
-        json!({ "tempToken": temp, "token": code }),
-    )
-    .await;
+    let expired = app.verify_temp(&temp, &code).await;
     assert_eq!(
         expired,
         (
@@ -287,48 +189,28 @@ async fn disable_and_regenerate_need_a_valid_code() {
     let s = app.signed_in_user("ada@example.com").await;
     let (secret, codes) = enrol(&app, &s.token).await;
 
-    let none = call(
-        &app,
-        "/api/auth/2fa/backup/regenerate",
-        Some(&s.token),
-        json!({}),
-    )
-    .await;
+    let none = app.regenerate_backup_codes(&s.token, &json!({})).await;
     assert_eq!(none.0, 400);
-    let wrong = call(
-        &app,
-        "/api/auth/2fa/backup/regenerate",
-        Some(&s.token),
-        json!({ "token": "000000" }),
-    )
-    .await;
+    let wrong = app
+        .regenerate_backup_codes(&s.token, &json!({ "token": "000000" }))
+        .await;
     assert_eq!(
         wrong,
         (401, json!({ "message": "Invalid token or backup code" }))
     );
-    let (status, body) = call(
-        &app,
-        "/api/auth/2fa/backup/regenerate",
-        Some(&s.token),
-        json!({ "backupCode": codes[0] }),
-    )
-    .await;
+    let (status, body) = app
+        .regenerate_backup_codes(&s.token, &json!({ "backupCode": codes[0] }))
+        .await;
     assert_eq!(status, 200);
     let new_codes: Vec<String> = serde_json::from_value(body["backupCodes"].clone()).unwrap();
     assert_eq!(new_codes.len(), 10);
     assert_eq!(body["backupCodesHash"].as_array().unwrap().len(), 10);
     assert_eq!(body["backupCodesHash"][0]["used"], false);
     let temp = first_step(&app, "ada@example.com").await;
-    let old = call(
-        &app,
-        "/api/auth/2fa/verify-temp",
-        None,
-        json!({ "tempToken": temp, "backupCode": codes[1] }),
-    )
-    .await;
+    let old = app.verify_temp_backup(&temp, &codes[1]).await;
     assert_eq!(old.0, 401, "the old codes are gone");
 
-    let none = call(&app, "/api/auth/2fa/disable", Some(&s.token), json!({})).await;
+    let none = app.disable_2fa(&s.token, &json!({})).await;
     assert_eq!(
         none,
         (
@@ -336,27 +218,16 @@ async fn disable_and_regenerate_need_a_valid_code() {
             json!({ "message": "Either token or backup code is required to disable 2FA" })
         )
     );
-    let wrong = call(
-        &app,
-        "/api/auth/2fa/disable",
-        Some(&s.token),
-        json!({ "token": "000000" }),
-    )
-    .await;
+    let wrong = app
+        .disable_2fa(&s.token, &json!({ "token": "000000" }))
+        .await;
     assert_eq!(
         wrong,
         (401, json!({ "message": "Invalid token or backup code" }))
     );
     let code = code_at(&secret, &app);
     assert_eq!(
-        call(
-            &app,
-            "/api/auth/2fa/disable",
-            Some(&s.token),
-            json!({ "token": code })
-        )
-        .await
-        .0,
+        app.disable_2fa(&s.token, &json!({ "token": code })).await.0,
         200
     );
     let login: Value = app
@@ -366,13 +237,7 @@ async fn disable_and_regenerate_need_a_valid_code() {
         .await
         .unwrap();
     assert!(login["token"].is_string(), "one-step login again: {login}");
-    let again = call(
-        &app,
-        "/api/auth/2fa/disable",
-        Some(&s.token),
-        json!({ "token": code }),
-    )
-    .await;
+    let again = app.disable_2fa(&s.token, &json!({ "token": code })).await;
     assert_eq!(
         again,
         (400, json!({ "message": "2FA is not setup for this user" }))
@@ -400,13 +265,7 @@ async fn a_librechat_v3_secret_is_read_with_creds_key() {
     .unwrap();
     let temp = first_step(&app, "ada@example.com").await;
     let code = code_at(secret, &app);
-    let done = call(
-        &app,
-        "/api/auth/2fa/verify-temp",
-        None,
-        json!({ "tempToken": temp, "token": code }),
-    )
-    .await;
+    let done = app.verify_temp(&temp, &code).await;
     assert_eq!(done.0, 200, "{}", done.1);
 }
 
@@ -464,34 +323,16 @@ async fn guessing_codes_is_limited_and_scored_against_the_account() {
     app.clock.advance_ms(5 * 60 * 1000);
     let temp = first_step(&app, "ada@example.com").await;
     for _ in 0..2 {
-        let wrong = call(
-            &app,
-            "/api/auth/2fa/verify-temp",
-            None,
-            json!({ "tempToken": temp, "token": "000000" }),
-        )
-        .await;
+        let wrong = app.verify_temp(&temp, "000000").await;
         assert_eq!(wrong.0, 401);
     }
-    let limited = call(
-        &app,
-        "/api/auth/2fa/verify-temp",
-        None,
-        json!({ "tempToken": temp, "token": "000000" }),
-    )
-    .await;
+    let limited = app.verify_temp(&temp, "000000").await;
     assert_eq!(limited.0, 429);
     assert!(limited.1["message"]
         .as_str()
         .unwrap()
         .starts_with("Too many verification attempts"));
-    let banned = call(
-        &app,
-        "/api/auth/2fa/verify-temp",
-        None,
-        json!({ "tempToken": temp, "token": "000000" }),
-    )
-    .await;
+    let banned = app.verify_temp(&temp, "000000").await;
     assert_eq!(banned.0, 429);
     // Two violations cross BAN_INTERVAL=2: the account is banned, from any IP.
     let other_ip: std::net::IpAddr = "198.51.100.7".parse().unwrap();
@@ -587,13 +428,7 @@ async fn require_2fa_confines_a_user_without_it_to_enrolment() {
 
     enrol(&app, &token).await;
     // A refreshed token carries full access now that 2FA is on.
-    let refreshed = app
-        .browser
-        .post(app.url("/api/auth/refresh"))
-        .header("Content-Type", "application/json")
-        .send()
-        .await
-        .unwrap();
+    let refreshed = app.browser_refresh().await;
     assert_eq!(refreshed.status(), 200);
     let full = refreshed.json::<Value>().await.unwrap()["token"]
         .as_str()
@@ -608,13 +443,9 @@ async fn codes_behind_a_stolen_access_token_cannot_be_guessed_without_limit() {
     let app = spawn_app_with(&[("TWO_FACTOR_TEMP_MAX", "3"), ("BAN_VIOLATIONS", "false")]).await;
     let s = app.signed_in_user("ada@example.com").await;
     enrol(&app, &s.token).await; // verify-less enrolment: one confirm in this window
-    let guess = || {
-        call(
-            &app,
-            "/api/auth/2fa/disable",
-            Some(&s.token),
-            json!({ "token": "000000" }),
-        )
+    let guess = || async {
+        app.disable_2fa(&s.token, &json!({ "token": "000000" }))
+            .await
     };
     assert_eq!(guess().await.0, 401);
     assert_eq!(guess().await.0, 401);

@@ -7,19 +7,14 @@ use std::process::Command;
 
 use bouncer::clock::Clock;
 use bouncer::moderation::Subject;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::helpers::*;
 
 /// A sign-in with a wrong password (404 until the limiter answers 429, or 403 once banned).
 async fn wrong_login_from(app: &TestApp, ip: &str) -> u16 {
-    app.bare
-        .post(app.url("/api/auth/login"))
-        .header("X-Forwarded-For", ip)
-        .json(&json!({ "email": "someone@example.com", "password": "not the password" }))
-        .send()
+    app.login_from(ip, "someone@example.com", "not the password")
         .await
-        .unwrap()
         .status()
         .as_u16()
 }

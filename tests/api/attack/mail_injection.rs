@@ -24,17 +24,6 @@ async fn idle(app: &TestApp) {
         .expect("every background message ends: none holds its queue place");
 }
 
-async fn register(app: &TestApp, body: Value) -> (u16, Value) {
-    let response = app
-        .bare
-        .post(app.url("/api/auth/register"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.json().await.unwrap())
-}
-
 fn registration(name: &str, username: Option<&str>, email: &str) -> Value {
     let mut body = json!({
         "name": name, "email": email, "password": PASSWORD, "confirm_password": PASSWORD,
@@ -43,17 +32,6 @@ fn registration(name: &str, username: Option<&str>, email: &str) -> Value {
         body["username"] = json!(username);
     }
     body
-}
-
-async fn request_reset(app: &TestApp, email: &str) {
-    let response = app
-        .bare
-        .post(app.url("/api/auth/requestPasswordReset"))
-        .json(&json!({ "email": email }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
 }
 
 /// The peer's variables plus password reset allowed.
@@ -70,7 +48,9 @@ fn as_pairs<'a>(vars: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a st
 /// A verified user whose name was then set, as an import from LibreChat would store it, to
 /// `name`: straight into the database, past registration's rules.
 async fn imported_user(app: &TestApp, email: &str, name: &str) {
-    let (status, _) = register(app, registration("Eve Example", None, email)).await;
+    let (status, _) = app
+        .register_json(&registration("Eve Example", None, email))
+        .await;
     assert_eq!(status, 200);
     let db = app.db().await;
     sqlx::query("UPDATE users SET name = $1, email_verified = 1 WHERE email = $2")
@@ -116,7 +96,9 @@ fn assert_clean(message: &Value, email: &str) {
 #[tokio::test]
 async fn registration_refuses_control_characters_in_names_and_usernames() {
     let app = spawn_app().await;
-    let (status, body) = register(&app, registration(HOSTILE, None, "eve@example.com")).await;
+    let (status, body) = app
+        .register_json(&registration(HOSTILE, None, "eve@example.com"))
+        .await;
     assert_eq!(
         (status, body),
         (
@@ -128,7 +110,7 @@ async fn registration_refuses_control_characters_in_names_and_usernames() {
     for (i, control) in CONTROLS.iter().filter(|c| **c != "\0").enumerate() {
         let email = format!("eve{i}@example.com");
         let name = format!("Eve{control}Example");
-        let (status, body) = register(&app, registration(&name, None, &email)).await;
+        let (status, body) = app.register_json(&registration(&name, None, &email)).await;
         assert_eq!(
             (status, body),
             (
@@ -138,8 +120,9 @@ async fn registration_refuses_control_characters_in_names_and_usernames() {
             "{control:?}"
         );
         let username = format!("eve{control}x");
-        let (status, body) =
-            register(&app, registration("Eve Example", Some(&username), &email)).await;
+        let (status, body) = app
+            .register_json(&registration("Eve Example", Some(&username), &email))
+            .await;
         assert_eq!(
             (status, body),
             (
@@ -150,11 +133,13 @@ async fn registration_refuses_control_characters_in_names_and_usernames() {
         );
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM users", &[]).await, 0);
-    let (status, _) = register(
-        &app,
-        registration("Jānis Bērziņš", Some("janis"), "janis@example.com"),
-    )
-    .await;
+    let (status, _) = app
+        .register_json(&registration(
+            "Jānis Bērziņš",
+            Some("janis"),
+            "janis@example.com",
+        ))
+        .await;
     assert_eq!(status, 200, "letters of any script are still names");
 }
 
@@ -170,7 +155,7 @@ async fn an_imported_name_with_a_line_break_gets_a_clean_reset_mail() {
     let verification = smtp.next_message().await;
     assert_clean(&verification, "eve@example.com");
 
-    request_reset(&app, "eve@example.com").await;
+    assert_eq!(app.request_password_reset("eve@example.com").await.0, 200);
     let reset = smtp.next_message().await;
     assert_clean(&reset, "eve@example.com");
     assert_eq!(reset["subject"], "Password Reset Request");
@@ -210,7 +195,7 @@ async fn many_mails_to_hostile_names_leave_later_mail_flowing() {
         let email = format!("eve{i}@example.com");
         imported_user(&app, &email, name).await;
         for _ in 0..3 {
-            request_reset(&app, &email).await;
+            assert_eq!(app.request_password_reset(&email).await.0, 200);
         }
     }
     idle(&app).await;
@@ -226,7 +211,9 @@ async fn many_mails_to_hostile_names_leave_later_mail_flowing() {
     assert_eq!(resets, hostile.len() * 3);
     assert!(smtp.received().is_none());
 
-    let (status, _) = register(&app, registration("Ada Lovelace", None, "ada@example.com")).await;
+    let (status, _) = app
+        .register_json(&registration("Ada Lovelace", None, "ada@example.com"))
+        .await;
     assert_eq!(status, 200);
     let later = smtp.next_message().await;
     assert_eq!(later["rcpt_tos"], json!(["ada@example.com"]));
@@ -351,13 +338,7 @@ async fn a_nul_in_any_json_field_is_a_bad_request() {
                     "confirm_password": PASSWORD, "extra": { "nested\u{0}key": [1] } }),
         ),
     ] {
-        let response = app
-            .bare
-            .post(app.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let response = app.post(path, &body).await;
         assert_eq!(response.status(), 400, "{path}");
         assert_eq!(response.json::<Value>().await.unwrap(), expected, "{path}");
     }
@@ -387,7 +368,7 @@ async fn mailgun_gets_one_line_mailboxes_from_hostile_names() {
     )
     .await;
     idle(&app).await;
-    request_reset(&app, "eve@example.com").await;
+    assert_eq!(app.request_password_reset("eve@example.com").await.0, 200);
     idle(&app).await;
     let requests = mailgun.requests.lock().unwrap().clone();
     assert_eq!(requests.len(), 2, "verification and reset");
