@@ -52,8 +52,8 @@ impl AppContext {
             AccountRules::from(&config),
         );
         let keys = TokenKeys::new(
-            config.jwt_secret.expose(),
-            config.jwt_refresh_secret.expose(),
+            config.sessions.jwt_secret.expose(),
+            config.sessions.jwt_refresh_secret.expose(),
         );
         let changes = Arc::new(match &config.redis {
             Some(redis) => ChangeFeed::new(redis)?,
@@ -63,10 +63,10 @@ impl AppContext {
             db.clone(),
             keys,
             clock.clone(),
-            config.session_expiry_ms,
-            config.refresh_token_expiry_ms,
+            config.sessions.session_expiry_ms,
+            config.sessions.refresh_token_expiry_ms,
             changes.clone(),
-            config.require_2fa,
+            config.sessions.require_2fa,
         )
         .await
         .map_err(|e| anyhow::anyhow!("loading session revocations: {e}"))?;
@@ -89,14 +89,14 @@ impl AppContext {
             db.clone(),
             config.creds_key.0,
             clock.clone(),
-            config.app_title.clone(),
+            config.client.app_title.clone(),
         );
         let openid = config
             .openid
             .clone()
             .map(|c| OpenIdProvider::new(c, clock.clone()).map(Arc::new))
             .transpose()?;
-        let flow_keys = FlowStateKeys::new(config.jwt_secret.expose());
+        let flow_keys = FlowStateKeys::new(config.sessions.jwt_secret.expose());
         let mut social = std::collections::HashMap::new();
         for c in &config.social {
             social.insert(

@@ -103,16 +103,52 @@ pub struct Config {
     pub port: u16,
     /// Connection timeouts and the connection cap.
     pub server: server::ServerConfig,
-    /// Base URL of the web client, without a trailing slash.
-    pub domain_client: String,
-    /// Base URL of this server, without a trailing slash.
-    pub domain_server: String,
     pub database_url: String,
+    /// Pool size of the database connections.
+    pub database_max_connections: u32,
+    /// `USE_REDIS=true`: moderation state shared in Redis.
+    pub redis: Option<RedisSettings>,
+    /// What users may do (the `ALLOW_*` switches).
+    pub features: Features,
+    /// Tokens, their keys and lifetimes, and the cookies that carry them.
+    pub sessions: SessionSettings,
+    /// What the web client is told and where it lives.
+    pub client: ClientSettings,
+    pub min_password_length: usize,
+    /// `MIN_PASSWORD_LENGTH` was set, so `/api/config` echoes it.
+    pub min_password_length_set: bool,
+    /// `PASSWORD_HASH_MEMORY_RELEASE`: a hash worker gives its argon2 work area back after
+    /// this long without a job.
+    pub password_hash_memory_release_ms: i64,
+    pub yaml: AuthYaml,
+    pub moderation: ModerationConfig,
+    pub mail: MailConfig,
+    /// `CREDS_KEY`: the AES-256 key of two-factor secrets at rest.
+    pub creds_key: CredsKey,
+    /// OpenID Connect, when enabled.
+    pub openid: Option<openid::OpenIdConfig>,
+    /// The enabled social providers.
+    pub social: Vec<social::SocialConfig>,
+    /// The chat gateway (reverse proxy, forward-auth, message moderation).
+    pub gateway: gateway::GatewayConfig,
+}
+
+/// The `ALLOW_*` switches: what users may do.
+#[derive(Debug, Clone)]
+pub struct Features {
     pub allow_email_login: bool,
     pub allow_registration: bool,
     pub allow_social_login: bool,
     pub allow_social_registration: bool,
     pub allow_unverified_email_login: bool,
+    pub allow_account_deletion: bool,
+    /// `ALLOW_PASSWORD_RESET`: the emailed password-reset flow.
+    pub allow_password_reset: bool,
+}
+
+/// Tokens and the cookies that carry them.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
     /// Access-token lifetime.
     pub session_expiry_ms: i64,
     /// Absolute lifetime of a login session.
@@ -121,35 +157,20 @@ pub struct Config {
     pub jwt_refresh_secret: Secret,
     /// Whether auth cookies carry the `Secure` attribute.
     pub secure_cookies: bool,
-    pub min_password_length: usize,
-    /// `MIN_PASSWORD_LENGTH` was set, so `/api/config` echoes it.
-    pub min_password_length_set: bool,
-    /// `PASSWORD_HASH_MEMORY_RELEASE`: a hash worker gives its argon2 work area back after
-    /// this long without a job.
-    pub password_hash_memory_release_ms: i64,
-    pub app_title: String,
-    pub yaml: AuthYaml,
-    pub help_and_faq_url: String,
-    pub custom_footer: Option<String>,
-    pub allow_account_deletion: bool,
-    pub moderation: ModerationConfig,
-    /// Pool size of the database connections.
-    pub database_max_connections: u32,
-    /// `USE_REDIS=true`: moderation state shared in Redis.
-    pub redis: Option<RedisSettings>,
-    /// `ALLOW_PASSWORD_RESET`: the emailed password-reset flow.
-    pub allow_password_reset: bool,
-    pub mail: MailConfig,
-    /// `CREDS_KEY`: the AES-256 key of two-factor secrets at rest.
-    pub creds_key: CredsKey,
     /// `REQUIRE_2FA`: users without two-factor authentication must enrol before anything else.
     pub require_2fa: bool,
-    /// OpenID Connect, when enabled.
-    pub openid: Option<openid::OpenIdConfig>,
-    /// The enabled social providers.
-    pub social: Vec<social::SocialConfig>,
-    /// The chat gateway (reverse proxy, forward-auth, message moderation).
-    pub gateway: gateway::GatewayConfig,
+}
+
+/// Where the web client and this server live, and what the client is told about itself.
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    /// Base URL of the web client, without a trailing slash.
+    pub domain_client: String,
+    /// Base URL of this server, without a trailing slash.
+    pub domain_server: String,
+    pub app_title: String,
+    pub help_and_faq_url: String,
+    pub custom_footer: Option<String>,
 }
 
 /// 32 bytes, given as 64 hex characters (LibreChat's format).
@@ -291,39 +312,45 @@ impl Config {
             host: vars.text(&HOST, "localhost"),
             port,
             server: server::ServerConfig::from_vars(vars)?,
-            domain_client,
-            domain_server,
             database_url,
-            allow_email_login: vars.flag(&ALLOW_EMAIL_LOGIN, true),
-            allow_registration: vars.flag(&ALLOW_REGISTRATION, false),
-            allow_social_login,
-            allow_social_registration: vars.flag(&ALLOW_SOCIAL_REGISTRATION, false),
-            allow_unverified_email_login: vars.flag(&ALLOW_UNVERIFIED_EMAIL_LOGIN, false),
-            session_expiry_ms,
-            refresh_token_expiry_ms,
-            jwt_secret,
-            jwt_refresh_secret,
-            secure_cookies,
+            features: Features {
+                allow_email_login: vars.flag(&ALLOW_EMAIL_LOGIN, true),
+                allow_registration: vars.flag(&ALLOW_REGISTRATION, false),
+                allow_social_login,
+                allow_social_registration: vars.flag(&ALLOW_SOCIAL_REGISTRATION, false),
+                allow_unverified_email_login: vars.flag(&ALLOW_UNVERIFIED_EMAIL_LOGIN, false),
+                allow_account_deletion: vars.flag(&ALLOW_ACCOUNT_DELETION, true),
+                allow_password_reset: vars.flag(&ALLOW_PASSWORD_RESET, false),
+            },
+            sessions: SessionSettings {
+                session_expiry_ms,
+                refresh_token_expiry_ms,
+                jwt_secret,
+                jwt_refresh_secret,
+                secure_cookies,
+                require_2fa: vars.flag(&REQUIRE_2FA, false),
+            },
             min_password_length: min_password_length.unwrap_or(8),
             min_password_length_set: min_password_length.is_some(),
             password_hash_memory_release_ms: vars
                 .duration(&PASSWORD_HASH_MEMORY_RELEASE, 1000 * 60)?,
             mail: MailConfig::from_vars(vars, &app_title)?,
-            app_title,
+            client: ClientSettings {
+                domain_client,
+                domain_server,
+                app_title,
+                help_and_faq_url: vars.text(&HELP_AND_FAQ_URL, "https://librechat.ai"),
+                // Kept as written: spaces may be the point of a footer.
+                custom_footer: vars
+                    .raw(&CUSTOM_FOOTER)
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_string),
+            },
             yaml: AuthYaml::load(vars.get(&CONFIG_PATH))?,
-            help_and_faq_url: vars.text(&HELP_AND_FAQ_URL, "https://librechat.ai"),
-            // Kept as written: spaces may be the point of a footer.
-            custom_footer: vars
-                .raw(&CUSTOM_FOOTER)
-                .filter(|v| !v.is_empty())
-                .map(str::to_string),
-            allow_account_deletion: vars.flag(&ALLOW_ACCOUNT_DELETION, true),
             moderation: ModerationConfig::from_vars(vars)?,
             database_max_connections: vars.number(&DATABASE_MAX_CONNECTIONS, 10, 1..=1000)?,
             redis: redis_settings(vars)?,
-            allow_password_reset: vars.flag(&ALLOW_PASSWORD_RESET, false),
             creds_key: creds_key(vars)?,
-            require_2fa: vars.flag(&REQUIRE_2FA, false),
             openid,
             social,
             gateway: gateway::GatewayConfig::from_vars(vars)?,
@@ -344,7 +371,7 @@ impl Config {
         let source = secrets::fill_missing(&mut vars, data_dir)?;
         let config = Self::from_vars(&vars)?;
         warnings.extend(MailConfig::warnings(Vars::new(&vars)));
-        if config.allow_password_reset && !config.mail.configured() {
+        if config.features.allow_password_reset && !config.mail.configured() {
             warnings.push(
                 "ALLOW_PASSWORD_RESET is true but no mail transport is configured: reset links \
                  cannot be delivered (Bouncer never returns them over HTTP); use \
@@ -456,17 +483,17 @@ mod tests {
     fn defaults_match_librechat() {
         let c = with(&[]).unwrap();
         assert_eq!((c.host.as_str(), c.port), ("localhost", 3080));
-        assert_eq!(c.session_expiry_ms, 900_000);
-        assert_eq!(c.refresh_token_expiry_ms, 604_800_000);
-        assert!(c.allow_email_login);
-        assert!(!c.allow_registration);
-        assert!(!c.allow_social_login);
-        assert!(!c.secure_cookies);
+        assert_eq!(c.sessions.session_expiry_ms, 900_000);
+        assert_eq!(c.sessions.refresh_token_expiry_ms, 604_800_000);
+        assert!(c.features.allow_email_login);
+        assert!(!c.features.allow_registration);
+        assert!(!c.features.allow_social_login);
+        assert!(!c.sessions.secure_cookies);
         assert_eq!(c.min_password_length, 8);
         assert!(!c.min_password_length_set);
-        assert_eq!(c.app_title, "LibreChat");
+        assert_eq!(c.client.app_title, "LibreChat");
         assert_eq!(c.database_url, "sqlite://data/bouncer.db");
-        assert_eq!(c.domain_client, "http://localhost:3080");
+        assert_eq!(c.client.domain_client, "http://localhost:3080");
     }
 
     #[test]
@@ -481,17 +508,17 @@ mod tests {
             ("DOMAIN_SERVER", "https://chat.example.com/"),
         ])
         .unwrap();
-        assert_eq!(c.session_expiry_ms, 300_000);
-        assert_eq!(c.refresh_token_expiry_ms, 2_592_000_000);
-        assert!(!c.allow_email_login);
-        assert!(c.allow_registration);
+        assert_eq!(c.sessions.session_expiry_ms, 300_000);
+        assert_eq!(c.sessions.refresh_token_expiry_ms, 2_592_000_000);
+        assert!(!c.features.allow_email_login);
+        assert!(c.features.allow_registration);
         assert!(
-            !c.allow_social_login,
+            !c.features.allow_social_login,
             "only the string true turns a switch on"
         );
         assert_eq!(c.min_password_length, 12);
         assert!(c.min_password_length_set);
-        assert_eq!(c.domain_server, "https://chat.example.com");
+        assert_eq!(c.client.domain_server, "https://chat.example.com");
     }
 
     #[test]
@@ -539,13 +566,19 @@ mod tests {
 
     #[test]
     fn secure_cookie_rule() {
-        assert!(!with(&[("NODE_ENV", "production")]).unwrap().secure_cookies);
+        assert!(
+            !with(&[("NODE_ENV", "production")])
+                .unwrap()
+                .sessions
+                .secure_cookies
+        );
         assert!(
             with(&[
                 ("NODE_ENV", "production"),
                 ("DOMAIN_SERVER", "https://chat.example.com")
             ])
             .unwrap()
+            .sessions
             .secure_cookies
         );
         assert!(
@@ -554,11 +587,13 @@ mod tests {
                 ("DOMAIN_SERVER", "http://app.localhost")
             ])
             .unwrap()
+            .sessions
             .secure_cookies
         );
         assert!(
             with(&[("SESSION_COOKIE_SECURE", "true")])
                 .unwrap()
+                .sessions
                 .secure_cookies
         );
         assert!(
@@ -568,6 +603,7 @@ mod tests {
                 ("DOMAIN_SERVER", "https://chat.example.com")
             ])
             .unwrap()
+            .sessions
             .secure_cookies
         );
     }

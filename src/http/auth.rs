@@ -38,11 +38,11 @@ pub(super) fn session_response(ctx: &AppContext, issued: &Issued, user: &User) -
             &mut headers,
             refresh_token,
             issued.session_expires_at_ms,
-            ctx.config.secure_cookies,
+            ctx.config.sessions.secure_cookies,
         );
     }
     let mut body = json!({ "token": issued.access_token, "user": PublicUser::from(user) });
-    if crate::sessions::must_enrol_2fa(ctx.config.require_2fa, user) {
+    if crate::sessions::must_enrol_2fa(ctx.config.sessions.require_2fa, user) {
         // The token reaches only the 2FA routes until enrolment is confirmed.
         body["twoFASetupRequired"] = json!(true);
     }
@@ -72,7 +72,7 @@ pub async fn login(
     ctx.moderation
         .limit(limiter, Subject::Ip(ip), &ctx.sessions)
         .await?;
-    if !ctx.config.allow_email_login {
+    if !ctx.config.features.allow_email_login {
         return Err(Error::EmailLoginDisabled);
     }
     let user = ctx
@@ -119,7 +119,7 @@ pub async fn register(
         ),
         None => None,
     };
-    if invite.is_none() && !ctx.config.allow_registration {
+    if invite.is_none() && !ctx.config.features.allow_registration {
         return Err(Error::RegistrationDisabled);
     }
     // A taken email gets the same answer as a new account, after the same hashing work; the
@@ -168,7 +168,7 @@ pub async fn logout(State(ctx): State<Arc<AppContext>>, headers: HeaderMap) -> R
     let bearer = bearer_token(&headers);
     ctx.sessions.logout(refresh.as_deref(), bearer).await?;
     let mut out = HeaderMap::new();
-    cookies::clear_session(&mut out, ctx.config.secure_cookies);
+    cookies::clear_session(&mut out, ctx.config.sessions.secure_cookies);
     let mut body = json!({ "message": "Logout successful" });
     // An OpenID user is also sent to the provider to end its session there
     // (OPENID_USE_END_SESSION_ENDPOINT).
@@ -176,7 +176,7 @@ pub async fn logout(State(ctx): State<Arc<AppContext>>, headers: HeaderMap) -> R
         .and_then(|t| ctx.sessions.access_claims_ignoring_expiry(t))
         .is_some_and(|c| c.provider == "openid");
     if let (true, Some(openid)) = (from_openid, ctx.openid.as_ref()) {
-        if let Some(url) = openid.end_session_url(&ctx.config.domain_client) {
+        if let Some(url) = openid.end_session_url(&ctx.config.client.domain_client) {
             body["redirect"] = json!(url);
         }
     }

@@ -35,11 +35,11 @@ fn redirect(to: &str, mut headers: HeaderMap) -> Response {
 fn auth_failed(ctx: &AppContext, provider: &str, failure: &SsoFailure) -> Response {
     tracing::warn!(provider, reason = %failure, "sign-in through the identity provider failed");
     let mut headers = HeaderMap::new();
-    cookies::clear_flow_state(&mut headers, ctx.config.secure_cookies);
+    cookies::clear_flow_state(&mut headers, ctx.config.sessions.secure_cookies);
     redirect(
         &format!(
             "{}/login?redirect=false&error=auth_failed",
-            ctx.config.domain_client
+            ctx.config.client.domain_client
         ),
         headers,
     )
@@ -75,7 +75,7 @@ fn to_provider(ctx: &AppContext, provider: &str, started: Result<Started, SsoFai
         &mut headers,
         sealed,
         LIFETIME_SECS,
-        ctx.config.secure_cookies,
+        ctx.config.sessions.secure_cookies,
         provider == SocialKind::Apple.name(),
     );
     redirect(&started.authorization_url, headers)
@@ -131,16 +131,16 @@ async fn complete(
     let issued = ctx.sessions.start(&user).await?;
     tracing::info!(user_id = %user.id, provider = profile.provider, "login through the identity provider");
     let mut out = HeaderMap::new();
-    cookies::clear_flow_state(&mut out, ctx.config.secure_cookies);
+    cookies::clear_flow_state(&mut out, ctx.config.sessions.secure_cookies);
     if let Some(refresh_token) = &issued.refresh_token {
         cookies::set_session(
             &mut out,
             refresh_token,
             issued.session_expires_at_ms,
-            ctx.config.secure_cookies,
+            ctx.config.sessions.secure_cookies,
         );
     }
-    Ok(redirect(&ctx.config.domain_client, out))
+    Ok(redirect(&ctx.config.client.domain_client, out))
 }
 
 fn outcome(ctx: &AppContext, provider: &str, result: Result<Response, SsoFailure>) -> Response {
@@ -157,7 +157,7 @@ pub async fn error(State(ctx): State<Arc<AppContext>>) -> Response {
     redirect(
         &format!(
             "{}/login?redirect=false&error=auth_failed",
-            ctx.config.domain_client
+            ctx.config.client.domain_client
         ),
         HeaderMap::new(),
     )
@@ -242,7 +242,7 @@ pub async fn social_callback(
         };
         let profile = provider.finish(code, &flow, &extras).await?;
         let rules = ExternalRules {
-            may_register: ctx.config.allow_social_registration,
+            may_register: ctx.config.features.allow_social_registration,
             allow_linking: provider.config().allow_account_linking,
         };
         complete(&ctx, ip, &profile, rules).await

@@ -36,7 +36,7 @@ pub async fn request(
     ctx.moderation
         .limit(limiter, Subject::Ip(ip), &ctx.sessions)
         .await?;
-    if !ctx.config.allow_password_reset {
+    if !ctx.config.features.allow_password_reset {
         return Err(Error::PasswordResetDisabled);
     }
     let email = normalize_email(body.email.as_deref().unwrap_or_default());
@@ -80,7 +80,7 @@ pub async fn reset(
     ctx.moderation
         .limit(limiter, Subject::Ip(ip), &ctx.sessions)
         .await?;
-    if !ctx.config.allow_password_reset {
+    if !ctx.config.features.allow_password_reset {
         return Err(Error::PasswordResetDisabled);
     }
     let (Some(user_id), Some(token)) = (body.user_id.as_deref(), body.token.as_deref()) else {

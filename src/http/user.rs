@@ -73,7 +73,7 @@ pub async fn delete_account(
         .user(&claims.id)
         .await?
         .ok_or(Error::UserNotFound)?;
-    if !ctx.config.allow_account_deletion && user.role != "ADMIN" {
+    if !ctx.config.features.allow_account_deletion && user.role != "ADMIN" {
         return Err(Error::Forbidden(
             "You do not have permission to delete this account".into(),
         ));
@@ -86,6 +86,6 @@ pub async fn delete_account(
     let ended = ctx.accounts.delete(&user.id).await?;
     ctx.sessions.revoked_elsewhere(&ended);
     let mut out = axum::http::HeaderMap::new();
-    super::cookies::clear_session(&mut out, ctx.config.secure_cookies);
+    super::cookies::clear_session(&mut out, ctx.config.sessions.secure_cookies);
     Ok((out, Json(json!({ "message": "User deleted" }))).into_response())
 }
