@@ -44,8 +44,8 @@ impl AppContext {
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<Self>> {
         let db = Db::connect(&config.database_url, config.database_max_connections).await?;
         let keys = TokenKeys::new(
-            config.jwt_secret.expose(),
-            config.jwt_refresh_secret.expose(),
+            config.sessions.jwt_secret.expose(),
+            config.sessions.jwt_refresh_secret.expose(),
         );
         let changes = Arc::new(match &config.redis {
             Some(redis) => ChangeFeed::new(redis)?,
@@ -56,10 +56,10 @@ impl AppContext {
                 db.clone(),
                 keys,
                 clock.clone(),
-                config.session_expiry_ms,
-                config.refresh_token_expiry_ms,
+                config.sessions.session_expiry_ms,
+                config.sessions.refresh_token_expiry_ms,
                 changes.clone(),
-                config.require_2fa,
+                config.sessions.require_2fa,
             )
             .await
             .map_err(|e| anyhow::anyhow!("loading session revocations: {e}"))?,
@@ -94,7 +94,7 @@ impl AppContext {
             db.clone(),
             config.creds_key.0,
             clock.clone(),
-            config.app_title.clone(),
+            config.client.app_title.clone(),
             accounts.cached_users(),
         );
         let openid = config
@@ -102,7 +102,7 @@ impl AppContext {
             .clone()
             .map(|c| OpenIdProvider::new(c, clock.clone()).map(Arc::new))
             .transpose()?;
-        let flow_keys = FlowStateKeys::new(config.jwt_secret.expose());
+        let flow_keys = FlowStateKeys::new(config.sessions.jwt_secret.expose());
         let mut social = std::collections::HashMap::new();
         for c in &config.social {
             social.insert(

@@ -51,8 +51,8 @@ impl From<&Config> for AccountRules {
     fn from(c: &Config) -> Self {
         Self {
             min_password_length: c.min_password_length,
-            session_expiry_ms: c.session_expiry_ms,
-            allow_unverified_email_login: c.allow_unverified_email_login,
+            session_expiry_ms: c.sessions.session_expiry_ms,
+            allow_unverified_email_login: c.features.allow_unverified_email_login,
             yaml: c.yaml.clone(),
             mail_configured: c.mail.configured(),
             email_token_expiry_ms: c.mail.token_expiry_ms,

@@ -1,10 +1,17 @@
 //! The chat gateway's settings: the upstream chat backend to proxy to, which paths need no
 //! login, which are chat messages (moderated), and which may come from non-browser clients.
 
-use std::collections::HashMap;
-
-use super::values::duration_ms;
+use super::values::{variables, Variable, Vars};
 use super::ConfigError;
+
+variables! {
+    UPSTREAM_URL: "unset", "The chat backend; unset: no proxy (other paths answer 404).";
+    UPSTREAM_TIMEOUT: "`1000 * 60 * 2`", "Time the upstream has to start answering (ms).";
+    PUBLIC_PATHS: "empty", "Comma-separated paths that need no login; a trailing `*` makes a prefix.";
+    MESSAGE_ROUTES: "LibreChat's and OpenAI's chat routes", "`POST` paths that are chat messages (same syntax).";
+    NON_BROWSER_EXEMPT_ROUTES: "`/v1/*`", "Message routes where non-browser clients are expected.";
+    FORWARD_AUTH_HEADERS: "`forwarded`", "Header family forward-auth reads: `forwarded` or `original`.";
+}
 
 /// LibreChat's chat routes and OpenAI's generation routes.
 pub const DEFAULT_MESSAGE_ROUTES: &str =
@@ -98,7 +105,7 @@ pub fn any_matches(patterns: &[PathPattern], path: &str) -> bool {
     patterns.iter().any(|p| p.matches(path))
 }
 
-fn patterns(variable: &str, raw: &str) -> Result<Vec<PathPattern>, ConfigError> {
+fn patterns(variable: &'static Variable, raw: &str) -> Result<Vec<PathPattern>, ConfigError> {
     raw.split(',')
         .map(str::trim)
         .filter(|p| !p.is_empty())
@@ -107,7 +114,7 @@ fn patterns(variable: &str, raw: &str) -> Result<Vec<PathPattern>, ConfigError> 
                 Ok(PathPattern::parse(p))
             } else {
                 Err(ConfigError::invalid(
-                    variable,
+                    variable.name,
                     p,
                     "paths starting with /, comma-separated, each optionally ending with * (a prefix)",
                 ))
@@ -117,16 +124,15 @@ fn patterns(variable: &str, raw: &str) -> Result<Vec<PathPattern>, ConfigError> 
 }
 
 impl GatewayConfig {
-    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let upstream = get("UPSTREAM_URL").map(upstream).transpose()?;
-        let forward_auth_headers = match get("FORWARD_AUTH_HEADERS") {
+    pub fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
+        let upstream = vars.get(&UPSTREAM_URL).map(upstream).transpose()?;
+        let forward_auth_headers = match vars.get(&FORWARD_AUTH_HEADERS) {
             None => ForwardAuthHeaders::Forwarded,
             Some(v) if v.eq_ignore_ascii_case("forwarded") => ForwardAuthHeaders::Forwarded,
             Some(v) if v.eq_ignore_ascii_case("original") => ForwardAuthHeaders::Original,
             Some(v) => {
                 return Err(ConfigError::invalid(
-                    "FORWARD_AUTH_HEADERS",
+                    FORWARD_AUTH_HEADERS.name,
                     v,
                     "`forwarded` (X-Forwarded-Method / X-Forwarded-Uri: Traefik, Caddy) or \
                      `original` (X-Original-Method / X-Original-URI: nginx)",
@@ -135,18 +141,20 @@ impl GatewayConfig {
         };
         Ok(Self {
             upstream,
-            upstream_timeout_ms: duration_ms("UPSTREAM_TIMEOUT", get("UPSTREAM_TIMEOUT"), 120_000)?,
-            public_paths: patterns("PUBLIC_PATHS", get("PUBLIC_PATHS").unwrap_or(""))?,
+            upstream_timeout_ms: vars.duration(&UPSTREAM_TIMEOUT, 120_000)?,
+            public_paths: patterns(&PUBLIC_PATHS, vars.get(&PUBLIC_PATHS).unwrap_or(""))?,
             // Compared with the lower-cased, normalized path (see `normalized`).
             message_routes: patterns(
-                "MESSAGE_ROUTES",
-                &get("MESSAGE_ROUTES")
+                &MESSAGE_ROUTES,
+                &vars
+                    .get(&MESSAGE_ROUTES)
                     .unwrap_or(DEFAULT_MESSAGE_ROUTES)
                     .to_lowercase(),
             )?,
             non_browser_exempt: patterns(
-                "NON_BROWSER_EXEMPT_ROUTES",
-                &get("NON_BROWSER_EXEMPT_ROUTES")
+                &NON_BROWSER_EXEMPT_ROUTES,
+                &vars
+                    .get(&NON_BROWSER_EXEMPT_ROUTES)
                     .unwrap_or(DEFAULT_NON_BROWSER_EXEMPT)
                     .to_lowercase(),
             )?,
@@ -158,7 +166,7 @@ impl GatewayConfig {
 fn upstream(raw: &str) -> Result<Upstream, ConfigError> {
     let invalid = || {
         ConfigError::invalid(
-            "UPSTREAM_URL",
+            UPSTREAM_URL.name,
             raw,
             "the chat backend's base URL, e.g. http://127.0.0.1:3081 (an optional path, no query)",
         )
@@ -192,13 +200,15 @@ fn upstream(raw: &str) -> Result<Upstream, ConfigError> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
     #[test]
     fn upstream_urls_and_header_families() {
         let parsed = |raw: &str| {
             let vars = HashMap::from([("UPSTREAM_URL".to_string(), raw.to_string())]);
-            GatewayConfig::from_vars(&vars).map(|c| c.upstream.unwrap())
+            GatewayConfig::from_vars(Vars::new(&vars)).map(|c| c.upstream.unwrap())
         };
         let u = parsed("http://127.0.0.1:3081/").unwrap();
         assert_eq!(
@@ -220,7 +230,7 @@ mod tests {
         }
         let family = |v: &str| {
             let vars = HashMap::from([("FORWARD_AUTH_HEADERS".to_string(), v.to_string())]);
-            GatewayConfig::from_vars(&vars).map(|c| c.forward_auth_headers)
+            GatewayConfig::from_vars(Vars::new(&vars)).map(|c| c.forward_auth_headers)
         };
         assert_eq!(family("original").unwrap(), ForwardAuthHeaders::Original);
         assert_eq!(family("Forwarded").unwrap(), ForwardAuthHeaders::Forwarded);
@@ -230,7 +240,7 @@ mod tests {
             "{err}"
         );
         assert_eq!(
-            GatewayConfig::from_vars(&HashMap::new())
+            GatewayConfig::from_vars(Vars::new(&HashMap::new()))
                 .unwrap()
                 .forward_auth_headers,
             ForwardAuthHeaders::Forwarded
@@ -239,7 +249,7 @@ mod tests {
 
     #[test]
     fn patterns_and_defaults() {
-        let c = GatewayConfig::from_vars(&HashMap::new()).unwrap();
+        let c = GatewayConfig::from_vars(Vars::new(&HashMap::new())).unwrap();
         assert!(c.upstream.is_none());
         assert_eq!(c.upstream_timeout_ms, 120_000);
         for chat in [
@@ -258,7 +268,7 @@ mod tests {
             "PUBLIC_PATHS".to_string(),
             "/assets/*, /favicon.ico".to_string(),
         )]);
-        let c = GatewayConfig::from_vars(&vars).unwrap();
+        let c = GatewayConfig::from_vars(Vars::new(&vars)).unwrap();
         assert!(any_matches(&c.public_paths, "/assets/app.js"));
         assert!(!any_matches(&c.public_paths, "/favicon.ico.map"));
         for (var, value) in [
@@ -268,7 +278,9 @@ mod tests {
             ("UPSTREAM_TIMEOUT", "long"),
         ] {
             let vars = HashMap::from([(var.to_string(), value.to_string())]);
-            let err = GatewayConfig::from_vars(&vars).unwrap_err().to_string();
+            let err = GatewayConfig::from_vars(Vars::new(&vars))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(var), "{err}");
         }
     }

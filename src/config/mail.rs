@@ -1,12 +1,29 @@
 //! Mail settings from LibreChat's variables (spec §1.5): SMTP (a well-known service name or a
 //! host and port) or Mailgun's HTTP API, the sender, and the lifetime of emailed tokens.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use super::values::{duration_ms, parse_bool};
+use super::values::{variables, Accepted, Variable, Vars};
 use super::{ConfigError, Secret};
+
+variables! {
+    EMAIL_SERVICE: "unset", "A well-known SMTP service, which brings its own host, port and TLS mode.";
+    EMAIL_HOST: "unset", "SMTP server, when `EMAIL_SERVICE` is unset.";
+    EMAIL_PORT: "`25`", "SMTP port, when `EMAIL_SERVICE` is unset.";
+    EMAIL_ENCRYPTION: "unset", "`tls`: TLS from the first byte; `starttls`: upgrade required; else upgrade when offered.";
+    EMAIL_ENCRYPTION_HOSTNAME: "unset", "Name the server's certificate must carry, when it differs from the host.";
+    EMAIL_ALLOW_SELFSIGNED: "`false`", "Accept a certificate that does not verify.";
+    EMAIL_USERNAME: "unset", "SMTP user name (with `EMAIL_PASSWORD`, or neither).";
+    EMAIL_PASSWORD: "unset", "SMTP password (with `EMAIL_USERNAME`, or neither).";
+    EMAIL_FROM: "unset", "Sender address; required with any transport.";
+    EMAIL_FROM_NAME: "`APP_TITLE`", "Sender name.";
+    MAILGUN_API_KEY: "unset", "Mailgun's API key (with `MAILGUN_DOMAIN`, or neither).";
+    MAILGUN_DOMAIN: "unset", "Mailgun's sending domain (with `MAILGUN_API_KEY`, or neither).";
+    MAILGUN_HOST: "`https://api.mailgun.net`", "Mailgun's API host (`https://api.eu.mailgun.net` in the EU).";
+    EMAIL_TOKEN_EXPIRY: "`1000 * 60 * 15`", "Lifetime of verification and reset links (ms).";
+    EMAIL_TEMPLATES_DIR: "unset", "Folder of templates replacing the built-in ones.";
+}
 
 #[derive(Debug, Clone)]
 pub struct MailConfig {
@@ -99,31 +116,30 @@ fn well_known(service: &str) -> Option<(&'static str, u16, bool)> {
 }
 
 impl MailConfig {
-    pub fn from_vars(vars: &HashMap<String, String>, app_title: &str) -> Result<Self, ConfigError> {
-        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let from = get("EMAIL_FROM");
-        let service = get("EMAIL_SERVICE");
-        let host = get("EMAIL_HOST");
-        let username = get("EMAIL_USERNAME");
-        let password = get("EMAIL_PASSWORD");
-        let mailgun_key = get("MAILGUN_API_KEY");
-        let mailgun_domain = get("MAILGUN_DOMAIN");
+    pub fn from_vars(vars: Vars, app_title: &str) -> Result<Self, ConfigError> {
+        let from = vars.get(&EMAIL_FROM);
+        let service = vars.get(&EMAIL_SERVICE);
+        let host = vars.get(&EMAIL_HOST);
+        let username = vars.get(&EMAIL_USERNAME);
+        let password = vars.get(&EMAIL_PASSWORD);
+        let mailgun_key = vars.get(&MAILGUN_API_KEY);
+        let mailgun_domain = vars.get(&MAILGUN_DOMAIN);
 
         let mailgun = match (mailgun_key, mailgun_domain) {
             (Some(key), Some(domain)) => Some(MailgunSettings {
                 api_key: Secret::new(key.to_string()),
                 domain: domain.to_string(),
-                host: mailgun_host(get("MAILGUN_HOST"))?,
+                host: mailgun_host(vars.get(&MAILGUN_HOST))?,
             }),
             (None, None) => None,
-            (Some(_), None) => return Err(both_or_neither("MAILGUN_DOMAIN", "MAILGUN_API_KEY")),
-            (None, Some(_)) => return Err(both_or_neither("MAILGUN_API_KEY", "MAILGUN_DOMAIN")),
+            (Some(_), None) => return Err(both_or_neither(&MAILGUN_DOMAIN, &MAILGUN_API_KEY)),
+            (None, Some(_)) => return Err(both_or_neither(&MAILGUN_API_KEY, &MAILGUN_DOMAIN)),
         };
         let credentials = match (username, password) {
             (Some(u), Some(p)) => Some((u.to_string(), Secret::new(p.to_string()))),
             (None, None) => None,
-            (Some(_), None) => return Err(both_or_neither("EMAIL_PASSWORD", "EMAIL_USERNAME")),
-            (None, Some(_)) => return Err(both_or_neither("EMAIL_USERNAME", "EMAIL_PASSWORD")),
+            (Some(_), None) => return Err(both_or_neither(&EMAIL_PASSWORD, &EMAIL_USERNAME)),
+            (None, Some(_)) => return Err(both_or_neither(&EMAIL_USERNAME, &EMAIL_PASSWORD)),
         };
         let smtp = match (service, host) {
             (None, None) => None,
@@ -141,7 +157,7 @@ impl MailConfig {
                 (_, Some(from)) => {
                     lettre::Address::from_str(from).map_err(|_| {
                         ConfigError::invalid(
-                            "EMAIL_FROM",
+                            EMAIL_FROM.name,
                             from,
                             "an email address such as noreply@example.com",
                         )
@@ -155,11 +171,11 @@ impl MailConfig {
                 )),
                 (None, None) => String::new(),
             };
-        let templates_dir = get("EMAIL_TEMPLATES_DIR").map(PathBuf::from);
+        let templates_dir = vars.get(&EMAIL_TEMPLATES_DIR).map(PathBuf::from);
         if let Some(dir) = &templates_dir {
             if !dir.is_dir() {
                 return Err(ConfigError::invalid(
-                    "EMAIL_TEMPLATES_DIR",
+                    EMAIL_TEMPLATES_DIR.name,
                     &dir.display().to_string(),
                     "an existing directory of templates",
                 ));
@@ -172,8 +188,8 @@ impl MailConfig {
                 && from.is_some(),
             transport,
             from_address,
-            from_name: get("EMAIL_FROM_NAME").unwrap_or(app_title).to_string(),
-            token_expiry_ms: duration_ms("EMAIL_TOKEN_EXPIRY", get("EMAIL_TOKEN_EXPIRY"), 900_000)?,
+            from_name: vars.text(&EMAIL_FROM_NAME, app_title),
+            token_expiry_ms: vars.duration(&EMAIL_TOKEN_EXPIRY, 900_000)?,
             templates_dir,
         })
     }
@@ -183,12 +199,9 @@ impl MailConfig {
     }
 
     /// Settings that work but deserve a line in the log.
-    pub fn warnings(vars: &HashMap<String, String>) -> Vec<String> {
-        match vars
-            .get("EMAIL_ENCRYPTION")
-            .map(|v| v.trim().to_ascii_lowercase())
-        {
-            Some(v) if !v.is_empty() && v != "tls" && v != "starttls" => vec![format!(
+    pub fn warnings(vars: Vars) -> Vec<String> {
+        match vars.get(&EMAIL_ENCRYPTION).map(str::to_ascii_lowercase) {
+            Some(v) if v != "tls" && v != "starttls" => vec![format!(
                 "EMAIL_ENCRYPTION={v:?} is neither `tls` nor `starttls`: mail is encrypted only \
                  if the server offers STARTTLS"
             )],
@@ -197,9 +210,10 @@ impl MailConfig {
     }
 }
 
-fn both_or_neither(missing: &str, set: &str) -> ConfigError {
+fn both_or_neither(missing: &Variable, set: &Variable) -> ConfigError {
     ConfigError::Other(format!(
-        "{set} is set but {missing} is not; set both or neither"
+        "{} is set but {} is not; set both or neither",
+        set.name, missing.name
     ))
 }
 
@@ -210,7 +224,7 @@ fn mailgun_host(raw: Option<&str>) -> Result<String, ConfigError> {
             Ok(raw.trim_end_matches('/').to_string())
         }
         _ => Err(ConfigError::invalid(
-            "MAILGUN_HOST",
+            MAILGUN_HOST.name,
             raw,
             "a URL such as https://api.mailgun.net",
         )),
@@ -218,13 +232,13 @@ fn mailgun_host(raw: Option<&str>) -> Result<String, ConfigError> {
 }
 
 fn smtp_settings(
-    vars: &HashMap<String, String>,
+    vars: Vars,
     service: Option<&str>,
     host: Option<&str>,
     credentials: Option<(String, Secret)>,
 ) -> Result<SmtpSettings, ConfigError> {
-    let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-    let requested = match get("EMAIL_ENCRYPTION")
+    let requested = match vars
+        .get(&EMAIL_ENCRYPTION)
         .map(str::to_ascii_lowercase)
         .as_deref()
     {
@@ -237,7 +251,7 @@ fn smtp_settings(
         Some(service) => {
             let Some((host, port, implicit_tls)) = well_known(service) else {
                 return Err(ConfigError::invalid(
-                    "EMAIL_SERVICE",
+                    EMAIL_SERVICE.name,
                     service,
                     "a well-known service (gmail, outlook, office365, yahoo, icloud, zoho, \
                      fastmail, sendgrid, mailgun, postmark, brevo, mailjet, ses, ...) or unset \
@@ -252,14 +266,11 @@ fn smtp_settings(
             (host.to_string(), port, encryption)
         }
         None => {
-            let raw_port = get("EMAIL_PORT").unwrap_or("25");
-            let port = raw_port
-                .parse::<u16>()
-                .ok()
-                .filter(|p| *p > 0)
-                .ok_or_else(|| {
-                    ConfigError::invalid("EMAIL_PORT", raw_port, "a port number from 1 to 65535")
-                })?;
+            let port = vars.number(
+                &EMAIL_PORT,
+                25,
+                Accepted::from(1..=u16::MAX).noun("a port number"),
+            )?;
             (host.unwrap_or_default().to_string(), port, requested)
         }
     };
@@ -267,14 +278,16 @@ fn smtp_settings(
         host,
         port,
         encryption,
-        tls_hostname: get("EMAIL_ENCRYPTION_HOSTNAME").map(str::to_string),
-        allow_self_signed: parse_bool(get("EMAIL_ALLOW_SELFSIGNED"), false),
+        tls_hostname: vars.get(&EMAIL_ENCRYPTION_HOSTNAME).map(str::to_string),
+        allow_self_signed: vars.flag(&EMAIL_ALLOW_SELFSIGNED, false),
         credentials,
     })
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
     fn mail(pairs: &[(&str, &str)]) -> Result<MailConfig, ConfigError> {
@@ -282,7 +295,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        MailConfig::from_vars(&vars, "Chat")
+        MailConfig::from_vars(Vars::new(&vars), "Chat")
     }
 
     fn smtp(c: &MailConfig) -> &SmtpSettings {
@@ -437,10 +450,10 @@ mod tests {
     #[test]
     fn unknown_encryption_is_opportunistic_with_a_warning() {
         let vars = HashMap::from([("EMAIL_ENCRYPTION".to_string(), "ssl".to_string())]);
-        let warnings = MailConfig::warnings(&vars);
+        let warnings = MailConfig::warnings(Vars::new(&vars));
         assert_eq!(warnings.len(), 1);
         assert!(warnings[0].contains("ssl"));
         let vars = HashMap::from([("EMAIL_ENCRYPTION".to_string(), "tls".to_string())]);
-        assert!(MailConfig::warnings(&vars).is_empty());
+        assert!(MailConfig::warnings(Vars::new(&vars)).is_empty());
     }
 }

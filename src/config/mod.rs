@@ -23,7 +23,8 @@ pub use known::unknown_variable_warnings;
 pub use mail::MailConfig;
 pub use moderation::ModerationConfig;
 pub use secrets::{Secret, SecretsSource};
-use values::{duration_ms, parse_bool};
+use values::{variables, Accepted};
+pub use values::{Variable, Vars};
 pub use yaml::AuthYaml;
 
 use database::Engine;
@@ -61,22 +62,94 @@ impl ConfigError {
     }
 }
 
+variables! {
+    HOST: "`localhost`", "Address to listen on.";
+    PORT: "`3080`", "Port to listen on (0 picks a free one).";
+    DOMAIN_CLIENT: "`http://localhost:3080`", "Base URL of the web client (links in emails, OAuth redirects).";
+    DOMAIN_SERVER: "`http://localhost:3080`", "Public base URL of this server (`serverDomain`, OAuth callbacks, Secure-cookie rule).";
+    DATABASE_URL: "`sqlite://data/bouncer.db`", "The SQLite or PostgreSQL database; migrations run at start.";
+    DATABASE_MAX_CONNECTIONS: "`10`", "Size of the database connection pool (1-1000).";
+    USE_REDIS: "`false`", "Keep limiter windows and violation scores in Redis, shared by every instance.";
+    REDIS_URI: "unset", "`redis://host:6379`, or `rediss://` for TLS; required with `USE_REDIS`.";
+    REDIS_USERNAME: "unset", "Redis user name, when the URI does not carry it.";
+    REDIS_PASSWORD: "unset", "Redis password, when the URI does not carry it.";
+    REDIS_KEY_PREFIX: "empty", "Prefix of every Redis key, so several deployments can share one Redis.";
+    CONFIG_PATH: "`./librechat.yaml` if present", "A `librechat.yaml` whose authentication keys Bouncer reads.";
+    RUST_LOG: "`info`", "Log filter (tracing `EnvFilter` syntax), read by the logger at start.";
+    ALLOW_EMAIL_LOGIN: "on when unset", "Email/password login.";
+    ALLOW_REGISTRATION: "`false`", "Self-service registration.";
+    ALLOW_SOCIAL_LOGIN: "`false`", "Sign-in through identity providers (each also needs its own variables).";
+    ALLOW_SOCIAL_REGISTRATION: "`false`", "Let unknown users register through a social provider.";
+    ALLOW_UNVERIFIED_EMAIL_LOGIN: "`false`", "Let users with an unverified email log in.";
+    ALLOW_PASSWORD_RESET: "`false`", "The emailed password reset.";
+    MIN_PASSWORD_LENGTH: "`8`", "Minimum password length, 1-128; echoed to the client when set.";
+    PASSWORD_HASH_MEMORY_RELEASE: "`1000 * 60`", "A password-hash worker gives its argon2 work area back after this long without a job (ms).";
+    SESSION_EXPIRY: "`1000 * 60 * 15`", "Access-token lifetime (ms).";
+    REFRESH_TOKEN_EXPIRY: "`(1000 * 60 * 60 * 24) * 7`", "Absolute lifetime of a login session (ms).";
+    JWT_SECRET: "generated into `./data/secrets.env`", "Access-token key, at least 32 characters.";
+    JWT_REFRESH_SECRET: "generated into `./data/secrets.env`", "Refresh-token key, at least 32 characters, different from `JWT_SECRET`.";
+    CREDS_KEY: "generated into `./data/secrets.env`", "64 hex characters: the key of two-factor secrets at rest.";
+    REQUIRE_2FA: "`false`", "Users without two-factor authentication must set it up first.";
+    SESSION_COOKIE_SECURE: "Secure when `NODE_ENV=production` and `DOMAIN_SERVER` is not localhost", "`true`/`false` forces the cookies' `Secure` attribute.";
+    NODE_ENV: "unset", "`production` feeds the Secure-cookie rule.";
+    APP_TITLE: "`LibreChat`", "Application name shown by the client.";
+    HELP_AND_FAQ_URL: "`https://librechat.ai`", "Help link sent to signed-in users.";
+    CUSTOM_FOOTER: "unset", "Footer text sent to signed-in users.";
+    ALLOW_ACCOUNT_DELETION: "on when unset", "Users may delete their own account.";
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub host: String,
     pub port: u16,
     /// Connection timeouts and the connection cap.
     pub server: server::ServerConfig,
-    /// Base URL of the web client, without a trailing slash.
-    pub domain_client: String,
-    /// Base URL of this server, without a trailing slash.
-    pub domain_server: String,
     pub database_url: String,
+    /// Pool size of the database connections.
+    pub database_max_connections: u32,
+    /// `USE_REDIS=true`: moderation state shared in Redis.
+    pub redis: Option<RedisSettings>,
+    /// What users may do (the `ALLOW_*` switches).
+    pub features: Features,
+    /// Tokens, their keys and lifetimes, and the cookies that carry them.
+    pub sessions: SessionSettings,
+    /// What the web client is told and where it lives.
+    pub client: ClientSettings,
+    pub min_password_length: usize,
+    /// `MIN_PASSWORD_LENGTH` was set, so `/api/config` echoes it.
+    pub min_password_length_set: bool,
+    /// `PASSWORD_HASH_MEMORY_RELEASE`: a hash worker gives its argon2 work area back after
+    /// this long without a job.
+    pub password_hash_memory_release_ms: i64,
+    pub yaml: AuthYaml,
+    pub moderation: ModerationConfig,
+    pub mail: MailConfig,
+    /// `CREDS_KEY`: the AES-256 key of two-factor secrets at rest.
+    pub creds_key: CredsKey,
+    /// OpenID Connect, when enabled.
+    pub openid: Option<openid::OpenIdConfig>,
+    /// The enabled social providers.
+    pub social: Vec<social::SocialConfig>,
+    /// The chat gateway (reverse proxy, forward-auth, message moderation).
+    pub gateway: gateway::GatewayConfig,
+}
+
+/// The `ALLOW_*` switches: what users may do.
+#[derive(Debug, Clone)]
+pub struct Features {
     pub allow_email_login: bool,
     pub allow_registration: bool,
     pub allow_social_login: bool,
     pub allow_social_registration: bool,
     pub allow_unverified_email_login: bool,
+    pub allow_account_deletion: bool,
+    /// `ALLOW_PASSWORD_RESET`: the emailed password-reset flow.
+    pub allow_password_reset: bool,
+}
+
+/// Tokens and the cookies that carry them.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
     /// Access-token lifetime.
     pub session_expiry_ms: i64,
     /// Absolute lifetime of a login session.
@@ -85,35 +158,20 @@ pub struct Config {
     pub jwt_refresh_secret: Secret,
     /// Whether auth cookies carry the `Secure` attribute.
     pub secure_cookies: bool,
-    pub min_password_length: usize,
-    /// `MIN_PASSWORD_LENGTH` was set, so `/api/config` echoes it.
-    pub min_password_length_set: bool,
-    /// `PASSWORD_HASH_MEMORY_RELEASE`: a hash worker gives its argon2 work area back after
-    /// this long without a job.
-    pub password_hash_memory_release_ms: i64,
-    pub app_title: String,
-    pub yaml: AuthYaml,
-    pub help_and_faq_url: String,
-    pub custom_footer: Option<String>,
-    pub allow_account_deletion: bool,
-    pub moderation: ModerationConfig,
-    /// Pool size of the database connections.
-    pub database_max_connections: u32,
-    /// `USE_REDIS=true`: moderation state shared in Redis.
-    pub redis: Option<RedisSettings>,
-    /// `ALLOW_PASSWORD_RESET`: the emailed password-reset flow.
-    pub allow_password_reset: bool,
-    pub mail: MailConfig,
-    /// `CREDS_KEY`: the AES-256 key of two-factor secrets at rest.
-    pub creds_key: CredsKey,
     /// `REQUIRE_2FA`: users without two-factor authentication must enrol before anything else.
     pub require_2fa: bool,
-    /// OpenID Connect, when enabled.
-    pub openid: Option<openid::OpenIdConfig>,
-    /// The enabled social providers.
-    pub social: Vec<social::SocialConfig>,
-    /// The chat gateway (reverse proxy, forward-auth, message moderation).
-    pub gateway: gateway::GatewayConfig,
+}
+
+/// Where the web client and this server live, and what the client is told about itself.
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    /// Base URL of the web client, without a trailing slash.
+    pub domain_client: String,
+    /// Base URL of this server, without a trailing slash.
+    pub domain_server: String,
+    pub app_title: String,
+    pub help_and_faq_url: String,
+    pub custom_footer: Option<String>,
 }
 
 /// 32 bytes, given as 64 hex characters (LibreChat's format).
@@ -126,18 +184,17 @@ impl std::fmt::Debug for CredsKey {
     }
 }
 
-fn creds_key(raw: Option<&str>) -> Result<CredsKey, ConfigError> {
-    let raw = raw
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| ConfigError::secret("CREDS_KEY", "is not set"))?;
-    secrets::validate("CREDS_KEY", raw)?;
+fn creds_key(vars: Vars) -> Result<CredsKey, ConfigError> {
+    let raw = vars
+        .get(&CREDS_KEY)
+        .ok_or_else(|| ConfigError::secret(CREDS_KEY.name, "is not set"))?;
+    secrets::validate(CREDS_KEY.name, raw)?;
     let bytes = hex::decode(raw)
         .ok()
         .and_then(|b| <[u8; 32]>::try_from(b).ok());
     bytes.map(CredsKey).ok_or_else(|| {
         ConfigError::secret(
-            "CREDS_KEY",
+            CREDS_KEY.name,
             "must be 64 hexadecimal characters (32 bytes), as LibreChat's; generate one with \
              `openssl rand -hex 32`",
         )
@@ -154,12 +211,11 @@ pub struct RedisSettings {
     pub key_prefix: String,
 }
 
-fn redis_settings(vars: &HashMap<String, String>) -> Result<Option<RedisSettings>, ConfigError> {
-    let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-    if !parse_bool(get("USE_REDIS"), false) {
+fn redis_settings(vars: Vars) -> Result<Option<RedisSettings>, ConfigError> {
+    if !vars.flag(&USE_REDIS, false) {
         return Ok(None);
     }
-    let Some(uri) = get("REDIS_URI") else {
+    let Some(uri) = vars.get(&REDIS_URI) else {
         return Err(ConfigError::Other(
             "USE_REDIS is true but REDIS_URI is not set; set it, e.g. REDIS_URI=redis://127.0.0.1:6379".into(),
         ));
@@ -174,16 +230,18 @@ fn redis_settings(vars: &HashMap<String, String>) -> Result<Option<RedisSettings
             uri
         };
         return Err(ConfigError::invalid(
-            "REDIS_URI",
+            REDIS_URI.name,
             shown,
             "a URL such as redis://127.0.0.1:6379 (rediss:// for TLS)",
         ));
     }
     Ok(Some(RedisSettings {
         uri: uri.to_string(),
-        username: get("REDIS_USERNAME").map(str::to_string),
-        password: get("REDIS_PASSWORD").map(|p| Secret::new(p.to_string())),
-        key_prefix: get("REDIS_KEY_PREFIX").unwrap_or("").to_string(),
+        username: vars.get(&REDIS_USERNAME).map(str::to_string),
+        password: vars
+            .get(&REDIS_PASSWORD)
+            .map(|p| Secret::new(p.to_string())),
+        key_prefix: vars.text(&REDIS_KEY_PREFIX, ""),
     }))
 }
 
@@ -195,145 +253,105 @@ impl Config {
     /// Builds the configuration from variables (environment over `.env`), after
     /// `secrets::fill_missing` has supplied any generated secret.
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| vars.get(name).map(String::as_str);
-        let text = |name: &str, default: &str| -> String {
-            get(name)
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .unwrap_or(default)
-                .to_string()
-        };
+        let vars = Vars::new(vars);
 
-        let port_raw = text("PORT", "3080");
-        let port = port_raw.parse::<u16>().map_err(|_| {
-            ConfigError::invalid("PORT", &port_raw, "a port number from 0 to 65535")
-        })?;
-
-        let domain_client = base_url("DOMAIN_CLIENT", &text("DOMAIN_CLIENT", DEFAULT_DOMAIN))?;
-        let domain_server = base_url("DOMAIN_SERVER", &text("DOMAIN_SERVER", DEFAULT_DOMAIN))?;
-
-        let database_url = text("DATABASE_URL", DEFAULT_DATABASE_URL);
-        validate_database_url(&database_url)?;
-
-        let session_expiry_ms =
-            duration_ms("SESSION_EXPIRY", get("SESSION_EXPIRY"), 1000 * 60 * 15)?;
-        let refresh_token_expiry_ms = duration_ms(
-            "REFRESH_TOKEN_EXPIRY",
-            get("REFRESH_TOKEN_EXPIRY"),
-            1000 * 60 * 60 * 24 * 7,
+        let port = vars.number(
+            &PORT,
+            3080,
+            Accepted::from(0..=u16::MAX).noun("a port number"),
         )?;
 
-        let secret = |name: &str| {
-            get(name)
-                .filter(|v| !v.trim().is_empty())
-                .ok_or_else(|| ConfigError::secret(name, "is not set"))
-                .and_then(|v| secrets::validate(name, v))
+        let domain_client = base_url(&DOMAIN_CLIENT, &vars.text(&DOMAIN_CLIENT, DEFAULT_DOMAIN))?;
+        let domain_server = base_url(&DOMAIN_SERVER, &vars.text(&DOMAIN_SERVER, DEFAULT_DOMAIN))?;
+
+        let database_url = vars.text(&DATABASE_URL, DEFAULT_DATABASE_URL);
+        validate_database_url(&database_url)?;
+
+        let session_expiry_ms = vars.duration(&SESSION_EXPIRY, 1000 * 60 * 15)?;
+        let refresh_token_expiry_ms =
+            vars.duration(&REFRESH_TOKEN_EXPIRY, 1000 * 60 * 60 * 24 * 7)?;
+
+        let secret = |var: &'static Variable| {
+            vars.get(var)
+                .ok_or_else(|| ConfigError::secret(var.name, "is not set"))
+                .and_then(|v| secrets::validate(var.name, v))
         };
-        let jwt_secret = secret("JWT_SECRET")?;
-        let jwt_refresh_secret = secret("JWT_REFRESH_SECRET")?;
+        let jwt_secret = secret(&JWT_SECRET)?;
+        let jwt_refresh_secret = secret(&JWT_REFRESH_SECRET)?;
         if jwt_secret.expose() == jwt_refresh_secret.expose() {
             return Err(ConfigError::secret(
-                "JWT_REFRESH_SECRET",
+                JWT_REFRESH_SECRET.name,
                 "equals JWT_SECRET; each token kind needs its own key (generate another with \
                  `openssl rand -hex 32`)",
             ));
         }
 
-        let node_env = text("NODE_ENV", "");
-        let secure_cookies = match get("SESSION_COOKIE_SECURE").map(str::trim) {
-            None | Some("") => {
-                node_env == "production" && !is_local_host(&domain_server)
-            }
+        let secure_cookies = match vars.get(&SESSION_COOKIE_SECURE) {
+            None => vars.text(&NODE_ENV, "") == "production" && !is_local_host(&domain_server),
             Some(v) if v.eq_ignore_ascii_case("true") => true,
             Some(v) if v.eq_ignore_ascii_case("false") => false,
             Some(v) => {
                 return Err(ConfigError::invalid(
-                    "SESSION_COOKIE_SECURE",
+                    SESSION_COOKIE_SECURE.name,
                     v,
                     "`true`, `false`, or unset (Secure when NODE_ENV=production and DOMAIN_SERVER is not localhost)",
                 ))
             }
         };
 
-        let min_raw = text("MIN_PASSWORD_LENGTH", "");
-        let min_password_length = if min_raw.is_empty() {
-            8
-        } else {
-            match min_raw.parse::<usize>() {
-                Ok(n) if (1..=MAX_PASSWORD_LENGTH).contains(&n) => n,
-                _ => {
-                    return Err(ConfigError::invalid(
-                        "MIN_PASSWORD_LENGTH",
-                        &min_raw,
-                        "a whole number from 1 to 128 (OWASP asks for at least 8)",
-                    ))
-                }
-            }
-        };
+        let min_password_length = vars.optional_number(
+            &MIN_PASSWORD_LENGTH,
+            Accepted::from(1..=MAX_PASSWORD_LENGTH).note(" (OWASP asks for at least 8)"),
+        )?;
 
-        let openid = openid::OpenIdConfig::from_vars(
-            vars,
-            parse_bool(get("ALLOW_SOCIAL_LOGIN"), false),
-            &domain_server,
-        )?;
-        let social = social::SocialConfig::all_from_vars(
-            vars,
-            parse_bool(get("ALLOW_SOCIAL_LOGIN"), false),
-            &domain_server,
-        )?;
-        let help_and_faq_url = text("HELP_AND_FAQ_URL", "https://librechat.ai");
-        let app_title = text("APP_TITLE", "LibreChat");
+        let allow_social_login = vars.flag(&ALLOW_SOCIAL_LOGIN, false);
+        let openid = openid::OpenIdConfig::from_vars(vars, allow_social_login, &domain_server)?;
+        let social = social::SocialConfig::all_from_vars(vars, allow_social_login, &domain_server)?;
+        let app_title = vars.text(&APP_TITLE, "LibreChat");
 
         Ok(Self {
-            host: text("HOST", "localhost"),
+            host: vars.text(&HOST, "localhost"),
             port,
             server: server::ServerConfig::from_vars(vars)?,
-            domain_client,
-            domain_server,
             database_url,
-            allow_email_login: parse_bool(get("ALLOW_EMAIL_LOGIN"), true),
-            allow_registration: parse_bool(get("ALLOW_REGISTRATION"), false),
-            allow_social_login: parse_bool(get("ALLOW_SOCIAL_LOGIN"), false),
-            allow_social_registration: parse_bool(get("ALLOW_SOCIAL_REGISTRATION"), false),
-            allow_unverified_email_login: parse_bool(get("ALLOW_UNVERIFIED_EMAIL_LOGIN"), false),
-            session_expiry_ms,
-            refresh_token_expiry_ms,
-            jwt_secret,
-            jwt_refresh_secret,
-            secure_cookies,
-            min_password_length,
-            min_password_length_set: !min_raw.is_empty(),
-            password_hash_memory_release_ms: duration_ms(
-                "PASSWORD_HASH_MEMORY_RELEASE",
-                get("PASSWORD_HASH_MEMORY_RELEASE"),
-                1000 * 60,
-            )?,
-            mail: MailConfig::from_vars(vars, &app_title)?,
-            app_title,
-            yaml: AuthYaml::load(get("CONFIG_PATH"))?,
-            help_and_faq_url,
-            custom_footer: get("CUSTOM_FOOTER")
-                .filter(|v| !v.is_empty())
-                .map(str::to_string),
-            allow_account_deletion: parse_bool(get("ALLOW_ACCOUNT_DELETION"), true),
-            moderation: ModerationConfig::from_vars(vars)?,
-            database_max_connections: {
-                let raw = text("DATABASE_MAX_CONNECTIONS", "10");
-                raw.parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| {
-                        ConfigError::invalid(
-                            "DATABASE_MAX_CONNECTIONS",
-                            &raw,
-                            "a whole number from 1 to 1000",
-                        )
-                    })?
+            features: Features {
+                allow_email_login: vars.flag(&ALLOW_EMAIL_LOGIN, true),
+                allow_registration: vars.flag(&ALLOW_REGISTRATION, false),
+                allow_social_login,
+                allow_social_registration: vars.flag(&ALLOW_SOCIAL_REGISTRATION, false),
+                allow_unverified_email_login: vars.flag(&ALLOW_UNVERIFIED_EMAIL_LOGIN, false),
+                allow_account_deletion: vars.flag(&ALLOW_ACCOUNT_DELETION, true),
+                allow_password_reset: vars.flag(&ALLOW_PASSWORD_RESET, false),
             },
+            sessions: SessionSettings {
+                session_expiry_ms,
+                refresh_token_expiry_ms,
+                jwt_secret,
+                jwt_refresh_secret,
+                secure_cookies,
+                require_2fa: vars.flag(&REQUIRE_2FA, false),
+            },
+            min_password_length: min_password_length.unwrap_or(8),
+            min_password_length_set: min_password_length.is_some(),
+            password_hash_memory_release_ms: vars
+                .duration(&PASSWORD_HASH_MEMORY_RELEASE, 1000 * 60)?,
+            mail: MailConfig::from_vars(vars, &app_title)?,
+            client: ClientSettings {
+                domain_client,
+                domain_server,
+                app_title,
+                help_and_faq_url: vars.text(&HELP_AND_FAQ_URL, "https://librechat.ai"),
+                // Kept as written: spaces may be the point of a footer.
+                custom_footer: vars
+                    .raw(&CUSTOM_FOOTER)
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_string),
+            },
+            yaml: AuthYaml::load(vars.get(&CONFIG_PATH))?,
+            moderation: ModerationConfig::from_vars(vars)?,
+            database_max_connections: vars.number(&DATABASE_MAX_CONNECTIONS, 10, 1..=1000)?,
             redis: redis_settings(vars)?,
-            allow_password_reset: parse_bool(get("ALLOW_PASSWORD_RESET"), false),
-            creds_key: creds_key(get("CREDS_KEY"))?,
-            require_2fa: parse_bool(get("REQUIRE_2FA"), false),
+            creds_key: creds_key(vars)?,
             openid,
             social,
             gateway: gateway::GatewayConfig::from_vars(vars)?,
@@ -353,8 +371,8 @@ impl Config {
         let mut warnings = unknown_variable_warnings(vars.keys().map(String::as_str));
         let source = secrets::fill_missing(&mut vars, data_dir)?;
         let config = Self::from_vars(&vars)?;
-        warnings.extend(MailConfig::warnings(&vars));
-        if config.allow_password_reset && !config.mail.configured() {
+        warnings.extend(MailConfig::warnings(Vars::new(&vars)));
+        if config.features.allow_password_reset && !config.mail.configured() {
             warnings.push(
                 "ALLOW_PASSWORD_RESET is true but no mail transport is configured: reset links \
                  cannot be delivered (Bouncer never returns them over HTTP); use \
@@ -383,13 +401,13 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-fn base_url(variable: &str, raw: &str) -> Result<String, ConfigError> {
+fn base_url(variable: &'static Variable, raw: &str) -> Result<String, ConfigError> {
     match url::Url::parse(raw) {
         Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host_str().is_some() => {
             Ok(raw.trim_end_matches('/').to_string())
         }
         _ => Err(ConfigError::invalid(
-            variable,
+            variable.name,
             raw,
             "an absolute http(s) URL such as http://localhost:3080",
         )),
@@ -402,7 +420,7 @@ fn validate_database_url(raw: &str) -> Result<(), ConfigError> {
             .map(|_| ())
             .map_err(|e| {
                 ConfigError::invalid(
-                    "DATABASE_URL",
+                    DATABASE_URL.name,
                     raw,
                     &format!("a SQLite URL such as {DEFAULT_DATABASE_URL} ({e})"),
                 )
@@ -411,13 +429,13 @@ fn validate_database_url(raw: &str) -> Result<(), ConfigError> {
             Ok(u) if u.host_str().is_some() => Ok(()),
             // Never echo a URL that may hold a password.
             _ => Err(ConfigError::invalid(
-                "DATABASE_URL",
+                DATABASE_URL.name,
                 "postgres://…",
                 "a PostgreSQL URL such as postgres://bouncer:password@localhost:5432/bouncer",
             )),
         },
         None => Err(ConfigError::invalid(
-            "DATABASE_URL",
+            DATABASE_URL.name,
             raw,
             &format!("a database URL such as {DEFAULT_DATABASE_URL}"),
         )),
@@ -466,17 +484,17 @@ mod tests {
     fn defaults_match_librechat() {
         let c = with(&[]).unwrap();
         assert_eq!((c.host.as_str(), c.port), ("localhost", 3080));
-        assert_eq!(c.session_expiry_ms, 900_000);
-        assert_eq!(c.refresh_token_expiry_ms, 604_800_000);
-        assert!(c.allow_email_login);
-        assert!(!c.allow_registration);
-        assert!(!c.allow_social_login);
-        assert!(!c.secure_cookies);
+        assert_eq!(c.sessions.session_expiry_ms, 900_000);
+        assert_eq!(c.sessions.refresh_token_expiry_ms, 604_800_000);
+        assert!(c.features.allow_email_login);
+        assert!(!c.features.allow_registration);
+        assert!(!c.features.allow_social_login);
+        assert!(!c.sessions.secure_cookies);
         assert_eq!(c.min_password_length, 8);
         assert!(!c.min_password_length_set);
-        assert_eq!(c.app_title, "LibreChat");
+        assert_eq!(c.client.app_title, "LibreChat");
         assert_eq!(c.database_url, "sqlite://data/bouncer.db");
-        assert_eq!(c.domain_client, "http://localhost:3080");
+        assert_eq!(c.client.domain_client, "http://localhost:3080");
     }
 
     #[test]
@@ -491,17 +509,17 @@ mod tests {
             ("DOMAIN_SERVER", "https://chat.example.com/"),
         ])
         .unwrap();
-        assert_eq!(c.session_expiry_ms, 300_000);
-        assert_eq!(c.refresh_token_expiry_ms, 2_592_000_000);
-        assert!(!c.allow_email_login);
-        assert!(c.allow_registration);
+        assert_eq!(c.sessions.session_expiry_ms, 300_000);
+        assert_eq!(c.sessions.refresh_token_expiry_ms, 2_592_000_000);
+        assert!(!c.features.allow_email_login);
+        assert!(c.features.allow_registration);
         assert!(
-            !c.allow_social_login,
+            !c.features.allow_social_login,
             "only the string true turns a switch on"
         );
         assert_eq!(c.min_password_length, 12);
         assert!(c.min_password_length_set);
-        assert_eq!(c.domain_server, "https://chat.example.com");
+        assert_eq!(c.client.domain_server, "https://chat.example.com");
     }
 
     #[test]
@@ -549,13 +567,19 @@ mod tests {
 
     #[test]
     fn secure_cookie_rule() {
-        assert!(!with(&[("NODE_ENV", "production")]).unwrap().secure_cookies);
+        assert!(
+            !with(&[("NODE_ENV", "production")])
+                .unwrap()
+                .sessions
+                .secure_cookies
+        );
         assert!(
             with(&[
                 ("NODE_ENV", "production"),
                 ("DOMAIN_SERVER", "https://chat.example.com")
             ])
             .unwrap()
+            .sessions
             .secure_cookies
         );
         assert!(
@@ -564,11 +588,13 @@ mod tests {
                 ("DOMAIN_SERVER", "http://app.localhost")
             ])
             .unwrap()
+            .sessions
             .secure_cookies
         );
         assert!(
             with(&[("SESSION_COOKIE_SECURE", "true")])
                 .unwrap()
+                .sessions
                 .secure_cookies
         );
         assert!(
@@ -578,6 +604,7 @@ mod tests {
                 ("DOMAIN_SERVER", "https://chat.example.com")
             ])
             .unwrap()
+            .sessions
             .secure_cookies
         );
     }

@@ -1,12 +1,51 @@
 //! The moderation system's settings: LibreChat's variable names and defaults (spec §1.6), with
 //! Bouncer's choices where LibreChat is weak (bans on by default, real proxy trust).
 
-use std::collections::HashMap;
-
 use ipnet::IpNet;
 
-use super::values::{parse_bool, parse_ms_expression, MAX_DURATION_MS};
+use super::values::{variables, Accepted, Variable, Vars, MAX_DURATION_MS};
 use super::ConfigError;
+
+variables! {
+    BAN_VIOLATIONS: "on when unset", "Automatic bans when a score crosses `BAN_INTERVAL`.";
+    BAN_DURATION: "`1000 * 60 * 60 * 2`", "Ban length (ms); 0 or less ends the user's sessions without banning.";
+    BAN_INTERVAL: "`20`", "A ban fires each time a per-type score crosses a multiple of this.";
+    LOGIN_VIOLATION_SCORE: "`1`", "Score of one login-limiter violation.";
+    REGISTRATION_VIOLATION_SCORE: "`1`", "Score of one registration-limiter violation.";
+    RESET_PASSWORD_VIOLATION_SCORE: "`1`", "Score of one password-reset-request limiter violation.";
+    RESET_PASSWORD_SUBMISSION_VIOLATION_SCORE: "`RESET_PASSWORD_VIOLATION_SCORE`", "Score of one password-reset-submission limiter violation.";
+    VERIFY_EMAIL_VIOLATION_SCORE: "`1`", "Score of one verification-email limiter violation.";
+    VERIFY_EMAIL_SUBMISSION_VIOLATION_SCORE: "`VERIFY_EMAIL_VIOLATION_SCORE`", "Score of one email-verification-submission limiter violation.";
+    TWO_FACTOR_TEMP_VIOLATION_SCORE: "`LOGIN_VIOLATION_SCORE`", "Score of one 2FA-code limiter violation.";
+    MESSAGE_VIOLATION_SCORE: "`1`", "Score of one chat-message limiter violation.";
+    CONCURRENT_VIOLATION_SCORE: "`1`", "Score of one concurrent-messages violation.";
+    NON_BROWSER_VIOLATION_SCORE: "`20`", "Score of a chat request without a browser User-Agent.";
+    LOGIN_MAX: "`7`", "Login attempts per IP per window.";
+    LOGIN_WINDOW: "`5`", "Login window (minutes).";
+    REGISTER_MAX: "`5`", "Registrations per IP per window.";
+    REGISTER_WINDOW: "`60`", "Registration window (minutes).";
+    RESET_PASSWORD_MAX: "`2`", "Password-reset requests per IP per window.";
+    RESET_PASSWORD_WINDOW: "`2`", "Password-reset request window (minutes).";
+    RESET_PASSWORD_SUBMISSION_MAX: "`RESET_PASSWORD_MAX`", "Password-reset submissions per IP per window.";
+    RESET_PASSWORD_SUBMISSION_WINDOW: "`RESET_PASSWORD_WINDOW`", "Password-reset submission window (minutes).";
+    VERIFY_EMAIL_MAX: "`2`", "Verification-email resends per IP per window.";
+    VERIFY_EMAIL_WINDOW: "`2`", "Verification-email resend window (minutes).";
+    VERIFY_EMAIL_SUBMISSION_MAX: "`VERIFY_EMAIL_MAX`", "Email-verification submissions per IP per window.";
+    VERIFY_EMAIL_SUBMISSION_WINDOW: "`VERIFY_EMAIL_WINDOW`", "Email-verification submission window (minutes).";
+    TWO_FACTOR_TEMP_MAX: "`LOGIN_MAX`", "2FA code attempts per window, per IP and per account.";
+    TWO_FACTOR_TEMP_WINDOW: "`LOGIN_WINDOW`", "2FA attempt window (minutes).";
+    LIMIT_MESSAGE_IP: "`false`", "Limit chat messages per IP (chat gateway).";
+    MESSAGE_IP_MAX: "`40`", "Chat messages per IP per window.";
+    MESSAGE_IP_WINDOW: "`1`", "Chat-message-per-IP window (minutes).";
+    LIMIT_MESSAGE_USER: "`false`", "Limit chat messages per user (chat gateway).";
+    MESSAGE_USER_MAX: "`40`", "Chat messages per user per window.";
+    MESSAGE_USER_WINDOW: "`1`", "Chat-message-per-user window (minutes).";
+    LIMIT_CONCURRENT_MESSAGES: "`false`", "Limit chat requests in flight per user (chat gateway).";
+    CONCURRENT_MESSAGE_MAX: "`2`", "Chat requests in flight per user.";
+    TRUST_PROXY: "`1`", "Hops of `X-Forwarded-For` to believe; `0` ignores the header.";
+    TRUSTED_PROXIES: "loopback and private ranges", "Peers allowed to set `X-Forwarded-For` (IPs or CIDR ranges).";
+    IPV6_PREFIX_LENGTH: "`64`", "IPv6 clients are limited and banned by this prefix of their address (1-128).";
+}
 
 /// A fixed-window limiter: at most `max` requests per `window_minutes`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,49 +111,29 @@ pub const DEFAULT_TRUSTED_PROXIES: &str =
 /// What every serious rate limiter uses for IPv6: the smallest block a subscriber is given.
 pub const DEFAULT_IPV6_PREFIX_LENGTH: u8 = 64;
 
-type Vars = HashMap<String, String>;
+/// The longest limiter window: a window ends at now + its length, and past a century that sum
+/// may overflow.
+const MAX_WINDOW_MINUTES: u64 = (MAX_DURATION_MS / 60_000) as u64;
 
-fn raw<'a>(vars: &'a Vars, name: &str) -> Option<&'a str> {
-    vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
-}
-
-fn whole(vars: &Vars, name: &str, default: u64, min: u64) -> Result<u64, ConfigError> {
-    match raw(vars, name) {
-        None => Ok(default),
-        Some(v) => v.parse::<u64>().ok().filter(|n| *n >= min).ok_or_else(|| {
-            ConfigError::invalid(name, v, &format!("a whole number of at least {min}"))
-        }),
-    }
-}
-
-fn score(vars: &Vars, name: &str, default: i64) -> Result<i64, ConfigError> {
-    match raw(vars, name) {
-        None => Ok(default),
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .ok_or_else(|| ConfigError::invalid(name, v, "a whole number of 0 or more")),
-    }
+fn score(vars: Vars, var: &'static Variable, default: i64) -> Result<i64, ConfigError> {
+    vars.number(var, default, 0..)
 }
 
 fn limiter(
-    vars: &Vars,
-    prefix: &str,
+    vars: Vars,
+    max: &'static Variable,
+    window: &'static Variable,
     default: &LimiterSettings,
 ) -> Result<LimiterSettings, ConfigError> {
-    let window_var = format!("{prefix}_WINDOW");
-    let window_minutes = whole(vars, &window_var, default.window_minutes, 1)?;
-    // A window ends at now + its length: past a century that sum may overflow.
-    if window_minutes > (MAX_DURATION_MS / 60_000) as u64 {
-        return Err(ConfigError::invalid(
-            &window_var,
-            &window_minutes.to_string(),
-            "a number of minutes of at most 100 years",
-        ));
-    }
+    let window_minutes = vars.number(
+        window,
+        default.window_minutes,
+        Accepted::from(1..=MAX_WINDOW_MINUTES)
+            .noun("a whole number of minutes")
+            .note(" (at most 100 years)"),
+    )?;
     Ok(LimiterSettings {
-        max: whole(vars, &format!("{prefix}_MAX"), default.max, 1)?,
+        max: vars.number(max, default.max, 1..)?,
         window_minutes,
     })
 }
@@ -127,62 +146,54 @@ fn limits(max: u64, window_minutes: u64) -> LimiterSettings {
 }
 
 impl ModerationConfig {
-    pub fn from_vars(vars: &Vars) -> Result<Self, ConfigError> {
-        let ban_duration_ms = match raw(vars, "BAN_DURATION") {
-            None => 1000 * 60 * 60 * 2,
-            Some(v) => parse_ms_expression(v)
-                .and_then(|ms| {
-                    // A ban ends at now + its duration: past a century that sum may overflow.
-                    if ms > MAX_DURATION_MS {
-                        Err("at most 100 years".to_string())
-                    } else {
-                        Ok(ms)
-                    }
-                })
-                .map_err(|why| {
-                    ConfigError::invalid(
-                        "BAN_DURATION",
-                        v,
-                        &format!("milliseconds as an integer expression such as `1000 * 60 * 60 * 2` ({why})"),
-                    )
-                })?,
-        };
-        let ban_interval = match raw(vars, "BAN_INTERVAL") {
-            None => 20,
-            Some(v) => parse_ms_expression(v)
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| {
-                    ConfigError::invalid("BAN_INTERVAL", v, "a positive whole number")
-                })?,
-        };
-        let login_score = score(vars, "LOGIN_VIOLATION_SCORE", 1)?;
-        let reset_score = score(vars, "RESET_PASSWORD_VIOLATION_SCORE", 1)?;
-        let verify_score = score(vars, "VERIFY_EMAIL_VIOLATION_SCORE", 1)?;
+    pub fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
+        let ban_duration_ms = vars.expression(
+            &BAN_DURATION,
+            1000 * 60 * 60 * 2,
+            // A ban ends at now + its duration: past a century that sum may overflow.
+            Accepted::from(i64::MIN..=MAX_DURATION_MS).worded(
+                "milliseconds, at most 100 years, as an integer expression such as \
+                 `1000 * 60 * 60 * 2`",
+            ),
+        )?;
+        let ban_interval = vars.expression(
+            &BAN_INTERVAL,
+            20,
+            Accepted::from(1..).worded("a positive whole number"),
+        )?;
+        let login_score = score(vars, &LOGIN_VIOLATION_SCORE, 1)?;
+        let reset_score = score(vars, &RESET_PASSWORD_VIOLATION_SCORE, 1)?;
+        let verify_score = score(vars, &VERIFY_EMAIL_VIOLATION_SCORE, 1)?;
         let scores = Scores {
             login: login_score,
-            registration: score(vars, "REGISTRATION_VIOLATION_SCORE", 1)?,
+            registration: score(vars, &REGISTRATION_VIOLATION_SCORE, 1)?,
             reset_password: reset_score,
             reset_password_submission: score(
                 vars,
-                "RESET_PASSWORD_SUBMISSION_VIOLATION_SCORE",
+                &RESET_PASSWORD_SUBMISSION_VIOLATION_SCORE,
                 reset_score,
             )?,
             verify_email: verify_score,
             verify_email_submission: score(
                 vars,
-                "VERIFY_EMAIL_SUBMISSION_VIOLATION_SCORE",
+                &VERIFY_EMAIL_SUBMISSION_VIOLATION_SCORE,
                 verify_score,
             )?,
-            two_factor_temp: score(vars, "TWO_FACTOR_TEMP_VIOLATION_SCORE", login_score)?,
-            message: score(vars, "MESSAGE_VIOLATION_SCORE", 1)?,
-            concurrent: score(vars, "CONCURRENT_VIOLATION_SCORE", 1)?,
-            non_browser: score(vars, "NON_BROWSER_VIOLATION_SCORE", 20)?,
+            two_factor_temp: score(vars, &TWO_FACTOR_TEMP_VIOLATION_SCORE, login_score)?,
+            message: score(vars, &MESSAGE_VIOLATION_SCORE, 1)?,
+            concurrent: score(vars, &CONCURRENT_VIOLATION_SCORE, 1)?,
+            non_browser: score(vars, &NON_BROWSER_VIOLATION_SCORE, 20)?,
         };
-        let login = limiter(vars, "LOGIN", &limits(7, 5))?;
-        let reset_password = limiter(vars, "RESET_PASSWORD", &limits(2, 2))?;
-        let verify_email = limiter(vars, "VERIFY_EMAIL", &limits(2, 2))?;
-        let trusted_proxies = raw(vars, "TRUSTED_PROXIES")
+        let login = limiter(vars, &LOGIN_MAX, &LOGIN_WINDOW, &limits(7, 5))?;
+        let reset_password = limiter(
+            vars,
+            &RESET_PASSWORD_MAX,
+            &RESET_PASSWORD_WINDOW,
+            &limits(2, 2),
+        )?;
+        let verify_email = limiter(vars, &VERIFY_EMAIL_MAX, &VERIFY_EMAIL_WINDOW, &limits(2, 2))?;
+        let trusted_proxies = vars
+            .get(&TRUSTED_PROXIES)
             .unwrap_or(DEFAULT_TRUSTED_PROXIES)
             .split(',')
             .map(str::trim)
@@ -192,52 +203,54 @@ impl ModerationConfig {
                     .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
                     .map_err(|_| {
                         ConfigError::invalid(
-                            "TRUSTED_PROXIES",
+                            TRUSTED_PROXIES.name,
                             s,
                             "a comma-separated list of IP addresses or CIDR ranges such as 10.0.0.0/8",
                         )
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let ipv6_prefix_length = match raw(vars, "IPV6_PREFIX_LENGTH") {
-            None => DEFAULT_IPV6_PREFIX_LENGTH,
-            Some(v) => v
-                .parse::<u8>()
-                .ok()
-                .filter(|n| (1..=128).contains(n))
-                .ok_or_else(|| {
-                    ConfigError::invalid(
-                        "IPV6_PREFIX_LENGTH",
-                        v,
-                        "a prefix length from 1 to 128 (64 keys each IPv6 /64 as one client, 128 each address)",
-                    )
-                })?,
-        };
+        let ipv6_prefix_length = vars.number(
+            &IPV6_PREFIX_LENGTH,
+            DEFAULT_IPV6_PREFIX_LENGTH,
+            Accepted::from(1..=128)
+                .noun("a prefix length")
+                .note(" (64 keys each IPv6 /64 as one client, 128 each address)"),
+        )?;
         Ok(Self {
-            ban_violations: parse_bool(vars.get("BAN_VIOLATIONS").map(String::as_str), true),
+            ban_violations: vars.flag(&BAN_VIOLATIONS, true),
             ban_duration_ms,
             ban_interval,
             scores,
-            two_factor_temp: limiter(vars, "TWO_FACTOR_TEMP", &login)?,
+            two_factor_temp: limiter(vars, &TWO_FACTOR_TEMP_MAX, &TWO_FACTOR_TEMP_WINDOW, &login)?,
             login,
-            register: limiter(vars, "REGISTER", &limits(5, 60))?,
-            reset_password_submission: limiter(vars, "RESET_PASSWORD_SUBMISSION", &reset_password)?,
+            register: limiter(vars, &REGISTER_MAX, &REGISTER_WINDOW, &limits(5, 60))?,
+            reset_password_submission: limiter(
+                vars,
+                &RESET_PASSWORD_SUBMISSION_MAX,
+                &RESET_PASSWORD_SUBMISSION_WINDOW,
+                &reset_password,
+            )?,
             reset_password,
-            verify_email_submission: limiter(vars, "VERIFY_EMAIL_SUBMISSION", &verify_email)?,
+            verify_email_submission: limiter(
+                vars,
+                &VERIFY_EMAIL_SUBMISSION_MAX,
+                &VERIFY_EMAIL_SUBMISSION_WINDOW,
+                &verify_email,
+            )?,
             verify_email,
-            limit_message_ip: parse_bool(vars.get("LIMIT_MESSAGE_IP").map(String::as_str), false),
-            message_ip: limiter(vars, "MESSAGE_IP", &limits(40, 1))?,
-            limit_message_user: parse_bool(
-                vars.get("LIMIT_MESSAGE_USER").map(String::as_str),
-                false,
-            ),
-            message_user: limiter(vars, "MESSAGE_USER", &limits(40, 1))?,
-            limit_concurrent_messages: parse_bool(
-                vars.get("LIMIT_CONCURRENT_MESSAGES").map(String::as_str),
-                false,
-            ),
-            concurrent_message_max: whole(vars, "CONCURRENT_MESSAGE_MAX", 2, 1)?,
-            trust_proxy: whole(vars, "TRUST_PROXY", 1, 0)? as u32,
+            limit_message_ip: vars.flag(&LIMIT_MESSAGE_IP, false),
+            message_ip: limiter(vars, &MESSAGE_IP_MAX, &MESSAGE_IP_WINDOW, &limits(40, 1))?,
+            limit_message_user: vars.flag(&LIMIT_MESSAGE_USER, false),
+            message_user: limiter(
+                vars,
+                &MESSAGE_USER_MAX,
+                &MESSAGE_USER_WINDOW,
+                &limits(40, 1),
+            )?,
+            limit_concurrent_messages: vars.flag(&LIMIT_CONCURRENT_MESSAGES, false),
+            concurrent_message_max: vars.number(&CONCURRENT_MESSAGE_MAX, 2, 1..)?,
+            trust_proxy: vars.number(&TRUST_PROXY, 1, 0..=u32::MAX)?,
             trusted_proxies,
             ipv6_prefix_length,
         })
@@ -249,12 +262,11 @@ mod tests {
     use super::*;
 
     fn with(pairs: &[(&str, &str)]) -> Result<ModerationConfig, ConfigError> {
-        ModerationConfig::from_vars(
-            &pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
+        let vars = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ModerationConfig::from_vars(Vars::new(&vars))
     }
 
     #[test]
@@ -328,6 +340,8 @@ mod tests {
             ("LOGIN_WINDOW", "153722867280912930"),
             ("NON_BROWSER_VIOLATION_SCORE", "-1"),
             ("TRUST_PROXY", "yes"),
+            ("TRUST_PROXY", "4294967296"),
+            ("LOGIN_WINDOW", "0"),
             ("TRUSTED_PROXIES", "10.0.0.0/33"),
             ("IPV6_PREFIX_LENGTH", "0"),
             ("IPV6_PREFIX_LENGTH", "129"),

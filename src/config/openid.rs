@@ -1,10 +1,53 @@
 //! OpenID Connect settings (spec §1.4, §1.4.1), read only when the provider is enabled:
 //! `ALLOW_SOCIAL_LOGIN`, a client id, a secret or PKCE, an issuer and a session secret.
 
-use std::collections::HashMap;
-
-use super::values::parse_bool;
+use super::values::{variables, Accepted, Variable, Vars};
 use super::{ConfigError, Secret};
+
+variables! {
+    OPENID_CLIENT_ID: "unset", "The client registered at the provider.";
+    OPENID_CLIENT_SECRET: "unset", "The client's secret; may be empty with PKCE.";
+    OPENID_ISSUER: "unset", "Issuer URL, as the provider's discovery document names it.";
+    OPENID_SESSION_SECRET: "unset", "Required, at least 32 characters: the key of the flow's state cookie.";
+    OPENID_SCOPE: "`openid profile email`", "Scopes requested.";
+    OPENID_CALLBACK_URL: "`/oauth/openid/callback`", "Relative to `DOMAIN_SERVER`, or absolute.";
+    OPENID_USE_PKCE: "`false`", "PKCE with S256.";
+    OPENID_CLOCK_TOLERANCE: "`300`", "Seconds of clock difference tolerated on the ID token's expiry.";
+    OPENID_BUTTON_LABEL: "`Continue with OpenID`", "Text of the login button.";
+    OPENID_IMAGE_URL: "unset", "Icon of the login button.";
+    OPENID_AUTO_REDIRECT: "`false`", "The login page goes straight to the provider.";
+    OPENID_USERNAME_CLAIM: "LibreChat's order", "Claim for the username.";
+    OPENID_NAME_CLAIM: "LibreChat's order", "Claim for the name.";
+    OPENID_EMAIL_CLAIM: "LibreChat's order", "Claim for the email.";
+    OPENID_REQUIRED_ROLE: "unset", "Comma-separated roles; the user needs one of them to log in.";
+    OPENID_REQUIRED_ROLE_TOKEN_KIND: "`id`", "Token the required roles are in: `id`, `access` or `userinfo`.";
+    OPENID_REQUIRED_ROLE_PARAMETER_PATH: "`roles`", "Dotted path of the required roles in that token.";
+    OPENID_ADMIN_ROLE: "unset", "Role that makes the user ADMIN (its absence demotes an ADMIN).";
+    OPENID_ADMIN_ROLE_TOKEN_KIND: "`id`", "Token the admin role is in: `id`, `access` or `userinfo`.";
+    OPENID_ADMIN_ROLE_PARAMETER_PATH: "`roles`", "Dotted path of the admin role in that token.";
+    OPENID_USE_END_SESSION_ENDPOINT: "`false`", "Logout returns the provider's end-session URL.";
+    OPENID_POST_LOGOUT_REDIRECT_URI: "`${DOMAIN_CLIENT}/login`", "Where the provider sends the browser after its logout.";
+    OPENID_ALLOW_ACCOUNT_LINKING: "`false`", "Bind an existing account of another provider by verified email.";
+}
+
+/// The three variables of a role rule.
+struct RoleVariables {
+    roles: &'static Variable,
+    token_kind: &'static Variable,
+    path: &'static Variable,
+}
+
+const REQUIRED_ROLE: RoleVariables = RoleVariables {
+    roles: &OPENID_REQUIRED_ROLE,
+    token_kind: &OPENID_REQUIRED_ROLE_TOKEN_KIND,
+    path: &OPENID_REQUIRED_ROLE_PARAMETER_PATH,
+};
+
+const ADMIN_ROLE: RoleVariables = RoleVariables {
+    roles: &OPENID_ADMIN_ROLE,
+    token_kind: &OPENID_ADMIN_ROLE_TOKEN_KIND,
+    path: &OPENID_ADMIN_ROLE_PARAMETER_PATH,
+};
 
 #[derive(Debug, Clone)]
 pub struct OpenIdConfig {
@@ -54,26 +97,25 @@ pub enum TokenKind {
 impl OpenIdConfig {
     /// `Ok(None)` when OpenID is not enabled.
     pub fn from_vars(
-        vars: &HashMap<String, String>,
+        vars: Vars,
         allow_social_login: bool,
         domain_server: &str,
     ) -> Result<Option<Self>, ConfigError> {
-        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
-        let use_pkce = parse_bool(get("OPENID_USE_PKCE"), false);
+        let use_pkce = vars.flag(&OPENID_USE_PKCE, false);
         let (Some(client_id), Some(issuer), Some(session_secret)) = (
-            get("OPENID_CLIENT_ID"),
-            get("OPENID_ISSUER"),
-            get("OPENID_SESSION_SECRET"),
+            vars.get(&OPENID_CLIENT_ID),
+            vars.get(&OPENID_ISSUER),
+            vars.get(&OPENID_SESSION_SECRET),
         ) else {
             return Ok(None);
         };
-        let client_secret = get("OPENID_CLIENT_SECRET");
+        let client_secret = vars.get(&OPENID_CLIENT_SECRET);
         if !allow_social_login || (client_secret.is_none() && !use_pkce) {
             return Ok(None);
         }
         if session_secret.len() < 32 {
             return Err(ConfigError::secret(
-                "OPENID_SESSION_SECRET",
+                OPENID_SESSION_SECRET.name,
                 "is shorter than 32 characters; generate one with `openssl rand -hex 32`",
             ));
         }
@@ -81,78 +123,62 @@ impl OpenIdConfig {
             Ok(u) if matches!(u.scheme(), "http" | "https") => {}
             _ => {
                 return Err(ConfigError::invalid(
-                    "OPENID_ISSUER",
+                    OPENID_ISSUER.name,
                     issuer,
                     "the provider's issuer URL, e.g. https://auth.example.com/realms/chat",
                 ))
             }
         }
-        let callback = get("OPENID_CALLBACK_URL").unwrap_or("/oauth/openid/callback");
+        let callback = vars
+            .get(&OPENID_CALLBACK_URL)
+            .unwrap_or("/oauth/openid/callback");
         let callback_url = if callback.starts_with("http://") || callback.starts_with("https://") {
             callback.to_string()
         } else {
             super::social::join_url(domain_server, callback)
         };
-        let tolerance_raw = get("OPENID_CLOCK_TOLERANCE").unwrap_or("300");
-        let clock_tolerance_secs = tolerance_raw
-            .parse::<i64>()
-            .ok()
-            .filter(|s| (0..=3600).contains(s))
-            .ok_or_else(|| {
-                ConfigError::invalid(
-                    "OPENID_CLOCK_TOLERANCE",
-                    tolerance_raw,
-                    "whole seconds from 0 to 3600",
-                )
-            })?;
+        let clock_tolerance_secs = vars.number(
+            &OPENID_CLOCK_TOLERANCE,
+            300,
+            Accepted::from(0..=3600).noun("whole seconds"),
+        )?;
         Ok(Some(Self {
             client_id: client_id.to_string(),
             client_secret: client_secret.map(|s| Secret::new(s.to_string())),
             issuer: issuer.to_string(),
             session_secret: Secret::new(session_secret.to_string()),
-            scope: get("OPENID_SCOPE")
-                .unwrap_or("openid profile email")
-                .to_string(),
+            scope: vars.text(&OPENID_SCOPE, "openid profile email"),
             callback_url,
             use_pkce,
             clock_tolerance_secs,
-            button_label: get("OPENID_BUTTON_LABEL")
-                .unwrap_or("Continue with OpenID")
-                .to_string(),
-            image_url: get("OPENID_IMAGE_URL").map(str::to_string),
-            auto_redirect: parse_bool(get("OPENID_AUTO_REDIRECT"), false),
-            username_claim: get("OPENID_USERNAME_CLAIM").map(str::to_string),
-            name_claim: get("OPENID_NAME_CLAIM").map(str::to_string),
-            email_claim: get("OPENID_EMAIL_CLAIM").map(str::to_string),
-            required_role: role_rule(vars, "OPENID_REQUIRED_ROLE")?,
-            admin_role: role_rule(vars, "OPENID_ADMIN_ROLE")?,
-            use_end_session_endpoint: parse_bool(get("OPENID_USE_END_SESSION_ENDPOINT"), false),
-            post_logout_redirect_uri: get("OPENID_POST_LOGOUT_REDIRECT_URI").map(str::to_string),
-            allow_account_linking: parse_bool(get("OPENID_ALLOW_ACCOUNT_LINKING"), false),
+            button_label: vars.text(&OPENID_BUTTON_LABEL, "Continue with OpenID"),
+            image_url: vars.get(&OPENID_IMAGE_URL).map(str::to_string),
+            auto_redirect: vars.flag(&OPENID_AUTO_REDIRECT, false),
+            username_claim: vars.get(&OPENID_USERNAME_CLAIM).map(str::to_string),
+            name_claim: vars.get(&OPENID_NAME_CLAIM).map(str::to_string),
+            email_claim: vars.get(&OPENID_EMAIL_CLAIM).map(str::to_string),
+            required_role: role_rule(vars, &REQUIRED_ROLE)?,
+            admin_role: role_rule(vars, &ADMIN_ROLE)?,
+            use_end_session_endpoint: vars.flag(&OPENID_USE_END_SESSION_ENDPOINT, false),
+            post_logout_redirect_uri: vars
+                .get(&OPENID_POST_LOGOUT_REDIRECT_URI)
+                .map(str::to_string),
+            allow_account_linking: vars.flag(&OPENID_ALLOW_ACCOUNT_LINKING, false),
         }))
     }
 }
 
-fn role_rule(
-    vars: &HashMap<String, String>,
-    prefix: &str,
-) -> Result<Option<RoleRule>, ConfigError> {
-    let get = |suffix: &str| {
-        vars.get(&format!("{prefix}{suffix}"))
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
-    };
-    let Some(roles) = get("") else {
+fn role_rule(vars: Vars, rule: &RoleVariables) -> Result<Option<RoleRule>, ConfigError> {
+    let Some(roles) = vars.get(rule.roles) else {
         return Ok(None);
     };
-    let kind_var = format!("{prefix}_TOKEN_KIND");
-    let token_kind = match get("_TOKEN_KIND") {
+    let token_kind = match vars.get(rule.token_kind) {
         None | Some("id") => TokenKind::Id,
         Some("access") => TokenKind::Access,
         Some("userinfo") => TokenKind::Userinfo,
         Some(other) => {
             return Err(ConfigError::invalid(
-                &kind_var,
+                rule.token_kind.name,
                 other,
                 "`id`, `access` or `userinfo`",
             ))
@@ -164,7 +190,7 @@ fn role_rule(
             .map(|r| r.trim().to_string())
             .filter(|r| !r.is_empty())
             .collect(),
-        path: get("_PARAMETER_PATH").unwrap_or("roles").to_string(),
+        path: vars.text(rule.path, "roles"),
         token_kind,
     }))
 }
@@ -174,7 +200,7 @@ mod tests {
     use super::*;
 
     fn openid(pairs: &[(&str, &str)], social: bool) -> Result<Option<OpenIdConfig>, ConfigError> {
-        let mut vars: HashMap<String, String> = [
+        let mut vars: std::collections::HashMap<String, String> = [
             ("OPENID_CLIENT_ID", "bouncer"),
             ("OPENID_CLIENT_SECRET", "client-secret"),
             ("OPENID_ISSUER", "https://id.example.com"),
@@ -186,7 +212,7 @@ mod tests {
         for (k, v) in pairs {
             vars.insert(k.to_string(), v.to_string());
         }
-        OpenIdConfig::from_vars(&vars, social, "https://chat.example.com")
+        OpenIdConfig::from_vars(Vars::new(&vars), social, "https://chat.example.com")
     }
 
     #[test]

@@ -20,7 +20,11 @@ const PUBLIC_EXAMPLE_SECRETS: [&str; 3] = [
     "f34be427ebb29de8d88c107a71546019685ed8b241d8f2ed00c3df97ad2566f0",
 ];
 
-pub const SECRET_VARIABLES: [&str; 3] = ["JWT_SECRET", "JWT_REFRESH_SECRET", "CREDS_KEY"];
+pub const SECRET_VARIABLES: [&str; 3] = [
+    super::JWT_SECRET.name,
+    super::JWT_REFRESH_SECRET.name,
+    super::CREDS_KEY.name,
+];
 const MIN_SECRET_LEN: usize = 32;
 
 /// A secret value that never shows up in logs or debug output.

@@ -1,10 +1,14 @@
 //! How the HTTP server treats connections: how long a client may take to send a request head,
 //! how long an idle keep-alive connection is kept, and how many connections are served at once.
 
-use std::collections::HashMap;
-
-use super::values::duration_ms;
+use super::values::{variables, Accepted, Vars};
 use super::ConfigError;
+
+variables! {
+    HEADER_READ_TIMEOUT: "`10000`", "Milliseconds a client has to send a whole request head.";
+    KEEP_ALIVE_TIMEOUT: "`5000`, or `HEADER_READ_TIMEOUT` if lower", "Milliseconds an idle keep-alive connection is kept; at most `HEADER_READ_TIMEOUT`.";
+    MAX_CONNECTIONS: "derived from the open-file limit", "Connections served at once; further ones wait in the accept backlog.";
+}
 
 /// A client that has not sent its whole request head after this long is cut off (slowloris).
 pub const DEFAULT_HEADER_READ_TIMEOUT_MS: i64 = 10_000;
@@ -40,16 +44,11 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
-    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| vars.get(name).map(String::as_str);
-        let header_read_timeout_ms = duration_ms(
-            "HEADER_READ_TIMEOUT",
-            get("HEADER_READ_TIMEOUT"),
-            DEFAULT_HEADER_READ_TIMEOUT_MS,
-        )?;
-        let keep_alive_timeout_ms = duration_ms(
-            "KEEP_ALIVE_TIMEOUT",
-            get("KEEP_ALIVE_TIMEOUT"),
+    pub fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
+        let header_read_timeout_ms =
+            vars.duration(&HEADER_READ_TIMEOUT, DEFAULT_HEADER_READ_TIMEOUT_MS)?;
+        let keep_alive_timeout_ms = vars.duration(
+            &KEEP_ALIVE_TIMEOUT,
             DEFAULT_KEEP_ALIVE_TIMEOUT_MS.min(header_read_timeout_ms),
         )?;
         // hyper's head timer starts as soon as a connection waits for its next request, so an
@@ -57,30 +56,19 @@ impl ServerConfig {
         // setting that could not be honoured rather than ignore it.
         if keep_alive_timeout_ms > header_read_timeout_ms {
             return Err(ConfigError::invalid(
-                "KEEP_ALIVE_TIMEOUT",
-                get("KEEP_ALIVE_TIMEOUT").unwrap_or_default(),
+                KEEP_ALIVE_TIMEOUT.name,
+                vars.get(&KEEP_ALIVE_TIMEOUT).unwrap_or_default(),
                 &format!(
                     "at most HEADER_READ_TIMEOUT ({header_read_timeout_ms} ms), which also \
                      bounds how long an idle connection waits for its next request"
                 ),
             ));
         }
-        let max_connections = match get("MAX_CONNECTIONS").map(str::trim) {
-            None | Some("") => None,
-            Some(raw) => Some(
-                raw.parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=MAX_CONNECTIONS_LIMIT).contains(n))
-                    .ok_or_else(|| {
-                        ConfigError::invalid(
-                            "MAX_CONNECTIONS",
-                            raw,
-                            "a whole number from 1 to 1000000, or unset to derive it from the \
-                             descriptor limit",
-                        )
-                    })?,
-            ),
-        };
+        let max_connections = vars.optional_number(
+            &MAX_CONNECTIONS,
+            Accepted::from(1..=MAX_CONNECTIONS_LIMIT)
+                .note(", or unset to derive it from the descriptor limit"),
+        )?;
         Ok(Self {
             header_read_timeout_ms,
             keep_alive_timeout_ms,
@@ -98,7 +86,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        ServerConfig::from_vars(&vars)
+        ServerConfig::from_vars(Vars::new(&vars))
     }
 
     #[test]

@@ -3,11 +3,52 @@
 //! LibreChat. `<PROVIDER>_ENDPOINT_ORIGIN` sends a provider's requests to another origin (a test
 //! double, or an egress proxy); the paths stay the provider's.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
-use super::values::parse_bool;
+use super::values::{variables, Variable, Vars};
 use super::{ConfigError, Secret};
+
+variables! {
+    GOOGLE_CLIENT_ID: "unset", "Google OAuth client id.";
+    GOOGLE_CLIENT_SECRET: "unset", "Google OAuth client secret.";
+    GOOGLE_CALLBACK_URL: "`/oauth/google/callback`", "Relative to `DOMAIN_SERVER`, or absolute.";
+    GOOGLE_ENDPOINT_ORIGIN: "unset", "Send Google's requests to this origin instead (a test double or an egress proxy).";
+    GOOGLE_ALLOW_ACCOUNT_LINKING: "`false`", "Bind an existing account by its Google-verified email.";
+    GITHUB_CLIENT_ID: "unset", "GitHub OAuth app id.";
+    GITHUB_CLIENT_SECRET: "unset", "GitHub OAuth app secret.";
+    GITHUB_CALLBACK_URL: "`/oauth/github/callback`", "Relative to `DOMAIN_SERVER`, or absolute.";
+    GITHUB_ENDPOINT_ORIGIN: "unset", "Send GitHub's requests to this origin instead.";
+    GITHUB_ALLOW_ACCOUNT_LINKING: "`false`", "Bind an existing account by its GitHub-verified email.";
+    GITHUB_ENTERPRISE_BASE_URL: "unset", "GitHub Enterprise Server's base URL (API at `/api/v3`).";
+    GITHUB_ENTERPRISE_USER_AGENT: "`Bouncer`", "The User-Agent sent to GitHub.";
+    DISCORD_CLIENT_ID: "unset", "Discord application id.";
+    DISCORD_CLIENT_SECRET: "unset", "Discord application secret.";
+    DISCORD_CALLBACK_URL: "`/oauth/discord/callback`", "Relative to `DOMAIN_SERVER`, or absolute.";
+    DISCORD_ENDPOINT_ORIGIN: "unset", "Send Discord's requests to this origin instead.";
+    DISCORD_ALLOW_ACCOUNT_LINKING: "`false`", "Bind an existing account by its Discord-verified email.";
+    FACEBOOK_CLIENT_ID: "unset", "Facebook app id.";
+    FACEBOOK_CLIENT_SECRET: "unset", "Facebook app secret.";
+    FACEBOOK_CALLBACK_URL: "`/oauth/facebook/callback`", "Relative to `DOMAIN_SERVER`, or absolute.";
+    FACEBOOK_ENDPOINT_ORIGIN: "unset", "Send Facebook's requests to this origin instead.";
+    FACEBOOK_ALLOW_ACCOUNT_LINKING: "`false`", "Bind an existing account by its Facebook-verified email.";
+    APPLE_CLIENT_ID: "unset", "Sign in with Apple's Services ID.";
+    APPLE_TEAM_ID: "unset", "Apple developer team id.";
+    APPLE_KEY_ID: "unset", "Id of the Sign in with Apple key.";
+    APPLE_PRIVATE_KEY_PATH: "unset", "Path of the `.p8` key file (must exist).";
+    APPLE_CALLBACK_URL: "`/oauth/apple/callback`", "Relative to `DOMAIN_SERVER`, or absolute.";
+    APPLE_ENDPOINT_ORIGIN: "unset", "Send Apple's requests to this origin instead.";
+    APPLE_ALLOW_ACCOUNT_LINKING: "`false`", "Bind an existing account by its Apple-verified email.";
+}
+
+/// A provider's variables (`<PROVIDER>_...`).
+struct ProviderVariables {
+    client_id: &'static Variable,
+    /// Apple has none: its client secret is made from its key.
+    client_secret: Option<&'static Variable>,
+    callback_url: &'static Variable,
+    endpoint_origin: &'static Variable,
+    allow_account_linking: &'static Variable,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SocialKind {
@@ -38,13 +79,43 @@ impl SocialKind {
         }
     }
 
-    fn prefix(self) -> &'static str {
+    fn variables(self) -> &'static ProviderVariables {
         match self {
-            SocialKind::Google => "GOOGLE",
-            SocialKind::Github => "GITHUB",
-            SocialKind::Discord => "DISCORD",
-            SocialKind::Facebook => "FACEBOOK",
-            SocialKind::Apple => "APPLE",
+            SocialKind::Google => &ProviderVariables {
+                client_id: &GOOGLE_CLIENT_ID,
+                client_secret: Some(&GOOGLE_CLIENT_SECRET),
+                callback_url: &GOOGLE_CALLBACK_URL,
+                endpoint_origin: &GOOGLE_ENDPOINT_ORIGIN,
+                allow_account_linking: &GOOGLE_ALLOW_ACCOUNT_LINKING,
+            },
+            SocialKind::Github => &ProviderVariables {
+                client_id: &GITHUB_CLIENT_ID,
+                client_secret: Some(&GITHUB_CLIENT_SECRET),
+                callback_url: &GITHUB_CALLBACK_URL,
+                endpoint_origin: &GITHUB_ENDPOINT_ORIGIN,
+                allow_account_linking: &GITHUB_ALLOW_ACCOUNT_LINKING,
+            },
+            SocialKind::Discord => &ProviderVariables {
+                client_id: &DISCORD_CLIENT_ID,
+                client_secret: Some(&DISCORD_CLIENT_SECRET),
+                callback_url: &DISCORD_CALLBACK_URL,
+                endpoint_origin: &DISCORD_ENDPOINT_ORIGIN,
+                allow_account_linking: &DISCORD_ALLOW_ACCOUNT_LINKING,
+            },
+            SocialKind::Facebook => &ProviderVariables {
+                client_id: &FACEBOOK_CLIENT_ID,
+                client_secret: Some(&FACEBOOK_CLIENT_SECRET),
+                callback_url: &FACEBOOK_CALLBACK_URL,
+                endpoint_origin: &FACEBOOK_ENDPOINT_ORIGIN,
+                allow_account_linking: &FACEBOOK_ALLOW_ACCOUNT_LINKING,
+            },
+            SocialKind::Apple => &ProviderVariables {
+                client_id: &APPLE_CLIENT_ID,
+                client_secret: None,
+                callback_url: &APPLE_CALLBACK_URL,
+                endpoint_origin: &APPLE_ENDPOINT_ORIGIN,
+                allow_account_linking: &APPLE_ALLOW_ACCOUNT_LINKING,
+            },
         }
     }
 }
@@ -115,7 +186,7 @@ fn with_origin(default: &str, origin: Option<&str>) -> String {
 impl SocialConfig {
     /// Every enabled provider.
     pub fn all_from_vars(
-        vars: &HashMap<String, String>,
+        vars: Vars,
         allow_social_login: bool,
         domain_server: &str,
     ) -> Result<Vec<Self>, ConfigError> {
@@ -132,28 +203,25 @@ impl SocialConfig {
     }
 
     fn from_vars(
-        vars: &HashMap<String, String>,
+        vars: Vars,
         kind: SocialKind,
         domain_server: &str,
     ) -> Result<Option<Self>, ConfigError> {
-        let p = kind.prefix();
-        let get = |suffix: &str| {
-            vars.get(&format!("{p}_{suffix}"))
-                .map(|v| v.trim())
-                .filter(|v| !v.is_empty())
-        };
-        let Some(client_id) = get("CLIENT_ID") else {
+        let names = kind.variables();
+        let Some(client_id) = vars.get(names.client_id) else {
             return Ok(None);
         };
         let apple_key = if kind == SocialKind::Apple {
-            let (Some(team_id), Some(key_id), Some(path)) =
-                (get("TEAM_ID"), get("KEY_ID"), get("PRIVATE_KEY_PATH"))
-            else {
+            let (Some(team_id), Some(key_id), Some(path)) = (
+                vars.get(&APPLE_TEAM_ID),
+                vars.get(&APPLE_KEY_ID),
+                vars.get(&APPLE_PRIVATE_KEY_PATH),
+            ) else {
                 return Ok(None);
             };
             if !PathBuf::from(path).is_file() {
                 return Err(ConfigError::invalid(
-                    "APPLE_PRIVATE_KEY_PATH",
+                    APPLE_PRIVATE_KEY_PATH.name,
                     path,
                     "the path of the .p8 key file downloaded from Apple",
                 ));
@@ -166,25 +234,28 @@ impl SocialConfig {
         } else {
             None
         };
-        let client_secret = get("CLIENT_SECRET").map(|s| Secret::new(s.to_string()));
-        if kind != SocialKind::Apple && client_secret.is_none() {
-            return Ok(None);
-        }
-        let origin_var = format!("{p}_ENDPOINT_ORIGIN");
-        let origin = get("ENDPOINT_ORIGIN");
+        let client_secret = match names.client_secret {
+            Some(var) => match vars.get(var) {
+                Some(s) => Some(Secret::new(s.to_string())),
+                None => return Ok(None),
+            },
+            None => None,
+        };
+        let origin = vars.get(names.endpoint_origin);
         if let Some(o) = origin {
             match url::Url::parse(o) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
                 _ => {
                     return Err(ConfigError::invalid(
-                        &origin_var,
+                        names.endpoint_origin.name,
                         o,
                         "an origin such as https://proxy.example.com",
                     ))
                 }
             }
         }
-        let callback = get("CALLBACK_URL")
+        let callback = vars
+            .get(names.callback_url)
             .map(str::to_string)
             .unwrap_or_else(|| format!("/oauth/{}/callback", kind.name()));
         let callback_url = if callback.starts_with("http://") || callback.starts_with("https://") {
@@ -206,8 +277,8 @@ impl SocialConfig {
             SocialKind::Github => {
                 // GitHub Enterprise Server: the same paths under its own host, API at /api/v3.
                 let (web, api) = match vars
-                    .get("GITHUB_ENTERPRISE_BASE_URL")
-                    .map(|v| v.trim().trim_end_matches('/'))
+                    .get(&GITHUB_ENTERPRISE_BASE_URL)
+                    .map(|v| v.trim_end_matches('/'))
                     .filter(|v| !v.is_empty())
                 {
                     Some(base) => (base.to_string(), join_url(base, "api/v3")),
@@ -258,12 +329,8 @@ impl SocialConfig {
             callback_url,
             endpoints,
             scopes: scopes.into_iter().map(str::to_string).collect(),
-            allow_account_linking: parse_bool(get("ALLOW_ACCOUNT_LINKING"), false),
-            user_agent: vars
-                .get("GITHUB_ENTERPRISE_USER_AGENT")
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| "Bouncer".into()),
+            allow_account_linking: vars.flag(names.allow_account_linking, false),
+            user_agent: vars.text(&GITHUB_ENTERPRISE_USER_AGENT, "Bouncer"),
             apple_key,
         }))
     }
@@ -278,7 +345,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        SocialConfig::all_from_vars(&vars, allow, "https://chat.example.com")
+        SocialConfig::all_from_vars(Vars::new(&vars), allow, "https://chat.example.com")
     }
 
     #[test]
@@ -359,7 +426,7 @@ mod tests {
         for slash in ["", "/", "//"] {
             let origin = format!("http://127.0.0.1:9{slash}");
             let callback = format!("{slash}oauth/github/callback");
-            let vars: HashMap<String, String> = [
+            let vars: std::collections::HashMap<String, String> = [
                 ("GITHUB_CLIENT_ID", "h"),
                 ("GITHUB_CLIENT_SECRET", "hs"),
                 ("GITHUB_ENDPOINT_ORIGIN", origin.as_str()),
@@ -375,7 +442,8 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
             let enabled =
-                SocialConfig::all_from_vars(&vars, true, "https://chat.example.com").unwrap();
+                SocialConfig::all_from_vars(Vars::new(&vars), true, "https://chat.example.com")
+                    .unwrap();
             assert_eq!(enabled.len(), 3);
             for c in &enabled {
                 assert_single_slashes(c);

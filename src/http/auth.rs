@@ -37,7 +37,7 @@ pub(super) fn session_response(ctx: &AppContext, signed_in: &SignedIn) -> Respon
             &mut headers,
             refresh_token,
             issued.session_expires_at_ms,
-            ctx.config.secure_cookies,
+            ctx.config.sessions.secure_cookies,
         );
     }
     let mut body = json!({
@@ -115,7 +115,7 @@ pub async fn logout(State(ctx): State<Arc<AppContext>>, headers: HeaderMap) -> R
     let refresh = cookies::refresh_token(&headers);
     let signed_out = sign_in::sign_out(&ctx, refresh.as_deref(), bearer_token(&headers)).await?;
     let mut out = HeaderMap::new();
-    cookies::clear_session(&mut out, ctx.config.secure_cookies);
+    cookies::clear_session(&mut out, ctx.config.sessions.secure_cookies);
     let mut body = json!({ "message": "Logout successful" });
     if let Some(url) = signed_out.provider_logout_url {
         body["redirect"] = json!(url);

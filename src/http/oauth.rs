@@ -35,11 +35,11 @@ fn redirect(to: &str, mut headers: HeaderMap) -> Response {
 fn auth_failed(ctx: &AppContext, provider: &str, failure: &SsoFailure) -> Response {
     tracing::warn!(provider, reason = %failure, "sign-in through the identity provider failed");
     let mut headers = HeaderMap::new();
-    cookies::clear_flow_state(&mut headers, ctx.config.secure_cookies);
+    cookies::clear_flow_state(&mut headers, ctx.config.sessions.secure_cookies);
     redirect(
         &format!(
             "{}/login?redirect=false&error=auth_failed",
-            ctx.config.domain_client
+            ctx.config.client.domain_client
         ),
         headers,
     )
@@ -59,7 +59,7 @@ fn to_provider(ctx: &AppContext, provider: &Provider, started: Started) -> Respo
         &mut headers,
         sealed,
         LIFETIME_SECS,
-        ctx.config.secure_cookies,
+        ctx.config.sessions.secure_cookies,
         *provider == Provider::Social(SocialKind::Apple),
     );
     redirect(&started.authorization_url, headers)
@@ -109,17 +109,17 @@ fn checked_callback(
 /// A session from a provider: the session cookie, and the browser sent to the client.
 fn signed_in(ctx: &AppContext, signed_in: &SignedIn) -> Response {
     let mut out = HeaderMap::new();
-    cookies::clear_flow_state(&mut out, ctx.config.secure_cookies);
+    cookies::clear_flow_state(&mut out, ctx.config.sessions.secure_cookies);
     let issued = &signed_in.issued;
     if let Some(refresh_token) = &issued.refresh_token {
         cookies::set_session(
             &mut out,
             refresh_token,
             issued.session_expires_at_ms,
-            ctx.config.secure_cookies,
+            ctx.config.sessions.secure_cookies,
         );
     }
-    redirect(&ctx.config.domain_client, out)
+    redirect(&ctx.config.client.domain_client, out)
 }
 
 fn refused_or_failed(ctx: &AppContext, provider: &Provider, e: ProviderSignInError) -> Response {
@@ -156,7 +156,7 @@ pub async fn error(State(ctx): State<Arc<AppContext>>) -> Response {
     redirect(
         &format!(
             "{}/login?redirect=false&error=auth_failed",
-            ctx.config.domain_client
+            ctx.config.client.domain_client
         ),
         HeaderMap::new(),
     )

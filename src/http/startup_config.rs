@@ -18,7 +18,7 @@ pub fn anonymous_payload(c: &Config) -> Map<String, Value> {
     let mut put = |k: &str, v: Value| {
         p.insert(k.to_string(), v);
     };
-    put("appTitle", json!(c.app_title));
+    put("appTitle", json!(c.client.app_title));
     for kind in SocialKind::ALL {
         let enabled = c.social.iter().any(|s| s.kind == kind);
         put(&format!("{}LoginEnabled", kind.name()), json!(enabled));
@@ -37,12 +37,15 @@ pub fn anonymous_payload(c: &Config) -> Map<String, Value> {
         "openidAutoRedirect",
         json!(openid.is_some_and(|o| o.auto_redirect)),
     );
-    put("serverDomain", json!(c.domain_server));
-    put("emailLoginEnabled", json!(c.allow_email_login));
-    put("registrationEnabled", json!(c.allow_registration));
-    put("socialLoginEnabled", json!(c.allow_social_login));
+    put("serverDomain", json!(c.client.domain_server));
+    put("emailLoginEnabled", json!(c.features.allow_email_login));
+    put("registrationEnabled", json!(c.features.allow_registration));
+    put("socialLoginEnabled", json!(c.features.allow_social_login));
     put("emailEnabled", json!(c.mail.client_email_enabled));
-    put("passwordResetEnabled", json!(c.allow_password_reset));
+    put(
+        "passwordResetEnabled",
+        json!(c.features.allow_password_reset),
+    );
     if c.min_password_length_set {
         put("minPasswordLength", json!(c.min_password_length));
     }
@@ -70,13 +73,13 @@ fn interface(c: &Config) -> Option<Value> {
 
 /// The fields only a signed-in user receives.
 fn authenticated_extras(c: &Config, p: &mut Map<String, Value>) {
-    p.insert("helpAndFaqURL".into(), json!(c.help_and_faq_url));
-    if let Some(footer) = &c.custom_footer {
+    p.insert("helpAndFaqURL".into(), json!(c.client.help_and_faq_url));
+    if let Some(footer) = &c.client.custom_footer {
         p.insert("customFooter".into(), json!(footer));
     }
     p.insert(
         "allowAccountDeletion".into(),
-        json!(c.allow_account_deletion),
+        json!(c.features.allow_account_deletion),
     );
     p.insert("openidReuseTokens".into(), json!(false));
     p.insert(

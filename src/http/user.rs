@@ -64,6 +64,6 @@ pub async fn delete_account(
     let code = Code::from_body(body.token.as_deref(), body.backup_code.as_deref());
     account::delete_account(&ctx, Client::at(ip), &claims.id, code).await?;
     let mut out = axum::http::HeaderMap::new();
-    super::cookies::clear_session(&mut out, ctx.config.secure_cookies);
+    super::cookies::clear_session(&mut out, ctx.config.sessions.secure_cookies);
     Ok((out, Json(json!({ "message": "User deleted" }))).into_response())
 }

@@ -38,7 +38,7 @@ pub async fn delete_account(
     code: Option<Code<'_>>,
 ) -> Result<()> {
     let user = existing_user(ctx, user_id).await?;
-    if !ctx.config.allow_account_deletion && user.role != Role::Admin {
+    if !ctx.config.features.allow_account_deletion && user.role != Role::Admin {
         return Err(Error::Forbidden(
             "You do not have permission to delete this account".into(),
         ));

@@ -19,7 +19,7 @@ pub async fn request_reset(
 ) -> Result<()> {
     refuse_banned(ctx, client.ip, email).await?;
     limit_ip(ctx, &ctx.moderation.limiters.reset_password, client.ip).await?;
-    if !ctx.config.allow_password_reset {
+    if !ctx.config.features.allow_password_reset {
         return Err(Error::PasswordResetDisabled);
     }
     let Some(email) = Email::parse(email.unwrap_or_default()) else {
@@ -63,7 +63,7 @@ pub async fn reset_password(
         client.ip,
     )
     .await?;
-    if !ctx.config.allow_password_reset {
+    if !ctx.config.features.allow_password_reset {
         return Err(Error::PasswordResetDisabled);
     }
     let (Some(user_id), Some(token)) = (form.user_id, form.token) else {

@@ -104,7 +104,7 @@ pub async fn finish(
                 .finish(&callback.code, &callback.flow, &extras)
                 .await?;
             let rules = ExternalRules {
-                may_register: ctx.config.allow_social_registration,
+                may_register: ctx.config.features.allow_social_registration,
                 allow_linking: social.config().allow_account_linking,
             };
             (profile, rules)

@@ -32,7 +32,7 @@ pub async fn register(
         ),
         None => None,
     };
-    if invite.is_none() && !ctx.config.allow_registration {
+    if invite.is_none() && !ctx.config.features.allow_registration {
         return Err(Error::RegistrationDisabled);
     }
     let registration = ctx

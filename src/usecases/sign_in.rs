@@ -25,7 +25,7 @@ pub enum SignIn {
 pub(super) async fn start_session(ctx: &AppContext, user: Arc<User>) -> Result<SignedIn> {
     let issued = ctx.sessions.start(&user).await?;
     Ok(SignedIn {
-        must_enrol_2fa: crate::sessions::must_enrol_2fa(ctx.config.require_2fa, &user),
+        must_enrol_2fa: crate::sessions::must_enrol_2fa(ctx.config.sessions.require_2fa, &user),
         user,
         issued,
     })
@@ -41,7 +41,7 @@ pub async fn sign_in(
 ) -> Result<SignIn> {
     refuse_banned(ctx, client.ip, email).await?;
     limit_ip(ctx, &ctx.moderation.limiters.login, client.ip).await?;
-    if !ctx.config.allow_email_login {
+    if !ctx.config.features.allow_email_login {
         return Err(Error::EmailLoginDisabled);
     }
     let user = ctx.accounts.login(email, password).await?;
@@ -112,7 +112,7 @@ pub async fn refresh(ctx: &AppContext, refresh_token: &str, retry: bool) -> Resu
         .rotate(&claims, refresh_token, &user, retry)
         .await?;
     Ok(SignedIn {
-        must_enrol_2fa: crate::sessions::must_enrol_2fa(ctx.config.require_2fa, &user),
+        must_enrol_2fa: crate::sessions::must_enrol_2fa(ctx.config.sessions.require_2fa, &user),
         user,
         issued,
     })
@@ -137,7 +137,7 @@ pub async fn sign_out(
         .and_then(|t| ctx.sessions.access_claims_ignoring_expiry(t))
         .is_some_and(|c| c.provider == Provider::OpenId.as_str());
     let provider_logout_url = match (from_openid, ctx.openid.as_ref()) {
-        (true, Some(openid)) => openid.end_session_url(&ctx.config.domain_client),
+        (true, Some(openid)) => openid.end_session_url(&ctx.config.client.domain_client),
         _ => None,
     };
     Ok(SignedOut {
