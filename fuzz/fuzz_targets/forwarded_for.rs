@@ -48,7 +48,13 @@ fuzz_target!(|data: &[u8]| {
         .map(|net| net.parse().unwrap())
         .collect();
 
-    let client = resolve(peer, &headers, trust_proxy, &trusted);
+    // As the translator reads them: the printable values, in order.
+    let values: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let client = resolve(peer, &values, trust_proxy, &trusted);
 
     assert_eq!(normalize(client), client, "{client} is not in normal form");
     let peer = normalize(peer);

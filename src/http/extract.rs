@@ -99,7 +99,13 @@ fn client_ip(parts: &Parts, ctx: &AppContext) -> IpAddr {
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-    ctx.moderation.client_ip(peer, &parts.headers)
+    let forwarded_for: Vec<&str> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    ctx.moderation.client_ip(peer, &forwarded_for)
 }
 
 impl FromRequestParts<Arc<AppContext>> for ClientIp {

@@ -4,7 +4,6 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::http::HeaderMap;
 use ipnet::IpNet;
 
 /// IPv4-mapped IPv6 addresses (`::ffff:1.2.3.4`) become plain IPv4.
@@ -36,18 +35,19 @@ fn parse_entry(entry: &str) -> Option<IpAddr> {
 }
 
 /// Walks `X-Forwarded-For` from the right, one hop at a time, while the address in hand is a
-/// trusted proxy and hops remain.
-pub fn resolve(peer: IpAddr, headers: &HeaderMap, trust_proxy: u32, trusted: &[IpNet]) -> IpAddr {
+/// trusted proxy and hops remain. `forwarded_for` holds the values of the request's
+/// `X-Forwarded-For` headers in order (read by the translator; this knows no HTTP types).
+pub fn resolve(
+    peer: IpAddr,
+    forwarded_for: &[&str],
+    trust_proxy: u32,
+    trusted: &[IpNet],
+) -> IpAddr {
     let mut client = normalize(peer);
     if trust_proxy == 0 {
         return client;
     }
-    let forwarded: Vec<&str> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .collect();
+    let forwarded: Vec<&str> = forwarded_for.iter().flat_map(|v| v.split(',')).collect();
     let mut from_right = forwarded.iter().rev();
     for _ in 0..trust_proxy {
         if !trusted.iter().any(|net| net.contains(&client)) {
@@ -73,10 +73,8 @@ mod tests {
             .collect()
     }
 
-    fn xff(value: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert("x-forwarded-for", value.parse().unwrap());
-        h
+    fn xff(value: &str) -> Vec<&str> {
+        vec![value]
     }
 
     fn ip(s: &str) -> IpAddr {
@@ -120,7 +118,7 @@ mod tests {
             ip("203.0.113.7")
         );
         assert_eq!(
-            resolve(ip("127.0.0.1"), &HeaderMap::new(), 1, &trusted()),
+            resolve(ip("127.0.0.1"), &[], 1, &trusted()),
             ip("127.0.0.1")
         );
     }

@@ -96,10 +96,10 @@ impl Moderation {
     }
 
     /// The client IP of a request (see `client_ip`).
-    pub fn client_ip(&self, peer: IpAddr, headers: &axum::http::HeaderMap) -> IpAddr {
+    pub fn client_ip(&self, peer: IpAddr, forwarded_for: &[&str]) -> IpAddr {
         client_ip::resolve(
             peer,
-            headers,
+            forwarded_for,
             self.config.trust_proxy,
             &self.config.trusted_proxies,
         )

@@ -418,3 +418,58 @@ async fn the_gateway_admits_public_paths_tokens_and_refuses_non_browsers() {
     .await;
     assert!(matches!(script, Err(Error::NonBrowser)));
 }
+
+#[tokio::test]
+async fn refresh_rotates_and_a_replayed_token_ends_the_session() {
+    let w = world(&[]).await;
+    w.user("ada@example.com").await;
+    let first = w.signed_in("ada@example.com").await;
+    let old = first.issued.refresh_token.clone().unwrap();
+    let renewed = sign_in::refresh(&w.ctx, &old, false).await.unwrap();
+    let new = renewed.issued.refresh_token.clone().unwrap();
+    assert_ne!(new, old, "every refresh rotates the token");
+    // Past the grace window for tabs refreshing together, the old token is theft.
+    w.clock.advance_ms(60_000);
+    let replayed = sign_in::refresh(&w.ctx, &old, false).await;
+    assert!(matches!(
+        replayed,
+        Err(Error::SessionNotFound { retry: false })
+    ));
+    let after = sign_in::refresh(&w.ctx, &new, false).await;
+    assert!(
+        matches!(after, Err(Error::SessionNotFound { .. })),
+        "the whole session was revoked"
+    );
+    assert!(w
+        .ctx
+        .sessions
+        .authenticate(Some(&renewed.issued.access_token))
+        .is_err());
+}
+
+#[tokio::test]
+async fn failed_logins_ban_the_ip_never_the_account() {
+    let w = world(&[
+        ("LOGIN_MAX", "1"),
+        ("LOGIN_VIOLATION_SCORE", "1"),
+        ("BAN_VIOLATIONS", "true"),
+        ("BAN_INTERVAL", "2"),
+    ])
+    .await;
+    w.user("ada@example.com").await;
+    let attacker = ip("203.0.113.66");
+    let mut last = None;
+    for _ in 0..4 {
+        last = Some(w.sign_in("ada@example.com", "guess", attacker).await);
+    }
+    assert!(
+        matches!(last, Some(Err(Error::Banned))),
+        "the attacker's IP is banned"
+    );
+    // The victim signs in from elsewhere as ever.
+    assert!(matches!(
+        w.sign_in("ada@example.com", PASSWORD, ip("192.0.2.77"))
+            .await,
+        Ok(SignIn::SignedIn(_))
+    ));
+}
