@@ -5,16 +5,16 @@
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// 400 `{"message"}`: a body that is not the JSON the route takes.
+    /// The request is not what the operation takes (a malformed body, a missing field).
     #[error("bad request: {0}")]
     BadRequest(String),
-    /// 413 `{"message"}`: a request body over the limit of Bouncer's own routes.
+    /// A request body over the limit of Bouncer's own routes.
     #[error("request body too large")]
     BodyTooLarge,
-    /// 403 `{"message"}`: the caller may not do this.
+    /// The caller may not do this.
     #[error("forbidden: {0}")]
     Forbidden(String),
-    /// 401 `{"message"}`: missing, expired, tampered or revoked access token.
+    /// No valid access token: missing, expired, tampered with or revoked.
     #[error("unauthorized: {0}")]
     Unauthorized(String),
     #[error("email login is disabled")]
@@ -23,8 +23,7 @@ pub enum Error {
     RegistrationDisabled,
     #[error("email domain is not allowed")]
     DomainNotAllowed,
-    /// 404 `{"message":"<field>: <reason> ..."}`: LibreChat answers validation failures of
-    /// login and registration with 404.
+    /// The submitted fields break the registration rules: `<field>: <reason>`, in zod's order.
     #[error("validation failed: {0}")]
     Validation(String),
     #[error("invalid credentials")]
@@ -37,39 +36,38 @@ pub enum Error {
     AlreadyExists(String),
     #[error("email not verified")]
     EmailNotVerified,
-    /// 400: the registration's invitation token is unknown, expired, used, or for another
-    /// email.
+    /// The registration's invitation token is unknown, expired, used, or for another email.
     #[error("invalid invite token")]
     InvalidInvite,
-    /// 400: every failure of email verification, so the answer tells nothing about accounts.
+    /// Every failure of email verification alike, so it tells nothing about accounts.
     #[error("invalid or expired email verification token")]
     InvalidVerificationToken,
-    /// 400: every failure of a password-reset token.
+    /// Every failure of a password-reset token alike.
     #[error("invalid or expired password reset token")]
     InvalidResetToken,
-    /// 403: `REQUIRE_2FA` is on and this user has not set up 2FA yet; their token reaches only
-    /// the 2FA routes.
+    /// `REQUIRE_2FA` is on and this user has not set up 2FA yet; their token reaches only the
+    /// 2FA routes.
     #[error("two-factor authentication must be set up first")]
     TwoFactorSetupRequired,
-    /// 403 text, as LibreChat's `validatePasswordReset`.
+    /// `ALLOW_PASSWORD_RESET` is off.
     #[error("password reset is disabled")]
     PasswordResetDisabled,
-    /// 400 `{"code":"auth_failed"}`: a reset for an email domain that `allowedDomains` refuses.
+    /// A reset for an email domain that `allowedDomains` refuses.
     #[error("email domain is not allowed for password reset")]
     ResetDomainNotAllowed,
-    /// 403 text: the refresh JWT does not verify (bad signature, expired, malformed).
+    /// The refresh token does not verify (bad signature, expired, malformed).
     #[error("invalid refresh token")]
     RefreshTokenInvalid,
-    /// 401 text (403 with `?retry=true`): no live session for this refresh token.
+    /// No live session for this refresh token; `retry` is the client's second attempt.
     #[error("refresh session not found")]
     SessionNotFound { retry: bool },
-    /// The refresh token names a user that no longer exists: LibreChat redirects to /login.
+    /// The refresh token names a user that no longer exists.
     #[error("refresh token user no longer exists")]
     RefreshUserGone,
-    /// 403: the user or the client IP is banned.
+    /// The user or the client IP is banned.
     #[error("banned")]
     Banned,
-    /// 429 `{"message"}` with the limiter's text.
+    /// Over a limiter, with the limiter's message.
     #[error("rate limited: {0}")]
     RateLimited(String),
     /// A chat message from something that is not a browser (LibreChat's `checkNonBrowser`).
@@ -78,10 +76,10 @@ pub enum Error {
     /// The user already has `CONCURRENT_MESSAGE_MAX` chat messages in flight.
     #[error("too many concurrent chat messages")]
     TooManyConcurrent { limit: u64, score: i64 },
-    /// 503: the database cannot be reached right now.
+    /// The database cannot be reached right now.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
-    /// 500: a bug or an unexpected failure; logged once, never shown.
+    /// A bug or an unexpected failure: logged once where it is put on the wire, never shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
