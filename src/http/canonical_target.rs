@@ -1,4 +1,4 @@
-//! Every request's target is put in canonical form before routing (see `gateway::target`), or
+//! Every request's target is put in canonical form before routing (see `request_target`), or
 //! refused with 400. So Bouncer's own routes, the gateway's decision and the path forwarded
 //! upstream all read one path: `/api//auth/login` is Bouncer's login, never a request that
 //! slips past it to the upstream, and `/assets/..\api` never reaches anything.
