@@ -16,6 +16,7 @@ pub mod mail;
 pub mod moderation;
 pub mod redis_client;
 pub mod request_target;
+pub mod return_to;
 pub mod router;
 pub mod server;
 pub mod sessions;

@@ -152,10 +152,10 @@ async fn a_banned_client_sees_the_ban_before_the_limiter_and_the_switch() {
     w.user("ada@example.com").await;
     let from = ip("198.51.100.7");
     // The limiter comes before the switch: the first attempt reaches the switch...
-    let first = w.sign_in("ada@example.com", PASSWORD, from).await;
+    let first = w.sign_in("ada@example.com", PASSWORD, from.clone()).await;
     assert!(matches!(first, Err(Error::EmailLoginDisabled)));
     // ...the second is over the limit.
-    let second = w.sign_in("ada@example.com", PASSWORD, from).await;
+    let second = w.sign_in("ada@example.com", PASSWORD, from.clone()).await;
     assert!(matches!(second, Err(Error::RateLimited(_))));
     // A ban comes before both.
     w.ctx
@@ -399,6 +399,7 @@ async fn the_gateway_admits_public_paths_tokens_and_refuses_non_browsers() {
         is_post,
         target,
         bearer,
+        browser_session: None,
         user_agent,
         hold_slot: false,
     };
@@ -460,7 +461,10 @@ async fn failed_logins_ban_the_ip_never_the_account() {
     let attacker = ip("203.0.113.66");
     let mut last = None;
     for _ in 0..4 {
-        last = Some(w.sign_in("ada@example.com", "guess", attacker).await);
+        last = Some(
+            w.sign_in("ada@example.com", "guess", attacker.clone())
+                .await,
+        );
     }
     assert!(
         matches!(last, Some(Err(Error::Banned))),
