@@ -14,6 +14,7 @@ pub mod http;
 pub mod ids;
 pub mod mail;
 pub mod moderation;
+pub mod pages;
 pub mod redis_client;
 pub mod request_target;
 pub mod return_to;

@@ -151,3 +151,9 @@ pub async fn sign_out(
         provider_logout_url,
     })
 }
+
+/// Ends the browser session its single-sign-on cookie names (the sign-in pages' sign-out; an
+/// expired cookie still names it).
+pub async fn sign_out_browser(ctx: &AppContext, cookie: Option<&str>) -> Result<()> {
+    ctx.sessions.logout_browser(cookie).await
+}

@@ -164,7 +164,7 @@ async fn a_banned_client_sees_the_ban_before_the_limiter_and_the_switch() {
         .await
         .unwrap();
     let banned = w.sign_in("ada@example.com", PASSWORD, from).await;
-    assert!(matches!(banned, Err(Error::Banned)));
+    assert!(matches!(banned, Err(Error::Banned { .. })));
 }
 
 #[tokio::test]
@@ -187,7 +187,7 @@ async fn a_banned_user_is_refused_from_any_ip_and_loses_every_session() {
     let elsewhere = w
         .sign_in("ada@example.com", PASSWORD, ip("203.0.113.50"))
         .await;
-    assert!(matches!(elsewhere, Err(Error::Banned)));
+    assert!(matches!(elsewhere, Err(Error::Banned { .. })));
 }
 
 #[tokio::test]
@@ -467,7 +467,7 @@ async fn failed_logins_ban_the_ip_never_the_account() {
         );
     }
     assert!(
-        matches!(last, Some(Err(Error::Banned))),
+        matches!(last, Some(Err(Error::Banned { .. }))),
         "the attacker's IP is banned"
     );
     // The victim signs in from elsewhere as ever.
