@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::cookies;
-use super::extract::{bearer_token, ApiJson, ClientIp};
+use super::extract::{bearer_token, ApiJson, ClientIp, UserAgent};
 use crate::accounts::validation::RegistrationInput;
 use crate::accounts::PublicUser;
 use crate::app::AppContext;
@@ -54,11 +54,12 @@ pub(super) fn session_response(ctx: &AppContext, signed_in: &SignedIn) -> Respon
 pub async fn login(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
+    UserAgent(user_agent): UserAgent,
     ApiJson(body): ApiJson<LoginBody>,
 ) -> Result<Response> {
     let outcome = sign_in::sign_in(
         &ctx,
-        Client::at(ip),
+        Client::api(ip, user_agent.as_deref()),
         body.email.as_deref(),
         body.password.as_deref(),
     )

@@ -119,6 +119,23 @@ impl FromRequestParts<Arc<AppContext>> for ClientIp {
     }
 }
 
+/// The `User-Agent` a client sent (kept with the session a sign-in begins).
+pub struct UserAgent(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for UserAgent {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(UserAgent(
+            parts
+                .headers
+                .get(axum::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string),
+        ))
+    }
+}
+
 /// A caller with a valid, unrevoked access token (401 otherwise) who is not banned, by user or
 /// by IP (403): `usecases::access` with `Access::Full`.
 pub struct AuthUser(pub AccessClaims);

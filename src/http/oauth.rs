@@ -106,10 +106,26 @@ fn checked_callback(
     })
 }
 
-/// A session from a provider: the session cookie, and the browser sent to the client.
-fn signed_in(ctx: &AppContext, signed_in: &SignedIn) -> Response {
+/// A session from a provider: the session cookie, and the browser sent to the client (or,
+/// for a flow begun on the sign-in pages, the browser session's cookie and the way back).
+fn signed_in(ctx: &AppContext, signed_in: &SignedIn, return_to: Option<&str>) -> Response {
     let mut out = HeaderMap::new();
     cookies::clear_flow_state(&mut out, ctx.config.sessions.secure_cookies);
+    if let (Some(to), Some(token)) = (return_to, &signed_in.issued.browser_token) {
+        cookies::set_browser_session(
+            &mut out,
+            &ctx.config.pages,
+            token,
+            signed_in.issued.session_expires_at_ms,
+            ctx.config.sessions.secure_cookies,
+        );
+        let to = if signed_in.must_enrol_2fa {
+            format!("{}/account", ctx.config.pages.prefix)
+        } else {
+            to.to_string()
+        };
+        return redirect(&to, out);
+    }
     let issued = &signed_in.issued;
     if let Some(refresh_token) = &issued.refresh_token {
         cookies::set_session(
@@ -130,9 +146,34 @@ fn refused_or_failed(ctx: &AppContext, provider: &Provider, e: ProviderSignInErr
     }
 }
 
-async fn start(ctx: Arc<AppContext>, ip: IpAddr, provider: Provider) -> Response {
+/// `?rd=…` on the start URL: the flow was begun on the sign-in pages' buttons.
+#[derive(Deserialize, Default)]
+pub struct StartParams {
+    rd: Option<String>,
+}
+
+async fn start(
+    ctx: Arc<AppContext>,
+    ip: IpAddr,
+    provider: Provider,
+    params: StartParams,
+) -> Response {
+    // From the pages, the way back is checked now and again never: a return address that
+    // may not be followed becomes the account page.
+    let return_to = params.rd.map(|rd| {
+        crate::return_to::check(&rd, &ctx.config.pages, &ctx.config.client.domain_server)
+            .unwrap_or_else(|| {
+                format!(
+                    "{}{}/account",
+                    ctx.config.client.domain_server, ctx.config.pages.prefix
+                )
+            })
+    });
     match provider_sign_in::begin(&ctx, Client::at(ip), &provider).await {
-        Ok(started) => to_provider(&ctx, &provider, started),
+        Ok(mut started) => {
+            started.flow.return_to = return_to;
+            to_provider(&ctx, &provider, started)
+        }
         Err(e) => refused_or_failed(&ctx, &provider, e),
     }
 }
@@ -145,8 +186,16 @@ async fn callback(
     headers: HeaderMap,
 ) -> Response {
     let checked = checked_callback(&ctx, &provider, params, &headers);
-    match provider_sign_in::finish(&ctx, Client::at(ip), &provider, checked).await {
-        Ok(session) => signed_in(&ctx, &session),
+    let return_to = checked.as_ref().ok().and_then(|c| c.flow.return_to.clone());
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let client = match return_to {
+        Some(_) => Client::browser(ip, user_agent),
+        None => Client::api(ip, user_agent),
+    };
+    match provider_sign_in::finish(&ctx, client, &provider, checked).await {
+        Ok(session) => signed_in(&ctx, &session, return_to.as_deref()),
         Err(e) => refused_or_failed(&ctx, &provider, e),
     }
 }
@@ -162,8 +211,12 @@ pub async fn error(State(ctx): State<Arc<AppContext>>) -> Response {
     )
 }
 
-pub async fn openid_start(State(ctx): State<Arc<AppContext>>, ClientIp(ip): ClientIp) -> Response {
-    start(ctx, ip, Provider::OpenId).await
+pub async fn openid_start(
+    State(ctx): State<Arc<AppContext>>,
+    ClientIp(ip): ClientIp,
+    Query(params): Query<StartParams>,
+) -> Response {
+    start(ctx, ip, Provider::OpenId, params).await
 }
 
 pub async fn openid_callback(
@@ -185,8 +238,10 @@ pub fn social_routes(
     let mut router = router;
     for &kind in kinds {
         let start = get(
-            move |State(ctx): State<Arc<AppContext>>, ClientIp(ip): ClientIp| {
-                start(ctx, ip, Provider::Social(kind))
+            move |State(ctx): State<Arc<AppContext>>,
+                  ClientIp(ip): ClientIp,
+                  Query(params): Query<StartParams>| {
+                start(ctx, ip, Provider::Social(kind), params)
             },
         );
         let callback = if kind == SocialKind::Apple {

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::session_response;
-use super::extract::{ApiJson, ClientIp, EnrollingUser};
+use super::extract::{ApiJson, ClientIp, EnrollingUser, UserAgent};
 use crate::app::AppContext;
 use crate::error::Result;
 use crate::twofactor::Code;
@@ -100,11 +100,12 @@ pub struct VerifyTempBody {
 pub async fn verify_temp(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
+    UserAgent(user_agent): UserAgent,
     ApiJson(body): ApiJson<VerifyTempBody>,
 ) -> Result<Response> {
     let signed_in = sign_in::complete_second_factor(
         &ctx,
-        Client::at(ip),
+        Client::api(ip, user_agent.as_deref()),
         body.temp_token.as_deref(),
         body.code.code(),
     )

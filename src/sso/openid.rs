@@ -177,6 +177,7 @@ impl OpenIdProvider {
                 nonce: Some(nonce.secret().clone()),
                 pkce_verifier,
                 exp: self.clock.now_ms().div_euclid(1000) + LIFETIME_SECS,
+                return_to: None,
             },
         })
     }

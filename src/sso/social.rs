@@ -97,6 +97,7 @@ impl SocialProvider {
                 nonce,
                 pkce_verifier: None,
                 exp: self.clock.now_ms().div_euclid(1000) + LIFETIME_SECS,
+                return_to: None,
             },
         })
     }

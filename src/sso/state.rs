@@ -21,6 +21,10 @@ pub struct FlowState {
     pub nonce: Option<String>,
     pub pkce_verifier: Option<String>,
     pub exp: i64,
+    /// Started from the sign-in pages: the checked address to return to, and the sign-in
+    /// begins a browser session instead of LibreChat's refresh cookie.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_to: Option<String>,
 }
 
 pub struct FlowStateKeys {
@@ -86,6 +90,7 @@ mod tests {
             nonce: Some("n".into()),
             pkce_verifier: None,
             exp: 100,
+            return_to: Some("https://chat.example.com/".into()),
         };
         let sealed = keys.seal(&flow).unwrap();
         assert_eq!(keys.open(&sealed, "openid", "s1", 99_000), Some(flow));

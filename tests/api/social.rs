@@ -369,3 +369,49 @@ async fn an_unverified_address_never_takes_over_an_account_of_the_same_provider(
         1
     );
 }
+
+#[tokio::test]
+async fn a_provider_button_on_the_pages_begins_a_browser_session_and_returns() {
+    let peer = SocialPeer::start().await;
+    peer.set_profile(
+        "github",
+        json!({
+            "id": 77, "login": "grace", "name": "Grace Hopper",
+            "emails": [{"email": "grace@example.com", "primary": true, "verified": true}]
+        }),
+    );
+    let app = app_with(&peer, &[("ALLOW_SOCIAL_REGISTRATION", "true")]).await;
+    let login = app.browser.get(app.url("/ui/login")).send().await.unwrap();
+    let html = login.text().await.unwrap();
+    let href_at = html
+        .find("href=\"/oauth/github?rd=")
+        .expect("a GitHub button");
+    let href = &html[href_at + 6..];
+    let href = href[..href.find('"').unwrap()].replace("&amp;", "&");
+    // A crafted return address is replaced by the account page before the flow starts.
+    for start in [
+        href,
+        "/oauth/github?rd=https%3A%2F%2Fevil.example%2F".to_string(),
+    ] {
+        let started = app.browser.get(app.url(&start)).send().await.unwrap();
+        assert_eq!(started.status(), 302);
+        let at_provider = app.bare.get(location(&started)).send().await.unwrap();
+        let back = url::Url::parse(&location(&at_provider)).unwrap();
+        let path = format!("{}?{}", back.path(), back.query().unwrap());
+        let done = app.browser.get(app.url(&path)).send().await.unwrap();
+        assert_eq!(done.status(), 302);
+        assert!(
+            location(&done).ends_with("/ui/account"),
+            "{}",
+            location(&done)
+        );
+        assert!(!location(&done).contains("evil"), "{}", location(&done));
+        assert!(cookie_value(done.headers(), "bouncer_session").is_some());
+        assert!(cookie_value(done.headers(), "refreshToken").is_none());
+    }
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM sessions WHERE kind = 'browser'", &[])
+            .await,
+        2
+    );
+}
