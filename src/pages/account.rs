@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::extract::rejection::FormRejection;
-use axum::extract::Form;
+use axum::extract::{Form, Query};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
@@ -186,13 +186,20 @@ async fn account_page(
     req.render(status, &page)
 }
 
+#[derive(Deserialize, Default)]
+pub struct AccountQuery {
+    /// `password`: the password was just changed (the page after the new session began).
+    changed: Option<String>,
+}
+
 /// `GET /ui/account`.
-pub async fn page(req: PageRequest) -> Response {
+pub async fn page(req: PageRequest, Query(query): Query<AccountQuery>) -> Response {
     let claims = match signed_in(&req) {
         Ok(c) => c,
         Err(to_login) => return to_login,
     };
-    account_page(&req, &claims, None, None, StatusCode::OK).await
+    let notice = (query.changed.as_deref() == Some("password")).then(|| EN.password_changed.into());
+    account_page(&req, &claims, notice, None, StatusCode::OK).await
 }
 
 /// Reads a signed-in user's form: the user, or the answer to send.
@@ -359,13 +366,28 @@ pub async fn two_factor_confirm(
     )
     .await
     {
-        Ok(()) => req.render(
-            StatusCode::OK,
-            &BackupCodesPage {
-                c: req.chrome(),
-                backup_codes: codes,
-            },
-        ),
+        Ok(()) => {
+            // The session's cookie says 2FA is set up now (it may have been enrolment-only).
+            let mut headers = HeaderMap::new();
+            match account::renew_browser_session(&req.ctx, &claims).await {
+                Ok(cookie) => cookies::set_browser_session(
+                    &mut headers,
+                    &req.ctx.config.pages,
+                    &cookie,
+                    claims.exp.saturating_mul(1000),
+                    req.secure_cookies(),
+                ),
+                Err(e) => tracing::warn!(error = %e, "could not renew the session cookie"),
+            }
+            req.render_with(
+                StatusCode::OK,
+                &BackupCodesPage {
+                    c: req.chrome(),
+                    backup_codes: codes,
+                },
+                headers,
+            )
+        }
         Err(e) => {
             let f = failure(&req, e).await;
             let secret = form.secret.unwrap_or_default();

@@ -84,10 +84,24 @@ fn from_another_site(ctx: &AppContext, headers: &HeaderMap) -> bool {
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("cross-site"));
+    // The pages may also be served on an app's own host (a portal proxying `/ui/`): an
+    // origin on a host the operator allows is one of ours.
     let other_origin = headers.get(ORIGIN).is_some_and(|origin| {
         let own = url::Url::parse(&ctx.config.client.domain_server).map(|u| u.origin());
-        let sent = origin.to_str().ok().map(url::Url::parse);
-        !matches!((own, sent), (Ok(own), Some(Ok(sent))) if sent.origin() == own)
+        let sent = origin.to_str().ok().and_then(|o| url::Url::parse(o).ok());
+        let ours = match (own, sent) {
+            (Ok(own), Some(sent)) => {
+                sent.origin() == own
+                    || (matches!(sent.scheme(), "http" | "https")
+                        && sent.host_str().is_some_and(|h| {
+                            ctx.config
+                                .pages
+                                .redirect_host_allowed(&h.to_ascii_lowercase())
+                        }))
+            }
+            _ => false,
+        };
+        !ours
     });
     cross_site || other_origin
 }

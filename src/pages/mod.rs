@@ -82,7 +82,7 @@ fn secure_headers(mut response: Response, csp: HeaderValue) -> Response {
     );
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(
         "cross-origin-opener-policy",

@@ -60,14 +60,20 @@ pub struct LogoutPage {
 
 fn providers(req: &PageRequest, rd: &str) -> Vec<ProviderButton> {
     let ctx = &req.ctx;
-    let query = if rd.is_empty() {
-        String::new()
-    } else {
+    // Always with a return address: it is what marks the flow as the pages' own.
+    let back = if rd.is_empty() {
         format!(
-            "?rd={}",
-            url::form_urlencoded::byte_serialize(rd.as_bytes()).collect::<String>()
+            "{}{}",
+            ctx.config.client.domain_server,
+            req.path("/account")
         )
+    } else {
+        rd.to_string()
     };
+    let query = format!(
+        "?rd={}",
+        url::form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>()
+    );
     let mut buttons = Vec::new();
     if let Some(openid) = &ctx.config.openid {
         buttons.push(ProviderButton {

@@ -242,6 +242,13 @@ impl Sessions {
         });
     }
 
+    /// A fresh cookie for a live browser session, saying what the user is now (after setting
+    /// up 2FA under `REQUIRE_2FA`, its enrolment-only scope is gone): same session, same end.
+    pub fn renew_browser_cookie(&self, user: &User, current: &AccessClaims) -> Result<String> {
+        let now = self.clock.now_ms();
+        self.sign_browser(user, &current.sid, now, current.exp.saturating_mul(1000))
+    }
+
     /// Ends the browser session a cookie names (signature checked, expiry not: signing out
     /// with an expired cookie works).
     pub async fn logout_browser(&self, cookie: Option<&str>) -> Result<()> {

@@ -107,3 +107,13 @@ pub async fn revoke_session(ctx: &AppContext, user_id: &str, session_id: &str) -
         Err(Error::BadRequest("No such session".into()))
     }
 }
+
+/// A fresh cookie for the browser session `current` names, saying what the user is now (e.g.
+/// no longer enrolment-only once 2FA is set up): the same session, the same end.
+pub async fn renew_browser_session(
+    ctx: &AppContext,
+    current: &crate::sessions::AccessClaims,
+) -> Result<String> {
+    let user = current_user(ctx, &current.id).await?;
+    ctx.sessions.renew_browser_cookie(&user, current)
+}

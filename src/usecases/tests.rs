@@ -477,3 +477,113 @@ async fn failed_logins_ban_the_ip_never_the_account() {
         Ok(SignIn::SignedIn(_))
     ));
 }
+
+fn browser(text: &str) -> Client {
+    Client::browser(
+        text.parse::<IpAddr>().unwrap(),
+        Some("Mozilla/5.0 Firefox/140.0"),
+    )
+}
+
+#[tokio::test]
+async fn a_revoked_browser_session_stays_refused_for_the_sessions_whole_life() {
+    let w = world(&[]).await;
+    w.user("ada@example.com").await;
+    let Ok(SignIn::SignedIn(s)) = w
+        .sign_in("ada@example.com", PASSWORD, browser("192.0.2.9"))
+        .await
+    else {
+        panic!("expected a session");
+    };
+    let cookie = s.issued.browser_token.clone().expect("a browser cookie");
+    assert!(
+        s.issued.refresh_token.is_none(),
+        "no LibreChat refresh cookie"
+    );
+    let client = browser("192.0.2.9");
+    let read =
+        |c: &str| access::authenticate_browser(&w.ctx, &client, Some(c), access::Access::Full);
+    assert_eq!(read(&cookie).unwrap().email, "ada@example.com");
+    // The cookie is no access token, and no access token is a cookie.
+    assert!(w.ctx.sessions.authenticate(Some(&cookie)).is_err());
+    assert!(read(&s.issued.access_token).is_err());
+    // Listed with its device; ended by its owner only.
+    let listed = account::sessions(&w.ctx, &s.user.id).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].kind, "browser");
+    assert_eq!(listed[0].ip.as_deref(), Some("192.0.2.9"));
+    assert!(listed[0].user_agent.as_deref().unwrap().contains("Firefox"));
+    let other = w.user("eve@example.com").await;
+    let sid = listed[0].id.clone();
+    assert!(account::revoke_session(&w.ctx, &other, &sid).await.is_err());
+    assert!(read(&cookie).is_ok(), "another user cannot end it");
+    account::revoke_session(&w.ctx, &s.user.id, &sid)
+        .await
+        .unwrap();
+    assert!(read(&cookie).is_err());
+    // Long after an access token would have expired (15 minutes), still refused: the cookie
+    // itself is valid for the session's 7 days.
+    w.clock.advance_ms(24 * 60 * 60 * 1000);
+    w.ctx.sessions.purge_expired().await.unwrap();
+    assert!(matches!(read(&cookie), Err(Error::Unauthorized(m)) if m == "Session revoked"));
+}
+
+#[tokio::test]
+async fn changing_the_password_needs_the_current_one_and_ends_every_other_session() {
+    let w = world(&[]).await;
+    let id = w.user("ada@example.com").await;
+    let api = w.signed_in("ada@example.com").await;
+    let client = browser("192.0.2.9");
+    let wrong = account::change_password(
+        &w.ctx,
+        client.clone(),
+        &id,
+        Some("not my password"),
+        Some("a brand new password"),
+        Some("a brand new password"),
+    )
+    .await;
+    assert!(matches!(wrong, Err(Error::InvalidCredentials)));
+    let differ = account::change_password(
+        &w.ctx,
+        client.clone(),
+        &id,
+        Some(PASSWORD),
+        Some("a brand new password"),
+        Some("another new password"),
+    )
+    .await;
+    assert!(matches!(differ, Err(Error::Validation(m)) if m.starts_with("confirm_password")));
+    assert!(w
+        .ctx
+        .sessions
+        .authenticate(Some(&api.issued.access_token))
+        .is_ok());
+    let changed = account::change_password(
+        &w.ctx,
+        client.clone(),
+        &id,
+        Some(PASSWORD),
+        Some("a brand new password"),
+        Some("a brand new password"),
+    )
+    .await
+    .unwrap();
+    assert!(w
+        .ctx
+        .sessions
+        .authenticate(Some(&api.issued.access_token))
+        .is_err());
+    let cookie = changed.issued.browser_token.unwrap();
+    assert!(
+        access::authenticate_browser(&w.ctx, &client, Some(&cookie), access::Access::Full).is_ok()
+    );
+    assert!(w
+        .sign_in("ada@example.com", PASSWORD, ip("192.0.2.1"))
+        .await
+        .is_err());
+    assert!(w
+        .sign_in("ada@example.com", "a brand new password", ip("192.0.2.1"))
+        .await
+        .is_ok());
+}

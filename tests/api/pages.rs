@@ -100,7 +100,7 @@ async fn pages_carry_strict_security_headers() {
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     assert!(!csp.contains("unsafe-inline"), "{csp}");
     assert_eq!(headers["x-content-type-options"], "nosniff");
-    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert_eq!(headers["referrer-policy"], "same-origin");
     assert_eq!(headers["x-frame-options"], "DENY");
     assert!(headers["content-type"]
         .to_str()
@@ -164,7 +164,31 @@ async fn a_form_without_this_browsers_token_is_refused() {
         .await
         .unwrap();
     assert_eq!(cross.status(), 403);
+    let opaque = app
+        .browser
+        .post(app.url("/ui/login"))
+        .header("Origin", "null")
+        .form(&stolen)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        opaque.status(),
+        403,
+        "an opaque origin is no origin of ours"
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM sessions", &[]).await, 0);
+    // The browser's own origin (DOMAIN_SERVER's) passes.
+    let own = app
+        .browser
+        .post(app.url("/ui/login"))
+        .header("Origin", "http://localhost:3080")
+        .header("Sec-Fetch-Site", "same-origin")
+        .form(&stolen)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 303);
 }
 
 #[tokio::test]
@@ -405,4 +429,70 @@ async fn two_factor_on_the_account_page_then_the_second_step_at_sign_in() {
         .to_str()
         .unwrap()
         .starts_with("/ui/login"));
+}
+
+#[tokio::test]
+async fn require_2fa_confines_a_page_session_to_setting_it_up() {
+    let app = spawn_app_with(&[("REQUIRE_2FA", "true"), ("TRUSTED_PROXIES", "127.0.0.1/32")]).await;
+    registered(&app, "ada@example.com").await;
+    let ok = sign_in_on_pages(
+        &app,
+        "ada@example.com",
+        PASSWORD,
+        "http://localhost:3080/app",
+    )
+    .await;
+    assert_eq!(ok.status(), 303);
+    assert!(
+        location(&ok).starts_with("/ui/account"),
+        "{}",
+        location(&ok)
+    );
+    let cookie = cookie_value(ok.headers(), "bouncer_session").unwrap();
+    let verify = |cookie: String| {
+        let app = &app;
+        async move {
+            app.bare
+                .get(app.url("/api/auth/verify"))
+                .header("Cookie", format!("bouncer_session={cookie}"))
+                .header("X-Forwarded-Method", "GET")
+                .header("X-Forwarded-Uri", "/app")
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(verify(cookie).await, 403, "enrolment first");
+    let (_, html, csrf) = page(&app.browser, &app.url("/ui/account")).await;
+    assert!(html.contains("id=\"two-factor-setup-form\""), "{html}");
+    assert!(
+        !html.contains("id=\"sessions-section\""),
+        "only the 2FA setup"
+    );
+    let setup = post_form(
+        &app.browser,
+        &app.url("/ui/account/2fa/setup"),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    let html = setup.text().await.unwrap();
+    let secret_at = html.find("id=\"totp-secret\">").unwrap() + 17;
+    let secret = html[secret_at..html[secret_at..].find('<').unwrap() + secret_at].to_string();
+    let bytes = Secret::Encoded(secret.clone()).to_bytes().unwrap();
+    let code = TOTP::new_unchecked(Algorithm::SHA1, 6, 0, 30, bytes)
+        .generate((app.clock.now_ms() / 1000) as u64);
+    let confirm = post_form(
+        &app.browser,
+        &app.url("/ui/account/2fa/confirm"),
+        &[("csrf", &csrf), ("code", &code), ("secret", &secret)],
+    )
+    .await;
+    assert_eq!(confirm.status(), 200);
+    let renewed = cookie_value(confirm.headers(), "bouncer_session").expect("a renewed cookie");
+    assert_eq!(
+        verify(renewed).await,
+        200,
+        "past enrolment, the same session passes"
+    );
 }
