@@ -284,6 +284,11 @@ impl Browser {
             .is_empty()
     }
 
+    /// Every element with this CSS selector.
+    pub async fn find_all(&self, css: &str) -> Vec<fantoccini::elements::Element> {
+        self.client.find_all(Locator::Css(css)).await.unwrap()
+    }
+
     /// The visible text of the element with this CSS selector.
     pub async fn text(&self, css: &str) -> String {
         self.find(css).await.text().await.unwrap()

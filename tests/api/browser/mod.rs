@@ -6,3 +6,6 @@
 mod axe;
 mod harness;
 mod harness_checks;
+mod pages;
+mod portal;
+mod walks;
