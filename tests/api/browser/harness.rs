@@ -321,6 +321,20 @@ impl Browser {
         self.click_and_wait(button).await;
     }
 
+    /// [`Browser::submit`] past the browser's own checks of the fields (`minlength`,
+    /// `required`...), so that what the server answers to a bad value is what is tested.
+    pub async fn submit_unchecked(&self, form: &str) {
+        self.find(form).await;
+        self.client
+            .execute(
+                "document.querySelector(arguments[0]).noValidate = true; return null;",
+                vec![serde_json::json!(form)],
+            )
+            .await
+            .unwrap();
+        self.submit(form).await;
+    }
+
     /// Clicks `element` and waits for the next page to load (the old document is marked, and
     /// the wait is over when a document without the mark is complete).
     pub async fn click_and_wait(&self, element: fantoccini::elements::Element) {

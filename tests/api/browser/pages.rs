@@ -65,6 +65,19 @@ impl Browser {
         assert!(self.has("#notice").await, "{}", self.body_text().await);
     }
 
+    /// The errors the page shows: the page-level alert and the fields' errors, by id, those
+    /// with text only.
+    pub async fn errors_shown(&self) -> Vec<(String, String)> {
+        let mut shown = Vec::new();
+        for element in self.find_all("#form-error, [id$='-error']").await {
+            let text = element.text().await.unwrap().trim().to_string();
+            if !text.is_empty() {
+                shown.push((element.attr("id").await.unwrap().unwrap_or_default(), text));
+            }
+        }
+        shown
+    }
+
     /// The path of the page the browser is on.
     pub async fn path(&self) -> String {
         self.url().await.path().to_string()

@@ -207,12 +207,28 @@ async fn register_verify_and_reset_by_the_mailed_links_in_a_browser() {
     ] {
         browser.fill(field, value).await;
     }
-    browser.submit("#register-form").await;
+    browser.submit_unchecked("#register-form").await;
+    let errors = browser.errors_shown().await;
     assert!(
-        browser.has("#form-error, [id$='-error']").await,
+        !errors.is_empty(),
         "a mismatch is refused: {}",
         browser.body_text().await
     );
+    // A field's error is tied to its input.
+    for (id, _) in &errors {
+        if let Some(field) = id.strip_suffix("-error").filter(|f| *f != "form") {
+            let described = browser
+                .find(&format!("#{field}"))
+                .await
+                .attr("aria-describedby")
+                .await
+                .unwrap();
+            assert!(
+                described.is_some_and(|d| d.split_whitespace().any(|x| x == id)),
+                "#{field} is described by #{id}"
+            );
+        }
+    }
     browser.check_page("register-error").await;
     assert_eq!(
         app.count("SELECT COUNT(*) FROM users", &[]).await,
@@ -297,9 +313,9 @@ async fn register_verify_and_reset_by_the_mailed_links_in_a_browser() {
     browser.check_page("reset").await;
     browser.fill("password", "short").await;
     browser.fill("confirm_password", "short").await;
-    browser.submit("#reset-form").await;
+    browser.submit_unchecked("#reset-form").await;
     assert!(
-        browser.has("#form-error, #password-error").await,
+        !browser.errors_shown().await.is_empty(),
         "a weak password: {}",
         browser.body_text().await
     );
@@ -395,7 +411,7 @@ async fn the_account_page_revokes_another_session_and_changes_the_password() {
     browser.fill("confirm_password", new_password).await;
     browser.submit("#password-form").await;
     assert!(
-        browser.has("#form-error, #current_password-error").await,
+        !browser.errors_shown().await.is_empty(),
         "{}",
         browser.body_text().await
     );
