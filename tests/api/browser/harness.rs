@@ -387,6 +387,34 @@ impl Drop for Browser {
             "DELETE /session/{} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
             self.session_id
         );
-        let _ = stream.read_to_end(&mut Vec::new());
+        // Read the answer's head and body (the driver may keep the connection open).
+        let mut answer = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = stream.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&chunk[..n]);
+            if complete_http_answer(&answer) {
+                break;
+            }
+        }
     }
+}
+
+/// Whether `answer` holds an HTTP answer's whole head and its `Content-Length` body.
+fn complete_http_answer(answer: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(answer);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return false;
+    };
+    let length = head
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().ok())?
+        })
+        .unwrap_or(0);
+    body.len() >= length
 }
