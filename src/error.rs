@@ -64,9 +64,9 @@ pub enum Error {
     /// The refresh token names a user that no longer exists.
     #[error("refresh token user no longer exists")]
     RefreshUserGone,
-    /// The user or the client IP is banned.
+    /// The user or the client IP is banned, until then (ms since the epoch).
     #[error("banned")]
-    Banned,
+    Banned { until_ms: i64 },
     /// Over a limiter, with the limiter's message.
     #[error("rate limited: {0}")]
     RateLimited(String),

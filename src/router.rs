@@ -64,6 +64,8 @@ pub fn router(ctx: Arc<AppContext>) -> Router {
             "/api/auth/verify",
             get(crate::gateway::forward_auth::verify),
         )
+        // The sign-in pages (their own 404 page and security headers).
+        .nest(&ctx.config.pages.prefix, crate::pages::router(&ctx))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .route_layer(middleware::from_fn(body_limit::refuse_declared_oversize))

@@ -272,6 +272,23 @@ impl Accounts {
         Ok(user)
     }
 
+    /// Whether `password` is the user's own (read fresh from the database, not from a cached
+    /// copy). A wrong one, and an account without a password, are `InvalidCredentials`.
+    pub async fn check_password(&self, user: &User, password: &str) -> Result<()> {
+        let stored = store::users::find_by_id(&self.db, &user.id)
+            .await?
+            .and_then(|u| u.password_hash);
+        if password.is_empty() || stored.is_none() {
+            // The same work as a real check, so the answer's timing tells nothing.
+            let _ = self.hasher.verify(password.to_string(), None).await?;
+            return Err(Error::InvalidCredentials);
+        }
+        match self.hasher.verify(password.to_string(), stored).await? {
+            Verification::Match { .. } => Ok(()),
+            _ => Err(Error::InvalidCredentials),
+        }
+    }
+
     /// Replaces a LibreChat bcrypt hash (or a weaker argon2 one) by argon2id after a login
     /// proved the password.
     async fn upgrade_hash(&self, user_id: &str, old: &str, password: &str) -> Result<()> {

@@ -13,6 +13,7 @@ const TABLES: &[&[&Variable]] = &[
     super::openid::VARIABLES,
     super::social::VARIABLES,
     super::gateway::VARIABLES,
+    super::pages::VARIABLES,
 ];
 
 /// Every variable Bouncer reads.

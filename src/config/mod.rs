@@ -9,6 +9,7 @@ mod known;
 pub mod mail;
 pub mod moderation;
 pub mod openid;
+pub mod pages;
 pub mod secrets;
 pub mod server;
 pub mod social;
@@ -132,6 +133,8 @@ pub struct Config {
     pub social: Vec<social::SocialConfig>,
     /// The chat gateway (reverse proxy, forward-auth, message moderation).
     pub gateway: gateway::GatewayConfig,
+    /// The sign-in pages and their single-sign-on cookie.
+    pub pages: pages::PagesConfig,
 }
 
 /// The `ALLOW_*` switches: what users may do.
@@ -308,6 +311,7 @@ impl Config {
         let openid = openid::OpenIdConfig::from_vars(vars, allow_social_login, &domain_server)?;
         let social = social::SocialConfig::all_from_vars(vars, allow_social_login, &domain_server)?;
         let app_title = vars.text(&APP_TITLE, "LibreChat");
+        let pages = pages::PagesConfig::from_vars(vars, &domain_client, &domain_server)?;
 
         Ok(Self {
             host: vars.text(&HOST, "localhost"),
@@ -355,6 +359,7 @@ impl Config {
             openid,
             social,
             gateway: gateway::GatewayConfig::from_vars(vars)?,
+            pages,
         })
     }
 

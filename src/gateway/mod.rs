@@ -56,11 +56,13 @@ pub async fn admit(
     ip: IpAddr,
     hold_slot: bool,
 ) -> Result<Admitted, Response> {
+    let browser_session = crate::http::cookies::browser_session(headers, &ctx.config.pages);
     let request = ChatRequest {
         client: Client::at(ip),
         is_post: method == Method::POST,
         target,
         bearer: bearer_token(headers),
+        browser_session: browser_session.as_deref(),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok()),

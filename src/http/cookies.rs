@@ -6,6 +6,8 @@ use axum::http::{HeaderMap, HeaderValue};
 use cookie::{Cookie, SameSite};
 use time::OffsetDateTime;
 
+use crate::config::pages::PagesConfig;
+
 pub const REFRESH_COOKIE: &str = "refreshToken";
 pub const PROVIDER_COOKIE: &str = "token_provider";
 /// Cookies LibreChat's OpenID mode sets; cleared on logout so an imported browser session
@@ -65,8 +67,61 @@ pub fn refresh_token(headers: &HeaderMap) -> Option<String> {
     request_cookie(headers, REFRESH_COOKIE)
 }
 
+/// The single-sign-on cookie of the sign-in pages (`SESSION_COOKIE_NAME`): `HttpOnly`,
+/// `SameSite=Lax` (it must come along when a portal redirects the browser back to an app),
+/// `Path=/`, on `SESSION_COOKIE_DOMAIN` when set, `Secure` by the same rule as LibreChat's.
+pub fn set_browser_session(
+    headers: &mut HeaderMap,
+    pages: &PagesConfig,
+    value: &str,
+    session_end_ms: i64,
+    secure: bool,
+) {
+    let expires = OffsetDateTime::from_unix_timestamp(session_end_ms.div_euclid(1000))
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    append_browser_cookie(headers, pages, value.to_string(), expires, secure);
+}
+
+pub fn clear_browser_session(headers: &mut HeaderMap, pages: &PagesConfig, secure: bool) {
+    append_browser_cookie(
+        headers,
+        pages,
+        String::new(),
+        OffsetDateTime::UNIX_EPOCH,
+        secure,
+    );
+}
+
+fn append_browser_cookie(
+    headers: &mut HeaderMap,
+    pages: &PagesConfig,
+    value: String,
+    expires: OffsetDateTime,
+    secure: bool,
+) {
+    let mut cookie = Cookie::build((pages.cookie_name.clone(), value))
+        .path("/")
+        .expires(expires)
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(secure)
+        .build();
+    if let Some(domain) = &pages.cookie_domain {
+        cookie.set_domain(domain.clone());
+    }
+    headers.append(
+        SET_COOKIE,
+        HeaderValue::from_str(&cookie.to_string()).expect("cookie is a valid header value"),
+    );
+}
+
+/// The value of the single-sign-on cookie, if the request carries one.
+pub fn browser_session(headers: &HeaderMap, pages: &PagesConfig) -> Option<String> {
+    request_cookie(headers, &pages.cookie_name)
+}
+
 /// The non-empty value of a cookie the request carries.
-fn request_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+pub fn request_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(COOKIE)
         .iter()

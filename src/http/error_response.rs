@@ -110,7 +110,7 @@ impl IntoResponse for Error {
             Error::RefreshUserGone => {
                 (StatusCode::FOUND, [(header::LOCATION, "/login")]).into_response()
             }
-            Error::Banned => json_message(StatusCode::FORBIDDEN, BANNED),
+            Error::Banned { .. } => json_message(StatusCode::FORBIDDEN, BANNED),
             Error::RateLimited(m) => json_message(StatusCode::TOO_MANY_REQUESTS, &m),
             // LibreChat answers 200 with an SSE error frame.
             Error::NonBrowser => sse_error(StatusCode::OK, "Illegal request"),

@@ -125,7 +125,7 @@ pub struct AuthUser(pub AccessClaims);
 
 fn authenticated(parts: &Parts, ctx: &AppContext, access: Access) -> Result<AccessClaims, Error> {
     let client = Client::at(client_ip(parts, ctx));
-    access::authenticate(ctx, client, bearer_token(&parts.headers), access)
+    access::authenticate(ctx, &client, bearer_token(&parts.headers), access)
 }
 
 impl FromRequestParts<Arc<AppContext>> for AuthUser {

@@ -30,18 +30,29 @@ const MAX_CONCURRENT_SENDS: usize = 8;
 /// must not grow memory without bound while the mail server is slow.
 const MAX_QUEUED: usize = 1_000;
 
+/// Whose pages a mailed link opens: LibreChat's web client (`DOMAIN_CLIENT`'s `/verify`,
+/// `/reset-password`) or Bouncer's own sign-in pages (`DOMAIN_SERVER` + `PAGES_PREFIX`), as the
+/// request that caused the mail came from one or the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Links {
+    Client,
+    Pages,
+}
+
 /// A message Bouncer sends, with what its template needs.
 pub enum Notice<'a> {
     VerifyEmail {
         name: &'a str,
         email: &'a str,
         token: &'a str,
+        links: Links,
     },
     ResetRequest {
         name: &'a str,
         email: &'a str,
         user_id: &'a str,
         token: &'a str,
+        links: Links,
     },
     ResetDone {
         name: &'a str,
@@ -59,6 +70,8 @@ pub struct Mailer {
     from: Mailbox,
     app_title: String,
     domain_client: String,
+    /// `DOMAIN_SERVER` + `PAGES_PREFIX`: where the sign-in pages live.
+    pages_base: String,
     token_expiry_minutes: i64,
     clock: Arc<dyn Clock>,
     sending: Semaphore,
@@ -120,6 +133,7 @@ impl Mailer {
             from,
             app_title: config.client.app_title.clone(),
             domain_client: config.client.domain_client.clone(),
+            pages_base: format!("{}{}", config.client.domain_server, config.pages.prefix),
             token_expiry_minutes: (mail.token_expiry_ms / 60_000).max(1),
             clock,
             sending: Semaphore::new(MAX_CONCURRENT_SENDS),
@@ -131,19 +145,25 @@ impl Mailer {
         self.transport.is_some()
     }
 
-    pub fn verify_link(&self, email: &str, token: &str) -> String {
+    pub fn verify_link(&self, email: &str, token: &str, links: Links) -> String {
         let query = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("token", token)
             .append_pair("email", email)
             .finish();
-        format!("{}/verify?{query}", self.domain_client)
+        match links {
+            Links::Client => format!("{}/verify?{query}", self.domain_client),
+            Links::Pages => format!("{}/verify?{query}", self.pages_base),
+        }
     }
 
-    pub fn reset_link(&self, user_id: &str, token: &str) -> String {
-        format!(
-            "{}/reset-password?token={token}&userId={user_id}",
-            self.domain_client
-        )
+    pub fn reset_link(&self, user_id: &str, token: &str, links: Links) -> String {
+        match links {
+            Links::Client => format!(
+                "{}/reset-password?token={token}&userId={user_id}",
+                self.domain_client
+            ),
+            Links::Pages => format!("{}/reset?token={token}&userId={user_id}", self.pages_base),
+        }
     }
 
     pub fn invite_link(&self, token: &str) -> String {
@@ -158,8 +178,13 @@ impl Mailer {
         let app = self.app_title.as_str();
         let minutes = self.token_expiry_minutes;
         let (template, subject, to_name, to_address, values) = match notice {
-            Notice::VerifyEmail { name, email, token } => {
-                let link = self.verify_link(email, token);
+            Notice::VerifyEmail {
+                name,
+                email,
+                token,
+                links,
+            } => {
+                let link = self.verify_link(email, token, *links);
                 let values = json!({ "appName": app, "name": name, "verificationLink": link,
                                      "link": link, "year": year, "expiresInMinutes": minutes });
                 (
@@ -175,8 +200,9 @@ impl Mailer {
                 email,
                 user_id,
                 token,
+                links,
             } => {
-                let link = self.reset_link(user_id, token);
+                let link = self.reset_link(user_id, token, *links);
                 let values = json!({ "appName": app, "name": name, "link": link, "year": year,
                                      "expiresInMinutes": minutes });
                 (
@@ -456,6 +482,7 @@ mod tests {
                 email: "eve@example.com",
                 user_id: "u1",
                 token: "t",
+                links: Links::Pages,
             })
             .unwrap();
         let invite = mailer

@@ -63,19 +63,42 @@ impl IpBans {
     }
 
     fn is_banned(&self, ip: IpAddr, now_ms: i64) -> bool {
+        self.banned_until(ip, now_ms).is_some()
+    }
+
+    /// The end of the longest ban in force that covers `ip`.
+    fn banned_until(&self, ip: IpAddr, now_ms: i64) -> Option<i64> {
         let lengths = match ip {
             IpAddr::V4(_) => &self.v4_lengths,
             IpAddr::V6(_) => &self.v6_lengths,
         };
-        lengths.iter().any(|len| {
-            self.nets
-                .get(&masked(ip, *len))
-                .is_some_and(|until| *until > now_ms)
-        })
+        lengths
+            .iter()
+            .filter_map(|len| self.nets.get(&masked(ip, *len)).copied())
+            .filter(|until| *until > now_ms)
+            .max()
     }
 }
 
 impl BanList {
+    /// When the ban in force on the user ends (a poisoned lock reads as banned for an hour:
+    /// failing closed).
+    pub fn user_banned_until(&self, user_id: &str, now_ms: i64) -> Option<i64> {
+        self.users
+            .read()
+            .map(|m| m.get(user_id).copied().filter(|until| *until > now_ms))
+            .unwrap_or(Some(now_ms + 3_600_000))
+    }
+
+    /// When the longest ban in force that covers `ip` ends.
+    pub fn ip_banned_until(&self, ip: IpAddr, now_ms: i64) -> Option<i64> {
+        let ip = normalize(ip);
+        self.ips
+            .read()
+            .map(|bans| bans.banned_until(ip, now_ms))
+            .unwrap_or(Some(now_ms + 3_600_000))
+    }
+
     pub fn is_user_banned(&self, user_id: &str, now_ms: i64) -> bool {
         self.users
             .read()

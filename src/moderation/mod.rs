@@ -108,12 +108,13 @@ impl Moderation {
     /// `Err(Banned)` when the IP, or the user if given, is banned. Memory only.
     pub fn check(&self, ip: IpAddr, user_id: Option<&str>) -> Result<()> {
         let now = self.clock.now_ms();
-        let banned = self.bans.is_ip_banned(ip, now)
-            || user_id.is_some_and(|id| self.bans.is_user_banned(id, now));
-        if banned {
-            Err(Error::Banned)
-        } else {
-            Ok(())
+        let until = self
+            .bans
+            .ip_banned_until(ip, now)
+            .max(user_id.and_then(|id| self.bans.user_banned_until(id, now)));
+        match until {
+            Some(until_ms) => Err(Error::Banned { until_ms }),
+            None => Ok(()),
         }
     }
 

@@ -20,7 +20,9 @@ use crate::error::{Error, Result};
 use crate::store::users::{Provider, User};
 use crate::store::{self, Db};
 use revocation::RevokedSessions;
-pub use tokens::{AccessClaims, RefreshClaims, TokenError, TokenKeys, TwoFactorTempClaims};
+pub use tokens::{
+    AccessClaims, BrowserClaims, RefreshClaims, TokenError, TokenKeys, TwoFactorTempClaims,
+};
 
 /// After a rotation, the previous refresh token still earns an access token (but no new
 /// refresh token) this long: tabs that refresh at the same moment all present the same token,
@@ -35,13 +37,38 @@ pub const REVOCATION_SYNC_EVERY_MS: u64 = 500;
 /// committed late, stamped with an earlier time, is not missed.
 const REVOCATION_SYNC_OVERLAP_MS: i64 = 60_000;
 
+/// Which cookie a session lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    /// LibreChat's `refreshToken` cookie, rotated on every refresh (the JSON API).
+    Api,
+    /// The sign-in pages' single-sign-on cookie, read by the pages and by forward-auth.
+    Browser,
+}
+
+/// Where a session was begun: shown to its owner on the account page.
+#[derive(Debug, Clone, Copy)]
+pub struct Device<'a> {
+    pub ip: std::net::IpAddr,
+    pub user_agent: Option<&'a str>,
+}
+
+/// Longest user agent kept with a session (the rest is cut off).
+const MAX_USER_AGENT_CHARS: usize = 256;
+
+/// A browser session's `last_used_at` is written at most this often (forward-auth answers
+/// from memory, so it is written in the background).
+const BROWSER_TOUCH_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Tokens handed out by a login or a refresh.
 #[derive(Debug, Clone)]
 pub struct Issued {
     pub access_token: String,
     /// A new refresh token for the cookie; `None` when the presented one was rotated a moment
-    /// ago by a concurrent request, whose answer carries the cookie.
+    /// ago by a concurrent request, whose answer carries the cookie, and for a browser session.
     pub refresh_token: Option<String>,
+    /// The single-sign-on cookie of a browser session.
+    pub browser_token: Option<String>,
     /// Absolute end of the session (cookie `Expires`).
     pub session_expires_at_ms: i64,
 }
@@ -59,6 +86,8 @@ pub struct Sessions {
     changes: Arc<ChangeFeed>,
     /// `REQUIRE_2FA`: users without 2FA get enrolment-only access tokens.
     require_2fa: bool,
+    /// Browser sessions whose `last_used_at` was written a moment ago.
+    touched: moka::sync::Cache<String, ()>,
 }
 
 /// `REQUIRE_2FA` confines local accounts without 2FA to enrolment. OpenID and social sign-ins
@@ -100,6 +129,10 @@ impl Sessions {
             refresh_expiry_ms,
             changes,
             require_2fa,
+            touched: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(BROWSER_TOUCH_EVERY)
+                .build(),
         };
         sessions.sync_revocations().await?;
         Ok(sessions)
@@ -120,25 +153,103 @@ impl Sessions {
     }
 
     /// Starts a session for a user who just proved who they are.
-    pub async fn start(&self, user: &User) -> Result<Issued> {
+    pub async fn start(
+        &self,
+        user: &User,
+        kind: SessionKind,
+        device: Device<'_>,
+    ) -> Result<Issued> {
         let now = self.clock.now_ms();
         let session_id = crate::ids::new_object_id(now);
         let expires_at = now + self.refresh_expiry_ms;
-        let refresh_token = self.sign_refresh(&user.id, &session_id, now, expires_at)?;
+        let (long_lived, store_kind) = match kind {
+            SessionKind::Api => (
+                self.sign_refresh(&user.id, &session_id, now, expires_at)?,
+                store::sessions::API,
+            ),
+            SessionKind::Browser => (
+                self.sign_browser(user, &session_id, now, expires_at)?,
+                store::sessions::BROWSER,
+            ),
+        };
+        let user_agent = device
+            .user_agent
+            .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect::<String>());
+        let ip = device.ip.to_string();
         store::sessions::insert(
             &self.db,
-            &session_id,
-            &user.id,
-            &token_hash(&refresh_token),
-            expires_at,
+            &store::sessions::NewSession {
+                id: &session_id,
+                user_id: &user.id,
+                token_hash: &token_hash(&long_lived),
+                kind: store_kind,
+                user_agent: user_agent.as_deref(),
+                ip: Some(&ip),
+                expires_at,
+            },
             now,
         )
         .await?;
+        let (refresh_token, browser_token) = match kind {
+            SessionKind::Api => (Some(long_lived), None),
+            SessionKind::Browser => (None, Some(long_lived)),
+        };
         Ok(Issued {
             access_token: self.sign_access(user, &session_id, now, expires_at)?,
-            refresh_token: Some(refresh_token),
+            refresh_token,
+            browser_token,
             session_expires_at_ms: expires_at,
         })
+    }
+
+    /// A user's live sessions, newest first (the account page).
+    pub async fn list(&self, user_id: &str) -> Result<Vec<store::sessions::SessionSummary>> {
+        store::sessions::list_for_user(&self.db, user_id, self.clock.now_ms()).await
+    }
+
+    /// The hot path of the pages and of forward-auth by cookie: a browser session cookie's
+    /// signature, expiry and session, in memory only. Its `last_used_at` is written in the
+    /// background, at most every few minutes.
+    pub fn authenticate_browser(&self, cookie: Option<&str>) -> Result<AccessClaims> {
+        let token = cookie.ok_or_else(|| Error::Unauthorized("No auth token".into()))?;
+        let claims = self
+            .keys
+            .verify_browser(token, self.clock.now_ms())
+            .map_err(|e| Error::Unauthorized(e.message().into()))?
+            .identity;
+        if self.revoked.is_revoked(&claims.sid) {
+            return Err(Error::Unauthorized("Session revoked".into()));
+        }
+        self.touch_in_background(&claims.sid);
+        Ok(claims)
+    }
+
+    fn touch_in_background(&self, session_id: &str) {
+        if self.touched.contains_key(session_id) {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        self.touched.insert(session_id.to_string(), ());
+        let db = self.db.clone();
+        let id = session_id.to_string();
+        let now = self.clock.now_ms();
+        runtime.spawn(async move {
+            if let Err(e) = store::sessions::touch(&db, &id, now).await {
+                tracing::debug!(error = %e, "could not record a browser session's last use");
+            }
+        });
+    }
+
+    /// Ends the browser session a cookie names (signature checked, expiry not: signing out
+    /// with an expired cookie works).
+    pub async fn logout_browser(&self, cookie: Option<&str>) -> Result<()> {
+        if let Some(claims) = cookie.and_then(|t| self.keys.browser_claims_ignoring_expiry(t).ok())
+        {
+            self.revoke_session(&claims.identity.sid).await?;
+        }
+        Ok(())
     }
 
     /// Checks a refresh token's signature and expiry. The caller then loads the user it names
@@ -191,6 +302,7 @@ impl Sessions {
                 return Ok(Issued {
                     access_token: self.sign_access(user, &session.id, now, session.expires_at)?,
                     refresh_token: None,
+                    browser_token: None,
                     session_expires_at_ms: session.expires_at,
                 });
             }
@@ -207,6 +319,7 @@ impl Sessions {
                 return Ok(Issued {
                     access_token: self.sign_access(user, &session.id, now, session.expires_at)?,
                     refresh_token: Some(new_token),
+                    browser_token: None,
                     session_expires_at_ms: session.expires_at,
                 });
             }
@@ -234,39 +347,53 @@ impl Sessions {
         Ok(())
     }
 
-    /// Deletes one session and refuses its access tokens from now on.
+    /// Deletes one session and refuses its tokens from now on.
     pub async fn revoke_session(&self, session_id: &str) -> Result<()> {
+        self.revoke(session_id, None).await.map(|_| ())
+    }
+
+    /// Ends one of a user's own sessions (the account page). `false` when the user has no
+    /// such session.
+    pub async fn revoke_own(&self, user_id: &str, session_id: &str) -> Result<bool> {
+        self.revoke(session_id, Some(user_id)).await
+    }
+
+    async fn revoke(&self, session_id: &str, owner: Option<&str>) -> Result<bool> {
         let now = self.clock.now_ms();
-        let until = now + self.session_expiry_ms;
-        if store::sessions::revoke(&self.db, session_id, now, until).await? {
-            self.changes.announce();
+        let floor = now + self.session_expiry_ms;
+        match store::sessions::revoke(&self.db, session_id, owner, now, floor).await? {
+            Some(revoked) => {
+                self.revoked.insert(revoked.id, revoked.until);
+                self.changes.announce();
+                Ok(true)
+            }
+            None => {
+                // Already gone (another instance, an expired row): its tokens stay refused
+                // here for as long as an access token could live, for a caller without owner.
+                if owner.is_none() {
+                    self.revoked.insert(session_id.to_string(), floor);
+                }
+                Ok(false)
+            }
         }
-        self.revoked.insert(session_id.to_string(), until);
-        Ok(())
     }
 
     /// Ends every session of a user (ban, deletion, password change). Returns how many.
     pub async fn revoke_all_for_user(&self, user_id: &str) -> Result<usize> {
         let now = self.clock.now_ms();
-        let until = now + self.session_expiry_ms;
-        let ids = store::sessions::revoke_all_for_user(&self.db, user_id, now, until).await?;
-        for id in &ids {
-            self.revoked.insert(id.clone(), until);
-        }
-        if !ids.is_empty() {
-            self.changes.announce();
-        }
-        Ok(ids.len())
+        let floor = now + self.session_expiry_ms;
+        let revoked = store::sessions::revoke_all_for_user(&self.db, user_id, now, floor).await?;
+        self.revoked_elsewhere(&revoked);
+        Ok(revoked.len())
     }
 
-    /// Refuses at once the access tokens of sessions another service revoked in the
-    /// database (an emailed password reset), and tells the other instances.
-    pub fn revoked_elsewhere(&self, session_ids: &[String]) {
-        let until = self.clock.now_ms() + self.session_expiry_ms;
-        for id in session_ids {
-            self.revoked.insert(id.clone(), until);
+    /// Refuses at once the tokens of sessions another service revoked in the database (an
+    /// emailed password reset), and tells the other instances.
+    pub fn revoked_elsewhere(&self, revoked: &[store::sessions::Revoked]) {
+        for r in revoked {
+            self.revoked.insert(r.id.clone(), r.until);
         }
-        if !session_ids.is_empty() {
+        if !revoked.is_empty() {
             self.changes.announce();
         }
     }
@@ -318,6 +445,23 @@ impl Sessions {
         Ok(sessions)
     }
 
+    /// What an access token (and a browser cookie) says of its user and session.
+    fn identity(&self, user: &User, session_id: &str, now: i64, exp_ms: i64) -> AccessClaims {
+        AccessClaims {
+            id: user.id.clone(),
+            username: user.username.clone(),
+            provider: user.provider.to_string(),
+            email: user.email.clone(),
+            sid: session_id.to_string(),
+            role: Some(user.role.to_string()),
+            scope: must_enrol_2fa(self.require_2fa, user)
+                .then(|| tokens::ENROLMENT_SCOPE.to_string()),
+            name: (!user.name.is_empty()).then(|| user.name.clone()),
+            iat: now.div_euclid(1000),
+            exp: exp_ms.div_euclid(1000),
+        }
+    }
+
     fn sign_access(
         &self,
         user: &User,
@@ -327,19 +471,22 @@ impl Sessions {
     ) -> Result<String> {
         // Never outlive the session itself.
         let exp_ms = (now + self.session_expiry_ms).min(session_end);
-        let claims = AccessClaims {
-            id: user.id.clone(),
-            username: user.username.clone(),
-            provider: user.provider.to_string(),
-            email: user.email.clone(),
-            sid: session_id.to_string(),
-            role: Some(user.role.to_string()),
-            scope: must_enrol_2fa(self.require_2fa, user)
-                .then(|| tokens::ENROLMENT_SCOPE.to_string()),
-            iat: now.div_euclid(1000),
-            exp: exp_ms.div_euclid(1000),
-        };
+        let claims = self.identity(user, session_id, now, exp_ms);
         Ok(self.keys.sign_access(&claims)?)
+    }
+
+    /// A browser session's cookie: the access token's identity, for the session's whole life.
+    fn sign_browser(
+        &self,
+        user: &User,
+        session_id: &str,
+        now: i64,
+        session_end: i64,
+    ) -> Result<String> {
+        Ok(self.keys.sign_browser(&tokens::BrowserClaims {
+            identity: self.identity(user, session_id, now, session_end),
+            typ: tokens::BROWSER_TYP.to_string(),
+        })?)
     }
 
     fn sign_refresh(

@@ -28,9 +28,24 @@ pub struct AccessClaims {
     /// `2fa_enrol` (with `REQUIRE_2FA`): the token reaches only the 2FA enrolment routes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The user's display name, for forward-auth's `Remote-Name`. Not in LibreChat's tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     pub iat: i64,
     pub exp: i64,
 }
+
+/// The single-sign-on cookie of the sign-in pages: the identity of an access token, for the
+/// session's whole life, under a key of its own and with `typ: "browser"`. Forward-auth reads
+/// it without a database round trip; a revoked session's cookie is refused by `sid`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BrowserClaims {
+    #[serde(flatten)]
+    pub identity: AccessClaims,
+    pub typ: String,
+}
+
+pub const BROWSER_TYP: &str = "browser";
 
 /// The scope of an access token that may only enrol in 2FA.
 pub const ENROLMENT_SCOPE: &str = "2fa_enrol";
@@ -96,6 +111,7 @@ pub struct TokenKeys {
     access: KeyPair,
     refresh: KeyPair,
     two_factor_temp: KeyPair,
+    browser: KeyPair,
     validation: Validation,
 }
 
@@ -113,10 +129,16 @@ impl TokenKeys {
         let temp_key = hex::encode(sha2::Sha256::digest(
             format!("bouncer 2fa temp token key\0{access_secret}").as_bytes(),
         ));
+        // The browser cookie lives as long as a refresh token: a key of its own, derived from
+        // the refresh secret, so that neither can pass for the other.
+        let browser_key = hex::encode(sha2::Sha256::digest(
+            format!("bouncer browser session key\0{refresh_secret}").as_bytes(),
+        ));
         Self {
             access: KeyPair::new(access_secret),
             refresh: KeyPair::new(refresh_secret),
             two_factor_temp: KeyPair::new(&temp_key),
+            browser: KeyPair::new(&browser_key),
             validation,
         }
     }
@@ -148,6 +170,28 @@ impl TokenKeys {
             claims,
             &self.access.encoding,
         )?)
+    }
+
+    pub fn sign_browser(&self, claims: &BrowserClaims) -> anyhow::Result<String> {
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &self.browser.encoding,
+        )?)
+    }
+
+    pub fn verify_browser(&self, token: &str, now_ms: i64) -> Result<BrowserClaims, TokenError> {
+        let claims = self.browser_claims_ignoring_expiry(token)?;
+        check_expiry(claims.identity.exp, now_ms)?;
+        Ok(claims)
+    }
+
+    pub fn browser_claims_ignoring_expiry(&self, token: &str) -> Result<BrowserClaims, TokenError> {
+        let claims: BrowserClaims = self.decode(token, &self.browser)?;
+        if claims.typ != BROWSER_TYP {
+            return Err(TokenError::Malformed);
+        }
+        Ok(claims)
     }
 
     pub fn sign_refresh(&self, claims: &RefreshClaims) -> anyhow::Result<String> {
@@ -216,6 +260,7 @@ mod tests {
             sid: "s".into(),
             role: None,
             scope: None,
+            name: None,
             iat: 0,
             exp,
         }
@@ -281,6 +326,32 @@ mod tests {
             k.verify_two_factor_temp(&access_token, 0),
             Err(TokenError::BadSignature)
         );
+    }
+
+    #[test]
+    fn browser_cookies_cross_with_no_other_kind() {
+        let k = keys();
+        let browser = BrowserClaims {
+            identity: access(100),
+            typ: BROWSER_TYP.into(),
+        };
+        let cookie = k.sign_browser(&browser).unwrap();
+        assert_eq!(k.verify_browser(&cookie, 99_999).unwrap(), browser);
+        assert_eq!(k.verify_browser(&cookie, 100_000), Err(TokenError::Expired));
+        assert_eq!(k.verify_access(&cookie, 0), Err(TokenError::BadSignature));
+        assert_eq!(k.verify_refresh(&cookie, 0), Err(TokenError::BadSignature));
+        let access_token = k.sign_access(&access(100)).unwrap();
+        assert_eq!(
+            k.verify_browser(&access_token, 0),
+            Err(TokenError::BadSignature)
+        );
+        // The right key but another purpose is still refused.
+        let other = BrowserClaims {
+            identity: access(100),
+            typ: "access".into(),
+        };
+        let forged = k.sign_browser(&other).unwrap();
+        assert_eq!(k.verify_browser(&forged, 0), Err(TokenError::Malformed));
     }
 
     #[test]

@@ -299,7 +299,7 @@ pub async fn set_password_revoking_sessions(
     new_hash: &str,
     now_ms: i64,
     revoked_until: i64,
-) -> Result<Option<Vec<String>>> {
+) -> Result<Option<Vec<super::sessions::Revoked>>> {
     let mut tx = db.begin().await?;
     let revoked = set_password_in(&mut tx, id, new_hash, now_ms, revoked_until).await?;
     if revoked.is_some() {
@@ -317,7 +317,7 @@ pub async fn reset_password_with_token(
     new_hash: &str,
     now_ms: i64,
     revoked_until: i64,
-) -> Result<Option<Vec<String>>> {
+) -> Result<Option<Vec<super::sessions::Revoked>>> {
     let mut tx = db.begin().await?;
     if !super::email_tokens::consume_in(&mut tx, token_id).await? {
         return Ok(None);
@@ -335,7 +335,7 @@ async fn set_password_in(
     new_hash: &str,
     now_ms: i64,
     revoked_until: i64,
-) -> Result<Option<Vec<String>>> {
+) -> Result<Option<Vec<super::sessions::Revoked>>> {
     let updated = sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
         .bind(id)
         .bind(new_hash)
@@ -417,7 +417,7 @@ pub async fn delete(
     id: &str,
     now_ms: i64,
     revoked_until: i64,
-) -> Result<Option<Vec<String>>> {
+) -> Result<Option<Vec<super::sessions::Revoked>>> {
     let mut tx = db.begin().await?;
     let revoked = super::sessions::revoke_all_in(&mut tx, id, now_ms, revoked_until).await?;
     sqlx::query("DELETE FROM bans WHERE kind = 'user' AND subject = $1")

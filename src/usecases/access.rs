@@ -1,4 +1,4 @@
-//! Who a request's access token names, for every route that needs a signed-in user (the API's
+//! Who a request's access token (or browser session cookie) names, for every route that needs a signed-in user (the API's
 //! extractors and the gateway): a valid, unrevoked token of a user who is not banned, by user
 //! or by IP. Memory only: no database round trip.
 
@@ -18,11 +18,32 @@ pub enum Access {
 
 pub fn authenticate(
     ctx: &AppContext,
-    client: Client,
+    client: &Client,
     bearer: Option<&str>,
     access: Access,
 ) -> Result<AccessClaims> {
     let claims = ctx.sessions.authenticate(bearer)?;
+    admit(ctx, client, claims, access)
+}
+
+/// The same for a browser session's single-sign-on cookie (the sign-in pages, forward-auth
+/// by cookie): the same checks, the same identity.
+pub fn authenticate_browser(
+    ctx: &AppContext,
+    client: &Client,
+    cookie: Option<&str>,
+    access: Access,
+) -> Result<AccessClaims> {
+    let claims = ctx.sessions.authenticate_browser(cookie)?;
+    admit(ctx, client, claims, access)
+}
+
+fn admit(
+    ctx: &AppContext,
+    client: &Client,
+    claims: AccessClaims,
+    access: Access,
+) -> Result<AccessClaims> {
     ctx.moderation.check(client.ip, Some(&claims.id))?;
     if access == Access::Full && claims.scope.is_some() {
         return Err(Error::TwoFactorSetupRequired);

@@ -50,3 +50,60 @@ pub async fn delete_account(
     ctx.accounts.delete(&user.id).await?;
     Ok(())
 }
+
+/// Checks a signed-in user's password again before something that must not be done by
+/// whoever finds an open browser (changing the password, deleting the account on the pages).
+/// Guesses count against the login limiter of the IP.
+pub async fn confirm_password(
+    ctx: &AppContext,
+    client: &Client,
+    user_id: &str,
+    password: Option<&str>,
+) -> Result<Arc<User>> {
+    super::guard::limit_ip(ctx, &ctx.moderation.limiters.login, client.ip).await?;
+    let user = existing_user(ctx, user_id).await?;
+    ctx.accounts
+        .check_password(&user, password.unwrap_or_default())
+        .await?;
+    Ok(user)
+}
+
+/// A new password for a signed-in user who gave the current one: every session ends (the
+/// one asking too) and a new one begins for the asking client.
+pub async fn change_password(
+    ctx: &AppContext,
+    client: Client,
+    user_id: &str,
+    current: Option<&str>,
+    new: Option<&str>,
+    confirm: Option<&str>,
+) -> Result<super::SignedIn> {
+    let user = confirm_password(ctx, &client, user_id, current).await?;
+    let new = new.unwrap_or_default();
+    if confirm != Some(new) {
+        return Err(Error::Validation(
+            "confirm_password: Passwords do not match".into(),
+        ));
+    }
+    ctx.accounts.set_password(&user.id, new).await?;
+    let user = existing_user(ctx, user_id).await?;
+    super::sign_in::start_session(ctx, &client, user).await
+}
+
+/// The user's own live sessions, newest first.
+pub async fn sessions(
+    ctx: &AppContext,
+    user_id: &str,
+) -> Result<Vec<crate::store::sessions::SessionSummary>> {
+    ctx.sessions.list(user_id).await
+}
+
+/// Ends one of the user's own sessions; another user's session id is not found.
+pub async fn revoke_session(ctx: &AppContext, user_id: &str, session_id: &str) -> Result<()> {
+    if ctx.sessions.revoke_own(user_id, session_id).await? {
+        tracing::info!(user_id, session_id, "session signed out by its owner");
+        Ok(())
+    } else {
+        Err(Error::BadRequest("No such session".into()))
+    }
+}

@@ -25,6 +25,9 @@ pub struct ChatRequest<'a> {
     pub target: &'a Target,
     /// The `Authorization: Bearer` token, if any.
     pub bearer: Option<&'a str>,
+    /// The sign-in pages' single-sign-on cookie, if any: read only when there is no Bearer
+    /// token (a browser on a portal behind forward-auth).
+    pub browser_session: Option<&'a str>,
     pub user_agent: Option<&'a str>,
     /// Hold a concurrency slot for a chat message until the response ends (the proxy does;
     /// forward-auth cannot know when the response ends).
@@ -75,7 +78,12 @@ pub async fn admit(ctx: &Arc<AppContext>, request: &ChatRequest<'_>) -> Result<A
     let ip = request.client.ip;
     // A banned IP is refused before its token is looked at.
     ctx.moderation.check(ip, None)?;
-    let claims = access::authenticate(ctx, request.client, request.bearer, Access::Full)?;
+    let claims = match (request.bearer, request.browser_session) {
+        (None, Some(cookie)) => {
+            access::authenticate_browser(ctx, &request.client, Some(cookie), Access::Full)?
+        }
+        (bearer, _) => access::authenticate(ctx, &request.client, bearer, Access::Full)?,
+    };
     if !request.is_post {
         return Ok(Admitted {
             claims: Some(claims),

@@ -45,7 +45,7 @@ pub async fn resend_verification(
     };
     match ctx.accounts.find_by_email(&email).await? {
         Some(user) if !user.email_verified && ctx.mail.configured() => {
-            notices::send_verification_later(ctx, user);
+            notices::send_verification_later(ctx, user, notices::links_for(&client));
         }
         Some(user) if !user.email_verified => tracing::warn!(
             user_id = %user.id,

@@ -24,19 +24,50 @@ pub mod sign_in;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::sessions::Issued;
+use crate::sessions::{Device, Issued, SessionKind};
 use crate::store::users::User;
 
 /// Who is asking, as far as the rules care: the client IP (resolved through the trusted
-/// proxies by the translator).
-#[derive(Debug, Clone, Copy)]
+/// proxies by the translator), its user agent (kept with a session it begins, for the account
+/// page), and which cookie a session begun for it lives in.
+#[derive(Debug, Clone)]
 pub struct Client {
     pub ip: IpAddr,
+    pub user_agent: Option<String>,
+    pub session_kind: SessionKind,
 }
 
 impl Client {
+    /// A client of the JSON API whose user agent is not known.
     pub fn at(ip: IpAddr) -> Self {
-        Self { ip }
+        Self {
+            ip,
+            user_agent: None,
+            session_kind: SessionKind::Api,
+        }
+    }
+
+    /// A client of the JSON API (LibreChat's web client): sessions live in its refresh cookie.
+    pub fn api(ip: IpAddr, user_agent: Option<&str>) -> Self {
+        Self {
+            user_agent: user_agent.map(str::to_string),
+            ..Self::at(ip)
+        }
+    }
+
+    /// A browser on the sign-in pages: sessions live in the single-sign-on cookie.
+    pub fn browser(ip: IpAddr, user_agent: Option<&str>) -> Self {
+        Self {
+            session_kind: SessionKind::Browser,
+            ..Self::api(ip, user_agent)
+        }
+    }
+
+    pub(crate) fn device(&self) -> Device<'_> {
+        Device {
+            ip: self.ip,
+            user_agent: self.user_agent.as_deref(),
+        }
     }
 }
 

@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use crate::accounts::Email;
 use crate::app::AppContext;
-use crate::mail::Notice;
+use crate::mail::{Links, Notice};
 use crate::store::email_tokens::Purpose;
 use crate::store::users::User;
 
 /// Issues a fresh verification token (replacing the previous one) and mails its link.
-pub async fn send_verification(ctx: &AppContext, user: &User) -> anyhow::Result<()> {
+pub async fn send_verification(ctx: &AppContext, user: &User, links: Links) -> anyhow::Result<()> {
     let token = ctx
         .accounts
         .issue_email_token(Purpose::EmailVerification, user)
@@ -21,6 +21,7 @@ pub async fn send_verification(ctx: &AppContext, user: &User) -> anyhow::Result<
             name: &user.name,
             email: &user.email,
             token: &token,
+            links,
         })
         .await?;
     tracing::info!(user_id = %user.id, "verification email sent");
@@ -28,7 +29,7 @@ pub async fn send_verification(ctx: &AppContext, user: &User) -> anyhow::Result<
 }
 
 /// Issues a fresh password-reset token (replacing the previous one) and mails its link.
-pub async fn send_reset_link(ctx: &AppContext, user: &User) -> anyhow::Result<()> {
+pub async fn send_reset_link(ctx: &AppContext, user: &User, links: Links) -> anyhow::Result<()> {
     let token = ctx
         .accounts
         .issue_email_token(Purpose::PasswordReset, user)
@@ -39,24 +40,33 @@ pub async fn send_reset_link(ctx: &AppContext, user: &User) -> anyhow::Result<()
             email: &user.email,
             user_id: &user.id,
             token: &token,
+            links,
         })
         .await?;
     tracing::info!(user_id = %user.id, "password reset email sent");
     Ok(())
 }
 
-pub fn send_verification_later(ctx: &Arc<AppContext>, user: User) {
+pub fn send_verification_later(ctx: &Arc<AppContext>, user: User, links: Links) {
     let task_ctx = ctx.clone();
     ctx.mail.background("verification email", async move {
-        send_verification(&task_ctx, &user).await
+        send_verification(&task_ctx, &user, links).await
     });
 }
 
-pub fn send_reset_link_later(ctx: &Arc<AppContext>, user: User) {
+pub fn send_reset_link_later(ctx: &Arc<AppContext>, user: User, links: Links) {
     let task_ctx = ctx.clone();
     ctx.mail.background("password reset email", async move {
-        send_reset_link(&task_ctx, &user).await
+        send_reset_link(&task_ctx, &user, links).await
     });
+}
+
+/// The links a client's mail carries: the pages' for a browser on the pages.
+pub fn links_for(client: &super::Client) -> Links {
+    match client.session_kind {
+        crate::sessions::SessionKind::Api => Links::Client,
+        crate::sessions::SessionKind::Browser => Links::Pages,
+    }
 }
 
 /// Tells the user their password was reset (so a reset they did not ask for is noticed).

@@ -94,7 +94,7 @@ pub async fn create_user(ctx: &AppContext, new: NewUser) -> Result<CreatedUser> 
     };
     let verification_mail = if !user.email_verified && ctx.mail.configured() {
         // The account cannot log in until verified: the message goes out now.
-        Some(notices::send_verification(ctx, &user).await)
+        Some(notices::send_verification(ctx, &user, crate::mail::Links::Client).await)
     } else {
         None
     };

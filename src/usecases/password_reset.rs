@@ -30,7 +30,7 @@ pub async fn request_reset(
     }
     if let Some(user) = ctx.accounts.find_by_email(&email).await? {
         if ctx.mail.configured() {
-            notices::send_reset_link_later(ctx, user);
+            notices::send_reset_link_later(ctx, user, notices::links_for(&client));
         } else {
             tracing::warn!(
                 user_id = %user.id,

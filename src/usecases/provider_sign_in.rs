@@ -32,7 +32,7 @@ impl From<SsoFailure> for ProviderSignInError {
 type Outcome<T> = Result<T, ProviderSignInError>;
 
 /// The IP ban and the login limiter, on every provider request as on the password login.
-async fn guard(ctx: &AppContext, client: Client) -> Outcome<()> {
+async fn guard(ctx: &AppContext, client: &Client) -> Outcome<()> {
     ctx.moderation
         .check(client.ip, None)
         .map_err(ProviderSignInError::Refused)?;
@@ -47,7 +47,7 @@ fn not_configured() -> SsoFailure {
 
 /// Where to send the browser, and the flow state to keep until the callback.
 pub async fn begin(ctx: &AppContext, client: Client, provider: &Provider) -> Outcome<Started> {
-    guard(ctx, client).await?;
+    guard(ctx, &client).await?;
     Ok(match provider {
         Provider::OpenId => {
             ctx.openid
@@ -80,7 +80,7 @@ pub async fn finish(
     provider: &Provider,
     callback: Result<Callback, SsoFailure>,
 ) -> Outcome<SignedIn> {
-    guard(ctx, client).await?;
+    guard(ctx, &client).await?;
     let callback = callback?;
     let (profile, rules) = match provider {
         Provider::OpenId => {
@@ -115,7 +115,7 @@ pub async fn finish(
     ctx.moderation
         .check(client.ip, Some(&user.id))
         .map_err(ProviderSignInError::Refused)?;
-    let signed_in = start_session(ctx, std::sync::Arc::new(user))
+    let signed_in = start_session(ctx, &client, std::sync::Arc::new(user))
         .await
         .map_err(SsoFailure::Internal)?;
     tracing::info!(user_id = %signed_in.user.id, provider = %profile.provider, "login through the identity provider");

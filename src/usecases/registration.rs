@@ -41,7 +41,7 @@ pub async fn register(
         .await?;
     if let Registration::Created(user) = registration {
         if !user.email_verified {
-            notices::send_verification_later(ctx, *user);
+            notices::send_verification_later(ctx, *user, notices::links_for(&client));
         }
     }
     Ok(())

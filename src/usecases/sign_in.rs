@@ -22,8 +22,15 @@ pub enum SignIn {
 }
 
 /// Starts a session for a user who has proved who they are.
-pub(super) async fn start_session(ctx: &AppContext, user: Arc<User>) -> Result<SignedIn> {
-    let issued = ctx.sessions.start(&user).await?;
+pub(super) async fn start_session(
+    ctx: &AppContext,
+    client: &Client,
+    user: Arc<User>,
+) -> Result<SignedIn> {
+    let issued = ctx
+        .sessions
+        .start(&user, client.session_kind, client.device())
+        .await?;
     Ok(SignedIn {
         must_enrol_2fa: crate::sessions::must_enrol_2fa(ctx.config.sessions.require_2fa, &user),
         user,
@@ -50,7 +57,7 @@ pub async fn sign_in(
         tracing::info!(user_id = %user.id, "password accepted, waiting for the second factor");
         return Ok(SignIn::SecondFactorRequired { temp_token });
     }
-    let signed_in = start_session(ctx, Arc::new(user)).await?;
+    let signed_in = start_session(ctx, &client, Arc::new(user)).await?;
     tracing::info!(user_id = %signed_in.user.id, "login");
     Ok(SignIn::SignedIn(signed_in))
 }
@@ -93,7 +100,7 @@ pub async fn complete_second_factor(
             "Invalid 2FA code or backup code".into(),
         ));
     }
-    let signed_in = start_session(ctx, user).await?;
+    let signed_in = start_session(ctx, &client, user).await?;
     tracing::info!(user_id = %signed_in.user.id, "login with second factor");
     Ok(signed_in)
 }
@@ -143,4 +150,10 @@ pub async fn sign_out(
     Ok(SignedOut {
         provider_logout_url,
     })
+}
+
+/// Ends the browser session its single-sign-on cookie names (the sign-in pages' sign-out; an
+/// expired cookie still names it).
+pub async fn sign_out_browser(ctx: &AppContext, cookie: Option<&str>) -> Result<()> {
+    ctx.sessions.logout_browser(cookie).await
 }

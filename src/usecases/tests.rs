@@ -152,10 +152,10 @@ async fn a_banned_client_sees_the_ban_before_the_limiter_and_the_switch() {
     w.user("ada@example.com").await;
     let from = ip("198.51.100.7");
     // The limiter comes before the switch: the first attempt reaches the switch...
-    let first = w.sign_in("ada@example.com", PASSWORD, from).await;
+    let first = w.sign_in("ada@example.com", PASSWORD, from.clone()).await;
     assert!(matches!(first, Err(Error::EmailLoginDisabled)));
     // ...the second is over the limit.
-    let second = w.sign_in("ada@example.com", PASSWORD, from).await;
+    let second = w.sign_in("ada@example.com", PASSWORD, from.clone()).await;
     assert!(matches!(second, Err(Error::RateLimited(_))));
     // A ban comes before both.
     w.ctx
@@ -164,7 +164,7 @@ async fn a_banned_client_sees_the_ban_before_the_limiter_and_the_switch() {
         .await
         .unwrap();
     let banned = w.sign_in("ada@example.com", PASSWORD, from).await;
-    assert!(matches!(banned, Err(Error::Banned)));
+    assert!(matches!(banned, Err(Error::Banned { .. })));
 }
 
 #[tokio::test]
@@ -187,7 +187,7 @@ async fn a_banned_user_is_refused_from_any_ip_and_loses_every_session() {
     let elsewhere = w
         .sign_in("ada@example.com", PASSWORD, ip("203.0.113.50"))
         .await;
-    assert!(matches!(elsewhere, Err(Error::Banned)));
+    assert!(matches!(elsewhere, Err(Error::Banned { .. })));
 }
 
 #[tokio::test]
@@ -399,6 +399,7 @@ async fn the_gateway_admits_public_paths_tokens_and_refuses_non_browsers() {
         is_post,
         target,
         bearer,
+        browser_session: None,
         user_agent,
         hold_slot: false,
     };
@@ -460,10 +461,13 @@ async fn failed_logins_ban_the_ip_never_the_account() {
     let attacker = ip("203.0.113.66");
     let mut last = None;
     for _ in 0..4 {
-        last = Some(w.sign_in("ada@example.com", "guess", attacker).await);
+        last = Some(
+            w.sign_in("ada@example.com", "guess", attacker.clone())
+                .await,
+        );
     }
     assert!(
-        matches!(last, Some(Err(Error::Banned))),
+        matches!(last, Some(Err(Error::Banned { .. }))),
         "the attacker's IP is banned"
     );
     // The victim signs in from elsewhere as ever.

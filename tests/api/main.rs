@@ -17,6 +17,7 @@ mod moderation;
 mod oidc_peer;
 mod openid;
 mod outage_peer;
+mod pages;
 mod proxies;
 mod raw_http;
 mod refresh;
