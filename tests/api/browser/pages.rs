@@ -12,8 +12,9 @@ use crate::helpers::TestApp;
 /// `PAGES_PREFIX`'s default.
 pub const UI: &str = "/ui";
 
-/// The page error LibreChat answers a wrong email or password with.
-pub const WRONG_CREDENTIALS: &str = "Email or password is incorrect";
+/// The page error for a wrong email or password (the pages' text; the brief had LibreChat's
+/// "Email or password is incorrect").
+pub const WRONG_CREDENTIALS: &str = "Incorrect email or password.";
 
 /// Whether this pass runs the browser walk `test`: every walk runs in the SQLite pass; the
 /// PostgreSQL pass (`BOUNCER_TEST_POSTGRES_URL` set) runs only the walks marked `both`, the

@@ -21,7 +21,7 @@ async fn sign_in_two_factor_backup_code_and_sign_out_in_a_browser() {
     let Some(browser) = Browser::open(test).await else {
         return;
     };
-    let app = spawn_app().await;
+    let app = spawn_app_at_own_origin(&[]).await;
     assert_eq!(
         app.register("Ada Lovelace", "ada@example.com", PASSWORD)
             .await
@@ -182,9 +182,9 @@ async fn register_verify_and_reset_by_the_mailed_links_in_a_browser() {
     };
     let mut smtp = SmtpPeer::start().await;
     let mut vars: Vec<(&str, String)> = smtp.vars();
-    vars.push(("DOMAIN_SERVER", "http://auth.test".into()));
+    vars.push(("ALLOW_PASSWORD_RESET", "true".into()));
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let app = spawn_app_with(&vars).await;
+    let app = spawn_app_at_own_origin(&vars).await;
     // A mailed link, opened on the test's server (the mail names DOMAIN_SERVER).
     let on_app = |link: &str| {
         let url = url::Url::parse(link).unwrap();
@@ -305,7 +305,7 @@ async fn register_verify_and_reset_by_the_mailed_links_in_a_browser() {
     );
     let link = link_in(
         message["text"].as_str().unwrap(),
-        &format!("http://auth.test{UI}/reset?"),
+        &app.url(&format!("{UI}/reset?")),
     );
 
     // The reset page from the link: a weak password is refused, a good one taken.
@@ -361,7 +361,7 @@ async fn the_account_page_revokes_another_session_and_changes_the_password() {
     let Some(browser) = Browser::open(test).await else {
         return;
     };
-    let app = spawn_app().await;
+    let app = spawn_app_at_own_origin(&[]).await;
     // A session elsewhere (the JSON API, as LibreChat's web client signs in).
     let elsewhere = app.signed_in_user("ada@example.com").await;
 
