@@ -165,6 +165,23 @@ pub async fn spawn_app() -> TestApp {
 
 /// Boots the server with these variables over the test defaults.
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    spawn_app_on(None, overrides).await
+}
+
+/// [`spawn_app_with`] with `DOMAIN_SERVER` set to the server's own address (unless overridden):
+/// a real browser sends `Origin` with its form posts, which the pages check against it.
+pub async fn spawn_app_at_own_origin(overrides: &[(&str, &str)]) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let mut vars = vec![("DOMAIN_SERVER", origin.as_str())];
+    vars.extend_from_slice(overrides);
+    spawn_app_on(Some(listener), &vars).await
+}
+
+async fn spawn_app_on(
+    listener: Option<tokio::net::TcpListener>,
+    overrides: &[(&str, &str)],
+) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut vars = base_vars(&dir);
     let postgres = TestPostgres::create().await;
@@ -186,7 +203,10 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     let ctx = AppContext::build(config, clock.clone())
         .await
         .expect("app builds");
-    let base = serve(ctx.clone()).await;
+    let base = match listener {
+        Some(listener) => serve_on(listener, ctx.clone()),
+        None => serve(ctx.clone()).await,
+    };
     TestApp {
         base,
         ctx,
@@ -210,6 +230,11 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
 /// Serves a context on a fresh port; returns its base URL.
 pub async fn serve(ctx: Arc<AppContext>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    serve_on(listener, ctx)
+}
+
+/// Serves a context on `listener`; returns its base URL.
+fn serve_on(listener: tokio::net::TcpListener, ctx: Arc<AppContext>) -> String {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(bouncer::serve(listener, ctx, std::future::pending()));
     format!("http://{addr}")

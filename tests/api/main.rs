@@ -3,6 +3,7 @@
 
 mod attack;
 mod binary;
+mod browser;
 mod cli;
 mod config_endpoint;
 mod email;

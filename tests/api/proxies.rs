@@ -16,7 +16,7 @@ pub enum Family {
     Original,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -24,7 +24,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn listening(port: u16) -> bool {
+pub async fn listening(port: u16) -> bool {
     eventually(|| async {
         tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
@@ -33,7 +33,7 @@ async fn listening(port: u16) -> bool {
     .await
 }
 
-fn quiet(command: &mut Command) -> Child {
+pub fn quiet(command: &mut Command) -> Child {
     command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -153,7 +153,7 @@ impl Drop for Nginx {
     }
 }
 
-fn caddy_binary() -> Option<PathBuf> {
+pub fn caddy_binary() -> Option<PathBuf> {
     ["/usr/bin/caddy", "/usr/local/bin/caddy"]
         .iter()
         .map(PathBuf::from)
