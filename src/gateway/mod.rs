@@ -112,18 +112,21 @@ pub fn set_identity(headers: &mut HeaderMap, claims: Option<&AccessClaims>) {
     put(USER_EMAIL_HEADER, &c.email);
     let role = c.role.as_deref().unwrap_or("USER");
     put(USER_ROLE_HEADER, role);
-    put(
-        REMOTE_USER_HEADER,
-        if c.username.is_empty() {
-            &c.id
-        } else {
-            &c.username
-        },
-    );
+    let user = if c.username.is_empty() {
+        &c.id
+    } else {
+        &c.username
+    };
+    put(REMOTE_USER_HEADER, user);
     put(REMOTE_EMAIL_HEADER, &c.email);
-    if let Some(name) = c.name.as_deref() {
-        put(REMOTE_NAME_HEADER, name);
-    }
+    // Always set, so a proxy that copies it (Caddy's `copy_headers`) always overwrites a
+    // client's copy: the display name, else the user's name above.
+    let name = c
+        .name
+        .as_deref()
+        .filter(|n| HeaderValue::from_str(n).is_ok())
+        .unwrap_or(user);
+    put(REMOTE_NAME_HEADER, name);
     put(REMOTE_GROUPS_HEADER, role);
 }
 
@@ -187,12 +190,14 @@ mod tests {
         assert_eq!(headers["x-auth-user-role"], "ADMIN");
         assert_eq!(headers.get_all("remote-user").iter().count(), 1);
 
-        // No username: the id; no name, or one that is no header value: no Remote-Name at all,
-        // and the client's copy is gone all the same.
+        // No username: the id; no name, or one that is no header value: the user's name
+        // stands in, and the client's copy is gone all the same.
         let mut headers = HeaderMap::new();
         headers.insert("remote-name", "Root".parse().unwrap());
         set_identity(&mut headers, Some(&claims("", Some("Ada\nX-Evil: 1"))));
         assert_eq!(headers["remote-user"], "64a1b2c3d4e5f60718293a4b");
-        assert!(!headers.contains_key("remote-name"), "{headers:?}");
+        assert_eq!(headers["remote-name"], "64a1b2c3d4e5f60718293a4b");
+        set_identity(&mut headers, Some(&claims("ada", None)));
+        assert_eq!(headers["remote-name"], "ada");
     }
 }
