@@ -1,6 +1,7 @@
 //! The gateway's one decision, for the reverse proxy and for forward-auth alike: may this
-//! request go on to the chat backend? A public path, or a valid access token of a user who is
-//! not banned; and for a chat message, the non-browser check, the message limiters and (for the
+//! request go on to the chat backend? A public path, or a valid access token (or browser
+//! session cookie) of a user who is not banned and whose role `ACCESS_RULES` lets through; and
+//! for a chat message, the non-browser check, the message limiters and (for the
 //! proxy) a concurrency slot. All of it in memory: no database round trip.
 
 use std::net::IpAddr;

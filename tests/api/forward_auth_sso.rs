@@ -421,6 +421,7 @@ async fn caddy_sends_browsers_to_sign_in_and_lets_the_cookie_through_with_its_he
         .header("Remote-User", "root")
         .header("Remote-Groups", "ADMIN")
         .header("Remote-Name", "Root")
+        .header("Remote_User", "root")
         .send()
         .await
         .unwrap()
@@ -433,6 +434,10 @@ async fn caddy_sends_browsers_to_sign_in_and_lets_the_cookie_through_with_its_he
     assert_eq!(seen["remote-groups"], "USER");
     assert_eq!(seen["remote-name"], "Test User");
     assert_ne!(seen["remote-user"], "root");
+    assert!(
+        seen.get("remote_user").is_none(),
+        "the README's `request_header -Remote_*`: {seen}"
+    );
 
     let public: Value = app
         .bare

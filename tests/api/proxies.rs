@@ -201,6 +201,7 @@ impl Caddy {
 }}
 http://:{port} {{
   request_header -X_Auth*
+  request_header -Remote_*
   forward_auth {bouncer} {{
     uri /api/auth/verify
     copy_headers X-Auth-User-Id X-Auth-User-Email X-Auth-User-Role Remote-User Remote-Email Remote-Name Remote-Groups
