@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 
 pub const JWT_SECRET: &str = "bench-access-secret-0123456789abcdef0123456789abcdef";
-const JWT_REFRESH_SECRET: &str = "bench-refresh-secret-0123456789abcdef0123456789abcde";
+pub const JWT_REFRESH_SECRET: &str = "bench-refresh-secret-0123456789abcdef0123456789abcde";
 
 /// A child process, killed when dropped.
 pub struct Running {

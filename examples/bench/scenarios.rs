@@ -121,6 +121,22 @@ fn refresh_cookie(headers: &reqwest::header::HeaderMap) -> Option<String> {
         .map(str::to_string)
 }
 
+/// A browser session's cookie for the benchmark user: signed as Bouncer signs it (the key it
+/// derives from `JWT_REFRESH_SECRET`), naming the login's live session, so the server checks it
+/// exactly as a cookie from the sign-in pages (signature, expiry, revocation, bans).
+fn browser_cookie(access_token: &str) -> anyhow::Result<String> {
+    use bouncer::sessions::{BrowserClaims, TokenKeys};
+    let keys = TokenKeys::new(processes::JWT_SECRET, processes::JWT_REFRESH_SECRET);
+    let mut identity = keys
+        .access_claims_ignoring_expiry(access_token)
+        .map_err(|e| anyhow::anyhow!("the benchmark's access token: {}", e.message()))?;
+    identity.exp = identity.iat + 7 * 24 * 3600;
+    keys.sign_browser(&BrowserClaims {
+        identity,
+        typ: bouncer::sessions::tokens::BROWSER_TYP.to_string(),
+    })
+}
+
 async fn register(client: &reqwest::Client, base: &str, email: &str) -> bool {
     client
         .post(format!("{base}/api/auth/register"))
@@ -265,6 +281,40 @@ pub async fn run_all(mode: Mode) -> anyhow::Result<Report> {
         limit: format!("bare HS256 route: {}", latency(&bare)),
         ratio: Some(forward_auth.rate() / bare.rate()),
         value: forward_auth.rate(),
+    });
+    // Forward-auth by the sign-in pages' single-sign-on cookie, as a browser behind Traefik
+    // or Caddy sends it: the same route, the cookie instead of the Bearer token.
+    let cookie = browser_cookie(&token)?;
+    let by_cookie = load::run(AUTH_CONNECTIONS, d, {
+        let client = client.clone();
+        let url = format!("{base}/api/auth/verify");
+        let cookie = format!("bouncer_session={cookie}");
+        Arc::new(move |_| {
+            let request = client
+                .get(&url)
+                .header("Cookie", &cookie)
+                .header("Accept", "text/html")
+                .header("X-Forwarded-Method", "GET")
+                .header("X-Forwarded-Proto", "https")
+                .header("X-Forwarded-Host", "localhost")
+                .header("X-Forwarded-Uri", "/api/convos");
+            Box::pin(async move { request.send().await.is_ok_and(|r| r.status().is_success()) })
+        })
+    })
+    .await;
+    rows.push(Row {
+        scenario: format!(
+            "forward-auth by single-sign-on cookie `GET /api/auth/verify`, {AUTH_CONNECTIONS} connections"
+        ),
+        bouncer: latency(&by_cookie),
+        limit: format!("bare HS256 route: {}", latency(&bare)),
+        ratio: Some(by_cookie.rate() / bare.rate()),
+        // A run where every answer was a redirect (no session) has no number.
+        value: if by_cookie.failed == 0 {
+            by_cookie.rate()
+        } else {
+            0.0
+        },
     });
     let proxy_dir = tempfile::tempdir()?;
     let proxy_db = format!("sqlite://{}/bouncer.db", proxy_dir.path().display());

@@ -11,6 +11,7 @@ variables! {
     MESSAGE_ROUTES: "LibreChat's and OpenAI's chat routes", "`POST` paths that are chat messages (same syntax).";
     NON_BROWSER_EXEMPT_ROUTES: "`/v1/*`", "Message routes where non-browser clients are expected.";
     FORWARD_AUTH_HEADERS: "`forwarded`", "Header family forward-auth reads: `forwarded` or `original`.";
+    ACCESS_RULES: "empty (any signed-in user)", "Which roles may pass, per host and path: `host[/path[*]]=ROLE|ROLE;...`, first match wins.";
 }
 
 /// LibreChat's chat routes and OpenAI's generation routes.
@@ -69,6 +70,99 @@ pub struct GatewayConfig {
     pub non_browser_exempt: Vec<PathPattern>,
     /// `FORWARD_AUTH_HEADERS`: the header family forward-auth reads.
     pub forward_auth_headers: ForwardAuthHeaders,
+    /// `ACCESS_RULES`: which roles may pass where; empty lets any signed-in user through.
+    pub access_rules: Vec<AccessRule>,
+}
+
+/// Which hosts an access rule is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RuleHost {
+    /// `*`: every host.
+    Any,
+    /// One host, lower case, without a port.
+    Named(String),
+}
+
+/// One `ACCESS_RULES` entry: the roles that may reach a host (and path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessRule {
+    pub host: RuleHost,
+    /// Lower case (compared with the lower-cased path); `None`: every path of the host.
+    pub path: Option<PathPattern>,
+    /// As written; compared without regard to case.
+    pub roles: Vec<String>,
+}
+
+impl AccessRule {
+    /// Whether the rule is about this request. `host` is `None` where the host is not
+    /// compared (the reverse proxy); `path` is lower case.
+    pub fn applies(&self, host: Option<&str>, path: &str) -> bool {
+        let host_ok = match (&self.host, host) {
+            (RuleHost::Any, _) | (_, None) => true,
+            (RuleHost::Named(h), Some(host)) => h == host,
+        };
+        host_ok && self.path.as_ref().is_none_or(|p| p.matches(path))
+    }
+
+    pub fn allows(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r.eq_ignore_ascii_case(role))
+    }
+}
+
+/// `ACCESS_RULES`: `host[/path[*]]=ROLE|ROLE`, separated by `;`.
+fn access_rules(raw: &str) -> Result<Vec<AccessRule>, ConfigError> {
+    const EXPECTED: &str = "rules separated by ;, each host[/path[*]]=ROLE|ROLE (host: a name \
+                            without port, or * for every host; the path starts with / and may end \
+                            with * for a prefix; roles: letters, digits, _ and -)";
+    let invalid = |rule: &str| ConfigError::invalid(ACCESS_RULES.name, rule, EXPECTED);
+    raw.split(';')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(|rule| {
+            let (target, roles) = rule.split_once('=').ok_or_else(|| invalid(rule))?;
+            let target = target.trim().to_ascii_lowercase();
+            let (host, path) = match target.find('/') {
+                Some(i) => (&target[..i], Some(&target[i..])),
+                None => (target.as_str(), None),
+            };
+            let host = if host == "*" {
+                RuleHost::Any
+            } else if !host.is_empty()
+                && host.len() <= 253
+                && host.split('.').all(|label| {
+                    !label.is_empty()
+                        && label
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                })
+            {
+                RuleHost::Named(host.to_string())
+            } else {
+                return Err(invalid(rule));
+            };
+            let path = match path {
+                None => None,
+                Some(p)
+                    if !p[..p.len() - 1].contains('*')
+                        && p.bytes().all(|b| b.is_ascii_graphic())
+                        && !p.contains(['?', '#', '\\']) =>
+                {
+                    Some(PathPattern::parse(p))
+                }
+                Some(_) => return Err(invalid(rule)),
+            };
+            let roles: Vec<String> = roles.split('|').map(|r| r.trim().to_string()).collect();
+            let role_ok = |r: &String| {
+                !r.is_empty()
+                    && r.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            };
+            if !roles.iter().all(role_ok) {
+                return Err(invalid(rule));
+            }
+            Ok(AccessRule { host, path, roles })
+        })
+        .collect()
 }
 
 /// A path, or a prefix when it ends with `*`.
@@ -159,6 +253,7 @@ impl GatewayConfig {
                     .to_lowercase(),
             )?,
             forward_auth_headers,
+            access_rules: access_rules(vars.get(&ACCESS_RULES).unwrap_or(""))?,
         })
     }
 }
@@ -245,6 +340,48 @@ mod tests {
                 .forward_auth_headers,
             ForwardAuthHeaders::Forwarded
         );
+    }
+
+    #[test]
+    fn access_rules_parse_strictly_and_the_first_match_wins() {
+        let rules = |raw: &str| {
+            let vars = HashMap::from([("ACCESS_RULES".to_string(), raw.to_string())]);
+            GatewayConfig::from_vars(Vars::new(&vars)).map(|c| c.access_rules)
+        };
+        assert!(rules("").unwrap().is_empty());
+        let r = rules(
+            " Wiki.Example.com/Admin*=ADMIN ; wiki.example.com = ADMIN|Editor;*/reports=ADMIN;",
+        )
+        .unwrap();
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[0].host, RuleHost::Named("wiki.example.com".into()));
+        let first = |host: Option<&str>, path: &str| r.iter().position(|x| x.applies(host, path));
+        assert_eq!(first(Some("wiki.example.com"), "/admin/users"), Some(0));
+        assert_eq!(first(Some("wiki.example.com"), "/page"), Some(1));
+        assert_eq!(first(Some("chat.example.com"), "/reports"), Some(2));
+        assert_eq!(first(Some("chat.example.com"), "/reports/1"), None);
+        assert_eq!(first(Some("chat.example.com"), "/"), None);
+        // Where the host is not compared (the reverse proxy), the path alone decides.
+        assert_eq!(first(None, "/page"), Some(1));
+        assert!(r[1].allows("editor") && r[1].allows("ADMIN") && !r[1].allows("USER"));
+        for bad in [
+            "wiki.example.com",
+            "wiki.example.com=",
+            "=ADMIN",
+            "wiki.example.com:8080=ADMIN",
+            "https://wiki.example.com=ADMIN",
+            "wiki..example.com=ADMIN",
+            "*.example.com=ADMIN",
+            "wiki.example.com/a*b=ADMIN",
+            "wiki.example.com/a?b=ADMIN",
+            "wiki.example.com/a b=ADMIN",
+            "wiki.example.com=ADMIN||USER",
+            "wiki.example.com=ADMIN,USER",
+            "wiki.example.com=AD MIN",
+        ] {
+            let err = rules(bad).unwrap_err().to_string();
+            assert!(err.contains("ACCESS_RULES"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -4,21 +4,35 @@
 //! `X-Forwarded-Uri` (Traefik, Caddy; the default) or `X-Original-Method` / `X-Original-URI`
 //! (nginx). The other family is ignored: proxies pass the client's other headers through, so a
 //! client could add it. The answer is believed only from a `TRUSTED_PROXIES` peer. 200 carries
-//! the identity headers; 400 (a missing, repeated or refused original request), 401, 403 and
-//! 429 refuse.
+//! the identity headers (Bouncer's `X-Auth-User-*` and the `Remote-*` of Authelia and its
+//! peers); 400 (a missing, repeated or refused original request), 401, 403 and 429 refuse.
+//!
+//! The credential is the `Authorization: Bearer` access token or, without one, the sign-in
+//! pages' single-sign-on cookie. A browser without either (the original request's `Accept`
+//! names `text/html`) is sent to sign in: with the `forwarded` family (Traefik, Caddy, which
+//! pass a non-2xx answer on to the browser) a 302 to `<DOMAIN_SERVER><PAGES_PREFIX>/login`
+//! with `rd`, the original URL rebuilt from `X-Forwarded-Proto`, `-Host` and `-Uri` and kept
+//! only if `return_to::check` allows it; with the `original` family (nginx, which turns any
+//! answer but 2xx, 401 and 403 into a 500) a 401, which nginx's `error_page 401 =302 ...`
+//! redirects. Every other refusal (a ban's 403, 429, `ACCESS_RULES`' 403) stays as it is: a
+//! banned user's sessions end with the ban, so their browser is sent to sign in, where the
+//! pages say why; a banned IP gets the 403 itself, a redirect could only loop.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::{admit, set_identity};
+use super::{admit, refusal, set_identity};
 use crate::app::AppContext;
+use crate::config::gateway::ForwardAuthHeaders;
 use crate::error::Error;
 use crate::http::extract::ClientIp;
 use crate::moderation::client_ip::normalize;
+use crate::request_target::Target;
+use crate::usecases::chat_access::Host;
 
 /// The one value of a header, or why there is not exactly one.
 fn only_value<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, Error> {
@@ -59,12 +73,95 @@ pub async fn verify(
         (Ok(t), Ok(m)) => (t, m),
         (Err(e), _) | (_, Err(e)) => return e.into_response(),
     };
-    match admit(&ctx, &method, &target, &headers, ip, false).await {
+    let host = original_host(&headers);
+    let rule_host = host
+        .as_ref()
+        .map_or(Host::Unknown, |(name, _)| Host::Named(name));
+    match admit(&ctx, &method, &target, &headers, ip, false, rule_host).await {
         Ok(admitted) => {
             let mut out = HeaderMap::new();
             set_identity(&mut out, admitted.claims.as_ref());
             (StatusCode::OK, out).into_response()
         }
-        Err(refusal) => refusal,
+        Err(Error::Unauthorized(_))
+            if family == ForwardAuthHeaders::Forwarded && wants_html(&headers) =>
+        {
+            sign_in_redirect(&ctx, &headers, host.as_ref(), &target)
+        }
+        Err(e) => refusal(e, &headers),
+    }
+}
+
+/// Whether the original request came from a browser navigating (`Accept` names `text/html`).
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.to_ascii_lowercase().contains("text/html"))
+}
+
+/// The original request's host as the proxy names it (`X-Forwarded-Host`, exactly one value of
+/// host characters): lower case without the port (for `ACCESS_RULES`), and as sent (for `rd`).
+fn original_host(headers: &HeaderMap) -> Option<(String, String)> {
+    let raw = only_value(headers, "X-Forwarded-Host").ok()?;
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b);
+    if raw.is_empty() || !raw.bytes().all(allowed) {
+        return None;
+    }
+    let lower = raw.to_ascii_lowercase();
+    let name = match lower.strip_prefix('[') {
+        // An IPv6 literal: `[::1]` or `[::1]:8080`.
+        Some(rest) => {
+            let (inside, after) = rest.split_once(']')?;
+            if !(after.is_empty() || after.strip_prefix(':').is_some_and(is_port)) {
+                return None;
+            }
+            format!("[{inside}]")
+        }
+        None => match lower.split_once(':') {
+            Some((name, port)) if is_port(port) => name.to_string(),
+            Some(_) => return None,
+            None => lower,
+        },
+    };
+    Some((name, raw.to_string()))
+}
+
+fn is_port(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 5 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// 302 to the sign-in page, with `rd` when the original URL may be returned to.
+fn sign_in_redirect(
+    ctx: &AppContext,
+    headers: &HeaderMap,
+    host: Option<&(String, String)>,
+    target: &Target,
+) -> Response {
+    let pages = &ctx.config.pages;
+    let own = &ctx.config.client.domain_server;
+    let mut login = format!("{own}{}/login", pages.prefix);
+    let proto = only_value(headers, "X-Forwarded-Proto")
+        .ok()
+        .filter(|p| matches!(*p, "http" | "https"));
+    if let (Some(proto), Some((_, host))) = (proto, host) {
+        let original = format!("{proto}://{host}{}", target.path_and_query());
+        if let Some(rd) = crate::return_to::check(&original, pages, own) {
+            login.push_str("?rd=");
+            login.extend(url::form_urlencoded::byte_serialize(rd.as_bytes()));
+        }
+    }
+    match HeaderValue::from_str(&login) {
+        Ok(location) => (
+            StatusCode::FOUND,
+            [
+                (header::LOCATION, location),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+        )
+            .into_response(),
+        // DOMAIN_SERVER and PAGES_PREFIX are checked at start; this cannot happen.
+        Err(_) => Error::Unauthorized("No auth token".into()).into_response(),
     }
 }

@@ -18,12 +18,12 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::{admit, set_identity};
+use super::{admit, refusal, set_identity};
 use crate::app::AppContext;
 use crate::config::gateway::Upstream;
 use crate::http::extract::ClientIp;
 use crate::request_target::{self as target, Target};
-use crate::usecases::chat_access::Slot;
+use crate::usecases::chat_access::{Host, Slot};
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
 const HOP_BY_HOP: [&str; 9] = [
@@ -52,6 +52,38 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
     for name in HOP_BY_HOP {
         headers.remove(name);
+    }
+}
+
+/// Removes one cookie (Bouncer's single-sign-on cookie: a credential for every app behind the
+/// portal, none of the upstream's business) from the `Cookie` headers, keeping the others as
+/// they were sent.
+fn strip_cookie(headers: &mut HeaderMap, name: &str) {
+    let values: Vec<HeaderValue> = headers.get_all(header::COOKIE).iter().cloned().collect();
+    let named = |pair: &str| pair.split_once('=').map_or(pair, |(n, _)| n).trim() == name;
+    if !values
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|v| v.split(';').any(named)))
+    {
+        return;
+    }
+    headers.remove(header::COOKIE);
+    for value in values {
+        let Ok(text) = value.to_str() else {
+            headers.append(header::COOKIE, value);
+            continue;
+        };
+        let kept: Vec<&str> = text
+            .split(';')
+            .map(str::trim)
+            .filter(|pair| !pair.is_empty() && !named(pair))
+            .collect();
+        if kept.is_empty() {
+            continue;
+        }
+        if let Ok(v) = HeaderValue::from_str(&kept.join("; ")) {
+            headers.append(header::COOKIE, v);
+        }
     }
 }
 
@@ -93,9 +125,19 @@ pub async fn forward(
             Err(why) => return json_error(StatusCode::BAD_REQUEST, &format!("Bad request: {why}")),
         },
     };
-    let admitted = match admit(&ctx, &parts.method, &target, &parts.headers, ip, true).await {
+    let admitted = match admit(
+        &ctx,
+        &parts.method,
+        &target,
+        &parts.headers,
+        ip,
+        true,
+        Host::AnyHost,
+    )
+    .await
+    {
         Ok(admitted) => admitted,
-        Err(refusal) => return refusal,
+        Err(e) => return refusal(e, &parts.headers),
     };
     let Some(uri) = upstream_uri(upstream, &target) else {
         return json_error(StatusCode::BAD_REQUEST, "Bad request: unusable path");
@@ -124,6 +166,7 @@ pub async fn forward(
         None => peer.to_string(),
     };
     strip_hop_by_hop(&mut headers);
+    strip_cookie(&mut headers, &ctx.config.pages.cookie_name);
     set_identity(&mut headers, admitted.claims.as_ref());
     if let Ok(v) = HeaderValue::from_str(&forwarded_for) {
         headers.insert(HeaderName::from_static("x-forwarded-for"), v);
@@ -184,5 +227,42 @@ impl<B: http_body::Body + Unpin> http_body::Body for Holding<B> {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cookies(headers: &HeaderMap) -> Vec<&str> {
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn the_single_sign_on_cookie_stays_here_and_the_others_go_on() {
+        let mut headers = HeaderMap::new();
+        headers.append(
+            header::COOKIE,
+            "a=1; bouncer_session=secret; refreshToken=r"
+                .parse()
+                .unwrap(),
+        );
+        headers.append(header::COOKIE, "bouncer_session=again".parse().unwrap());
+        headers.append(header::COOKIE, "bouncer_session_x=kept".parse().unwrap());
+        strip_cookie(&mut headers, "bouncer_session");
+        assert_eq!(
+            cookies(&headers),
+            ["a=1; refreshToken=r", "bouncer_session_x=kept"]
+        );
+
+        // Without it, the header is left exactly as sent.
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, "b=2;c=3".parse().unwrap());
+        strip_cookie(&mut headers, "bouncer_session");
+        assert_eq!(cookies(&headers), ["b=2;c=3"]);
     }
 }

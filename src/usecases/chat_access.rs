@@ -1,6 +1,7 @@
 //! The gateway's one decision, for the reverse proxy and for forward-auth alike: may this
-//! request go on to the chat backend? A public path, or a valid access token of a user who is
-//! not banned; and for a chat message, the non-browser check, the message limiters and (for the
+//! request go on to the chat backend? A public path, or a valid access token (or browser
+//! session cookie) of a user who is not banned and whose role `ACCESS_RULES` lets through; and
+//! for a chat message, the non-browser check, the message limiters and (for the
 //! proxy) a concurrency slot. All of it in memory: no database round trip.
 
 use std::net::IpAddr;
@@ -32,6 +33,20 @@ pub struct ChatRequest<'a> {
     /// Hold a concurrency slot for a chat message until the response ends (the proxy does;
     /// forward-auth cannot know when the response ends).
     pub hold_slot: bool,
+    /// The host `ACCESS_RULES` are matched with.
+    pub host: Host<'a>,
+}
+
+/// The host of the request, as far as `ACCESS_RULES` go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host<'a> {
+    /// The reverse proxy: one upstream whatever `Host` a client sends, so a rule's host is not
+    /// compared (a client could name another host to slip past a rule) and the path decides.
+    AnyHost,
+    /// Forward-auth: the host the proxy named (`X-Forwarded-Host`), lower case, no port.
+    Named(&'a str),
+    /// Forward-auth without exactly one `X-Forwarded-Host`.
+    Unknown,
 }
 
 /// A request let through.
@@ -84,6 +99,7 @@ pub async fn admit(ctx: &Arc<AppContext>, request: &ChatRequest<'_>) -> Result<A
         }
         (bearer, _) => access::authenticate(ctx, &request.client, bearer, Access::Full)?,
     };
+    check_rules(ctx, request, &claims)?;
     if !request.is_post {
         return Ok(Admitted {
             claims: Some(claims),
@@ -103,6 +119,38 @@ pub async fn admit(ctx: &Arc<AppContext>, request: &ChatRequest<'_>) -> Result<A
         claims: Some(claims),
         slot,
     })
+}
+
+/// `ACCESS_RULES`: the first rule about this host and path names the roles that may pass;
+/// without one, any signed-in user does.
+fn check_rules(ctx: &AppContext, request: &ChatRequest<'_>, claims: &AccessClaims) -> Result<()> {
+    let rules = &ctx.config.gateway.access_rules;
+    if rules.is_empty() {
+        return Ok(());
+    }
+    let host =
+        match request.host {
+            Host::AnyHost => None,
+            Host::Named(h) => Some(h),
+            // Fail closed: a rule for this host could not be found without its name.
+            Host::Unknown => return Err(Error::BadRequest(
+                "forward-auth needs exactly one X-Forwarded-Host header when ACCESS_RULES is set"
+                    .into(),
+            )),
+        };
+    // Compared without regard to case, as Express routes: `/Admin` is `/admin` to many backends.
+    let path = request.target.path().to_ascii_lowercase();
+    let Some(rule) = rules.iter().find(|r| r.applies(host, &path)) else {
+        return Ok(());
+    };
+    let role = claims.role.as_deref().unwrap_or("USER");
+    if rule.allows(role) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(
+            "Your role may not use this address".into(),
+        ))
+    }
 }
 
 /// The rules of a chat message: the non-browser check, the message limiters, the slot.

@@ -402,6 +402,7 @@ async fn the_gateway_admits_public_paths_tokens_and_refuses_non_browsers() {
         browser_session: None,
         user_agent,
         hold_slot: false,
+        host: chat_access::Host::AnyHost,
     };
     let assets = at("/assets/app.js");
     let public = chat_access::admit(&w.ctx, &request(&assets, false, None, None)).await;
@@ -418,6 +419,79 @@ async fn the_gateway_admits_public_paths_tokens_and_refuses_non_browsers() {
     )
     .await;
     assert!(matches!(script, Err(Error::NonBrowser)));
+}
+
+#[tokio::test]
+async fn access_rules_name_the_roles_that_pass_per_host_and_path() {
+    let w = world(&[
+        ("PUBLIC_PATHS", "/assets/*"),
+        (
+            "ACCESS_RULES",
+            "wiki.example.com/admin*=ADMIN; wiki.example.com=ADMIN|USER; */ops*=ADMIN",
+        ),
+    ])
+    .await;
+    w.user("root@example.com").await; // the first user is ADMIN
+    w.user("ada@example.com").await;
+    let admin = w.signed_in("root@example.com").await.issued.access_token;
+    let user = w.signed_in("ada@example.com").await.issued.access_token;
+    let decide = |path: &'static str, host: chat_access::Host<'static>, token: String| {
+        let ctx = w.ctx.clone();
+        async move {
+            let target = request_target::parse(path).unwrap();
+            let request = chat_access::ChatRequest {
+                client: ip("192.0.2.1"),
+                is_post: false,
+                target: &target,
+                bearer: Some(&token),
+                browser_session: None,
+                user_agent: None,
+                hold_slot: false,
+                host,
+            };
+            chat_access::admit(&ctx, &request).await.map(|_| ())
+        }
+    };
+    let wiki = chat_access::Host::Named("wiki.example.com");
+    let chat = chat_access::Host::Named("chat.example.com");
+    assert!(decide("/admin/users", wiki, admin.clone()).await.is_ok());
+    let refused = decide("/Admin/users", wiki, user.clone()).await;
+    assert!(
+        matches!(refused, Err(Error::Forbidden(_))),
+        "case does not slip past"
+    );
+    assert!(decide("/page", wiki, user.clone()).await.is_ok());
+    assert!(
+        decide("/page", chat, user.clone()).await.is_ok(),
+        "unmatched"
+    );
+    assert!(matches!(
+        decide("/ops/x", chat, user.clone()).await,
+        Err(Error::Forbidden(_))
+    ));
+    // The proxy compares no host: the first rule with a matching path decides.
+    assert!(matches!(
+        decide("/admin", chat_access::Host::AnyHost, user.clone()).await,
+        Err(Error::Forbidden(_))
+    ));
+    // Forward-auth that cannot name the host is refused rather than guessed.
+    assert!(matches!(
+        decide("/page", chat_access::Host::Unknown, admin.clone()).await,
+        Err(Error::BadRequest(_))
+    ));
+    // Public paths need no login, so no rule either.
+    let target = request_target::parse("/assets/a.js").unwrap();
+    let public = chat_access::ChatRequest {
+        client: ip("192.0.2.1"),
+        is_post: false,
+        target: &target,
+        bearer: None,
+        browser_session: None,
+        user_agent: None,
+        hold_slot: false,
+        host: chat_access::Host::Unknown,
+    };
+    assert!(chat_access::admit(&w.ctx, &public).await.is_ok());
 }
 
 #[tokio::test]

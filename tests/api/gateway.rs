@@ -426,7 +426,9 @@ async fn forward_auth_behind_a_real_nginx() {
         .send()
         .await
         .unwrap();
-    assert_eq!(refused.status(), 401);
+    // The README's `error_page 401 =302 ...`: nginx sends whoever has no session to sign in.
+    assert_eq!(refused.status(), 302);
+    assert!(location(&refused).starts_with(crate::proxies::SIGN_IN));
     assert_eq!(
         upstream.hits(),
         hits,

@@ -7,6 +7,7 @@ mod browser;
 mod cli;
 mod config_endpoint;
 mod email;
+mod forward_auth_sso;
 mod gateway;
 mod helpers;
 mod log_capture;

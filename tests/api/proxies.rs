@@ -16,6 +16,10 @@ pub enum Family {
     Original,
 }
 
+/// Where the test configurations send a browser to sign in: the test app's `DOMAIN_SERVER`
+/// (the default, `http://localhost:3080`) and `PAGES_PREFIX`.
+pub const SIGN_IN: &str = "http://localhost:3080/ui/login";
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -100,15 +104,26 @@ http {{
       proxy_set_header Content-Length "";
       proxy_set_header {uri} $request_uri;
       proxy_set_header {method} $request_method;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_set_header X-Forwarded-Proto $scheme;
     }}
     location / {{
       auth_request /_bouncer;
+      error_page 401 =302 {SIGN_IN}?rd=$scheme://$http_host$request_uri;
       auth_request_set $auth_user_id $upstream_http_x_auth_user_id;
       auth_request_set $auth_user_email $upstream_http_x_auth_user_email;
       auth_request_set $auth_user_role $upstream_http_x_auth_user_role;
+      auth_request_set $auth_remote_user $upstream_http_remote_user;
+      auth_request_set $auth_remote_email $upstream_http_remote_email;
+      auth_request_set $auth_remote_name $upstream_http_remote_name;
+      auth_request_set $auth_remote_groups $upstream_http_remote_groups;
       proxy_set_header X-Auth-User-Id $auth_user_id;
       proxy_set_header X-Auth-User-Email $auth_user_email;
       proxy_set_header X-Auth-User-Role $auth_user_role;
+      proxy_set_header Remote-User $auth_remote_user;
+      proxy_set_header Remote-Email $auth_remote_email;
+      proxy_set_header Remote-Name $auth_remote_name;
+      proxy_set_header Remote-Groups $auth_remote_groups;
       proxy_pass {upstream};
     }}
   }}
@@ -184,11 +199,12 @@ impl Caddy {
   admin off
   auto_https off
 }}
-http://127.0.0.1:{port} {{
+http://:{port} {{
   request_header -X_Auth*
+  request_header -Remote_*
   forward_auth {bouncer} {{
     uri /api/auth/verify
-    copy_headers X-Auth-User-Id X-Auth-User-Email X-Auth-User-Role
+    copy_headers X-Auth-User-Id X-Auth-User-Email X-Auth-User-Role Remote-User Remote-Email Remote-Name Remote-Groups
   }}
   reverse_proxy {upstream}
 }}

@@ -291,7 +291,12 @@ async fn behind_a_real_nginx_injected_headers_are_not_believed() {
             .send()
             .await
             .unwrap();
-        assert_eq!(spoofed.status(), 401, "{setting}");
+        // Refused: nginx's `error_page 401 =302` sends the client to sign in.
+        assert_eq!(spoofed.status(), 302, "{setting}");
+        assert!(
+            location(&spoofed).starts_with(crate::proxies::SIGN_IN),
+            "{setting}"
+        );
         assert_eq!(upstream.hits(), hits, "{setting}");
         let public = app
             .bare
