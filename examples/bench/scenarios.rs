@@ -121,20 +121,79 @@ fn refresh_cookie(headers: &reqwest::header::HeaderMap) -> Option<String> {
         .map(str::to_string)
 }
 
-/// A browser session's cookie for the benchmark user: signed as Bouncer signs it (the key it
-/// derives from `JWT_REFRESH_SECRET`), naming the login's live session, so the server checks it
-/// exactly as a cookie from the sign-in pages (signature, expiry, revocation, bans).
-fn browser_cookie(access_token: &str) -> anyhow::Result<String> {
-    use bouncer::sessions::{BrowserClaims, TokenKeys};
-    let keys = TokenKeys::new(processes::JWT_SECRET, processes::JWT_REFRESH_SECRET);
-    let mut identity = keys
-        .access_claims_ignoring_expiry(access_token)
-        .map_err(|e| anyhow::anyhow!("the benchmark's access token: {}", e.message()))?;
-    identity.exp = identity.iat + 7 * 24 * 3600;
-    keys.sign_browser(&BrowserClaims {
-        identity,
-        typ: bouncer::sessions::tokens::BROWSER_TYP.to_string(),
+/// A client as a browser on the sign-in pages: it does not follow the 303 after a form.
+fn page_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client")
+}
+
+/// The sign-in form's CSRF cookie and token, read from the page once.
+async fn sign_in_form(client: &reqwest::Client, base: &str) -> anyhow::Result<(String, String)> {
+    let page = client.get(format!("{base}/ui/login")).send().await?;
+    let cookie = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("bouncer_session_csrf="))
+        .and_then(|c| c.split(';').next())
+        .map(str::to_string)
+        .context("no CSRF cookie on the sign-in page")?;
+    let html = page.text().await?;
+    let at = html.find("name=\"csrf\" value=\"").context("no CSRF field")? + 19;
+    let token = html[at..].split('"').next().unwrap_or_default().to_string();
+    Ok((cookie, token))
+}
+
+/// One sign-in on the pages: the form posted as a browser posts it; success is the 303 with
+/// the single-sign-on cookie.
+fn page_login_op(client: &reqwest::Client, base: &str, csrf: &(String, String)) -> Op {
+    let (client, url) = (client.clone(), format!("{base}/ui/login"));
+    let (cookie, token) = csrf.clone();
+    Arc::new(move |_| {
+        let request = client.post(&url).header("Cookie", &cookie).form(&[
+            ("csrf", token.as_str()),
+            ("email", "bench@example.com"),
+            ("password", PASSWORD),
+        ]);
+        Box::pin(async move {
+            request.send().await.is_ok_and(|r| {
+                r.status() == reqwest::StatusCode::SEE_OTHER
+                    && r.headers()
+                        .get_all("set-cookie")
+                        .iter()
+                        .any(|c| c.as_bytes().starts_with(b"bouncer_session="))
+            })
+        })
     })
+}
+
+/// A real single-sign-on cookie for the benchmark user, from a sign-in on the pages.
+async fn browser_cookie(base: &str) -> anyhow::Result<String> {
+    let client = page_client();
+    let (csrf_cookie, token) = sign_in_form(&client, base).await?;
+    let answer = client
+        .post(format!("{base}/ui/login"))
+        .header("Cookie", &csrf_cookie)
+        .form(&[
+            ("csrf", token.as_str()),
+            ("email", "bench@example.com"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await?;
+    answer
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("bouncer_session="))
+        .and_then(|c| c.split(';').next())
+        .and_then(|c| c.strip_prefix("bouncer_session="))
+        .map(str::to_string)
+        .context("no single-sign-on cookie after signing in on the pages")
 }
 
 async fn register(client: &reqwest::Client, base: &str, email: &str) -> bool {
@@ -284,7 +343,7 @@ pub async fn run_all(mode: Mode) -> anyhow::Result<Report> {
     });
     // Forward-auth by the sign-in pages' single-sign-on cookie, as a browser behind Traefik
     // or Caddy sends it: the same route, the cookie instead of the Bearer token.
-    let cookie = browser_cookie(&token)?;
+    let cookie = browser_cookie(&base).await?;
     let by_cookie = load::run(AUTH_CONNECTIONS, d, {
         let client = client.clone();
         let url = format!("{base}/api/auth/verify");
@@ -413,6 +472,27 @@ pub async fn run_all(mode: Mode) -> anyhow::Result<Report> {
         limit: format!("unloaded p99 {:.2} ms (above)", auth.quantile_ms(0.99)),
         ratio: None,
         value: probe.quantile_ms(0.99),
+    });
+
+    // Sign-ins on the pages: the same hash work, plus the form, the CSRF check, the page and
+    // the browser session.
+    let page_client = page_client();
+    let csrf = sign_in_form(&page_client, &base).await?;
+    let page_logins = load::run(2 * cores, d, page_login_op(&page_client, &base, &csrf)).await;
+    rows.push(Row {
+        scenario: format!("sign-in on the pages `POST /ui/login`, {} connections, SQLite", 2 * cores),
+        bouncer: format!(
+            "{:.1} sign-ins/s (p99 {:.0} ms)",
+            page_logins.rate(),
+            page_logins.quantile_ms(0.99)
+        ),
+        limit: format!("hash limit {hash_limit:.1}/s"),
+        ratio: Some(page_logins.rate() / hash_limit),
+        value: if page_logins.failed == 0 {
+            page_logins.rate()
+        } else {
+            0.0
+        },
     });
 
     // Registrations.

@@ -274,7 +274,8 @@ async fn portal_walk(browser: &Browser, app: &TestApp, front: &str, crafted: &st
     assert_eq!(identity["Remote-Email"], "ada@example.com", "{identity}");
     assert_eq!(identity["X-Auth-User-Id"], user_id.as_str(), "{identity}");
     assert_eq!(identity["Remote-Name"], "Test User", "{identity}");
-    assert_eq!(identity["Remote-Groups"], "USER", "{identity}");
+    // The first account of a server is its administrator (LibreChat's rule).
+    assert_eq!(identity["Remote-Groups"], "ADMIN", "{identity}");
     assert!(
         !identity["Remote-User"].as_str().unwrap().is_empty(),
         "{identity}"
