@@ -142,7 +142,10 @@ async fn sign_in_form(client: &reqwest::Client, base: &str) -> anyhow::Result<(S
         .map(str::to_string)
         .context("no CSRF cookie on the sign-in page")?;
     let html = page.text().await?;
-    let at = html.find("name=\"csrf\" value=\"").context("no CSRF field")? + 19;
+    let at = html
+        .find("name=\"csrf\" value=\"")
+        .context("no CSRF field")?
+        + 19;
     let token = html[at..].split('"').next().unwrap_or_default().to_string();
     Ok((cookie, token))
 }
@@ -480,7 +483,10 @@ pub async fn run_all(mode: Mode) -> anyhow::Result<Report> {
     let csrf = sign_in_form(&page_client, &base).await?;
     let page_logins = load::run(2 * cores, d, page_login_op(&page_client, &base, &csrf)).await;
     rows.push(Row {
-        scenario: format!("sign-in on the pages `POST /ui/login`, {} connections, SQLite", 2 * cores),
+        scenario: format!(
+            "sign-in on the pages `POST /ui/login`, {} connections, SQLite",
+            2 * cores
+        ),
         bouncer: format!(
             "{:.1} sign-ins/s (p99 {:.0} ms)",
             page_logins.rate(),

@@ -88,6 +88,19 @@ pub async fn verify(
         {
             sign_in_redirect(&ctx, &headers, host.as_ref(), &target)
         }
+        // Signed in on the pages but `REQUIRE_2FA` asks for 2FA first: to its setup.
+        Err(Error::TwoFactorSetupRequired)
+            if family == ForwardAuthHeaders::Forwarded && wants_html(&headers) =>
+        {
+            let account = format!(
+                "{}{}/account",
+                ctx.config.client.domain_server, ctx.config.pages.prefix
+            );
+            match HeaderValue::from_str(&account) {
+                Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
+                Err(_) => refusal(Error::TwoFactorSetupRequired, &headers),
+            }
+        }
         Err(e) => refusal(e, &headers),
     }
 }

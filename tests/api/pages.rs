@@ -463,7 +463,20 @@ async fn require_2fa_confines_a_page_session_to_setting_it_up() {
                 .status()
         }
     };
-    assert_eq!(verify(cookie).await, 403, "enrolment first");
+    assert_eq!(verify(cookie.clone()).await, 403, "enrolment first");
+    // A browser behind Traefik or Caddy is sent to set it up.
+    let to_setup = app
+        .bare
+        .get(app.url("/api/auth/verify"))
+        .header("Cookie", format!("bouncer_session={cookie}"))
+        .header("Accept", "text/html")
+        .header("X-Forwarded-Method", "GET")
+        .header("X-Forwarded-Uri", "/app")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(to_setup.status(), 302);
+    assert_eq!(location(&to_setup), "http://localhost:3080/ui/account");
     let (_, html, csrf) = page(&app.browser, &app.url("/ui/account")).await;
     assert!(html.contains("id=\"two-factor-setup-form\""), "{html}");
     assert!(
