@@ -509,3 +509,93 @@ async fn require_2fa_confines_a_page_session_to_setting_it_up() {
         "past enrolment, the same session passes"
     );
 }
+
+#[tokio::test]
+async fn an_invitation_link_opens_registration_when_it_is_closed() {
+    let app = spawn_app_with(&[("ALLOW_REGISTRATION", "false")]).await;
+    let closed = app
+        .browser
+        .get(app.url("/ui/register"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(closed.status(), 403);
+    assert!(closed
+        .text()
+        .await
+        .unwrap()
+        .contains("Registration is not allowed."));
+    let token = app
+        .ctx
+        .accounts
+        .create_invite(&bouncer::accounts::Email::normalized("grace@example.com"))
+        .await
+        .unwrap();
+    let (status, html, csrf) = page(
+        &app.browser,
+        &app.url(&format!("/ui/register?token={token}")),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(input_value(&html, "token").as_deref(), Some(token.as_str()));
+    let form = |email: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("token", token.clone()),
+            ("name", "Grace Hopper".to_string()),
+            ("email", email.to_string()),
+            ("password", PASSWORD.to_string()),
+            ("confirm_password", PASSWORD.to_string()),
+        ]
+    };
+    // The invitation is for its own email only.
+    let other = app
+        .browser
+        .post(app.url("/ui/register"))
+        .form(&form("eve@example.com"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 400);
+    assert!(other.text().await.unwrap().contains("Invalid invite token"));
+    let ok = app
+        .browser
+        .post(app.url("/ui/register"))
+        .form(&form("grace@example.com"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    assert!(ok.text().await.unwrap().contains("id=\"notice\""));
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM users WHERE email = 'grace@example.com'",
+            &[]
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn the_login_limiter_answers_a_page_with_its_message() {
+    let app = spawn_app_with(&[("LOGIN_MAX", "2"), ("LOGIN_WINDOW", "5")]).await;
+    registered(&app, "ada@example.com").await;
+    for _ in 0..2 {
+        let wrong = sign_in_with(
+            &new_browser(),
+            &app,
+            "ada@example.com",
+            "wrong password!",
+            "",
+        )
+        .await;
+        assert_eq!(wrong.status(), 401);
+    }
+    let limited = sign_in_with(&new_browser(), &app, "ada@example.com", PASSWORD, "").await;
+    assert_eq!(limited.status(), 429);
+    let html = limited.text().await.unwrap();
+    assert!(html.contains("id=\"form-error\""), "{html}");
+    assert!(html.contains("Too many login attempts, please try again after 5 minutes."), "{html}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM sessions", &[]).await, 0);
+}
