@@ -33,8 +33,14 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let url = url::Url::parse(&checked).expect("an absolute URL");
-    assert!(matches!(url.scheme(), "http" | "https"), "{raw:?} -> {checked}");
-    assert!(url.username().is_empty() && url.password().is_none(), "{raw:?} -> {checked}");
+    assert!(
+        matches!(url.scheme(), "http" | "https"),
+        "{raw:?} -> {checked}"
+    );
+    assert!(
+        url.username().is_empty() && url.password().is_none(),
+        "{raw:?} -> {checked}"
+    );
     let host = url.host_str().expect("a host");
     assert!(
         host == "auth.example.com"
@@ -43,5 +49,8 @@ fuzz_target!(|data: &[u8]| {
             || host.ends_with(".tools.example.com"),
         "{raw:?} -> {checked}"
     );
-    assert_eq!(check(&checked, pages(), OWN).as_deref(), Some(checked.as_str()));
+    assert_eq!(
+        check(&checked, pages(), OWN).as_deref(),
+        Some(checked.as_str())
+    );
 });

@@ -1,12 +1,14 @@
 //! Token decoding: no string the fuzzer makes passes for an access, refresh or 2FA temp token,
-//! or for an SSO flow-state cookie: not on its own, not glued to a genuine token, and not
+//! for the sign-in pages' single-sign-on cookie, or for an SSO flow-state cookie: not on its own, not glued to a genuine token, and not
 //! spliced into one. (Only the genuine tokens themselves verify, which is checked once so the
 //! property cannot hold vacuously.)
 #![no_main]
 
 use std::sync::OnceLock;
 
-use bouncer::sessions::tokens::{AccessClaims, RefreshClaims, TokenKeys, TwoFactorTempClaims};
+use bouncer::sessions::tokens::{
+    AccessClaims, RefreshClaims, TokenKeys, TwoFactorTempClaims, BROWSER_TYP,
+};
 use bouncer::sso::state::{FlowState, FlowStateKeys};
 use libfuzzer_sys::fuzz_target;
 
@@ -25,17 +27,24 @@ fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
         let keys = TokenKeys::new(&"a".repeat(64), &"b".repeat(64));
         let flow_keys = FlowStateKeys::new(&"a".repeat(64));
-        let access = keys
-            .sign_access(&AccessClaims {
-                id: "u1".into(),
-                username: "eve".into(),
-                provider: "local".into(),
-                email: "eve@example.com".into(),
-                sid: "s1".into(),
-                role: Some("USER".into()),
-                scope: None,
-                iat: 0,
-                exp: EXP,
+        let identity = AccessClaims {
+            id: "u1".into(),
+            username: "eve".into(),
+            provider: "local".into(),
+            email: "eve@example.com".into(),
+            sid: "s1".into(),
+            role: Some("USER".into()),
+            scope: None,
+            name: None,
+            typ: None,
+            iat: 0,
+            exp: EXP,
+        };
+        let access = keys.sign_access(&identity).unwrap();
+        let browser = keys
+            .sign_browser(&AccessClaims {
+                typ: Some(BROWSER_TYP.into()),
+                ..identity
             })
             .unwrap();
         let refresh = keys
@@ -62,18 +71,20 @@ fn fixture() -> &'static Fixture {
                 nonce: Some("n1".into()),
                 pkce_verifier: Some("v1".into()),
                 exp: EXP,
+                return_to: Some("https://chat.example.com/".into()),
             })
             .unwrap();
         assert!(keys.verify_access(&access, NOW_MS).is_ok());
         assert!(keys.verify_refresh(&refresh, NOW_MS).is_ok());
         assert!(keys.verify_two_factor_temp(&temp, NOW_MS).is_ok());
+        assert!(keys.verify_browser(&browser, NOW_MS).is_ok());
         assert!(flow_keys
             .open(&flow, "openid", FLOW_STATE, NOW_MS)
             .is_some());
         Fixture {
             keys,
             flow_keys,
-            genuine: vec![access, refresh, temp, flow],
+            genuine: vec![access, refresh, temp, browser, flow],
         }
     })
 }
@@ -93,6 +104,11 @@ fn accepted_by(f: &Fixture, token: &str) -> Option<&'static str> {
             k.refresh_claims_ignoring_expiry(token).is_ok(),
         ),
         ("2FA temp", k.verify_two_factor_temp(token, NOW_MS).is_ok()),
+        ("browser session", k.verify_browser(token, NOW_MS).is_ok()),
+        (
+            "browser session (expiry ignored)",
+            k.browser_claims_ignoring_expiry(token).is_ok(),
+        ),
         (
             "flow state",
             f.flow_keys

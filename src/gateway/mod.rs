@@ -172,6 +172,7 @@ mod tests {
             role: Some("ADMIN".into()),
             scope: None,
             name: name.map(str::to_string),
+            typ: None,
             iat: 0,
             exp: 1,
         }

@@ -20,9 +20,7 @@ use crate::error::{Error, Result};
 use crate::store::users::{Provider, User};
 use crate::store::{self, Db};
 use revocation::RevokedSessions;
-pub use tokens::{
-    AccessClaims, BrowserClaims, RefreshClaims, TokenError, TokenKeys, TwoFactorTempClaims,
-};
+pub use tokens::{AccessClaims, RefreshClaims, TokenError, TokenKeys, TwoFactorTempClaims};
 
 /// After a rotation, the previous refresh token still earns an access token (but no new
 /// refresh token) this long: tabs that refresh at the same moment all present the same token,
@@ -215,8 +213,7 @@ impl Sessions {
         let claims = self
             .keys
             .verify_browser(token, self.clock.now_ms())
-            .map_err(|e| Error::Unauthorized(e.message().into()))?
-            .identity;
+            .map_err(|e| Error::Unauthorized(e.message().into()))?;
         if self.revoked.is_revoked(&claims.sid) {
             return Err(Error::Unauthorized("Session revoked".into()));
         }
@@ -254,7 +251,7 @@ impl Sessions {
     pub async fn logout_browser(&self, cookie: Option<&str>) -> Result<()> {
         if let Some(claims) = cookie.and_then(|t| self.keys.browser_claims_ignoring_expiry(t).ok())
         {
-            self.revoke_session(&claims.identity.sid).await?;
+            self.revoke_session(&claims.sid).await?;
         }
         Ok(())
     }
@@ -464,6 +461,7 @@ impl Sessions {
             scope: must_enrol_2fa(self.require_2fa, user)
                 .then(|| tokens::ENROLMENT_SCOPE.to_string()),
             name: (!user.name.is_empty()).then(|| user.name.clone()),
+            typ: None,
             iat: now.div_euclid(1000),
             exp: exp_ms.div_euclid(1000),
         }
@@ -490,9 +488,9 @@ impl Sessions {
         now: i64,
         session_end: i64,
     ) -> Result<String> {
-        Ok(self.keys.sign_browser(&tokens::BrowserClaims {
-            identity: self.identity(user, session_id, now, session_end),
-            typ: tokens::BROWSER_TYP.to_string(),
+        Ok(self.keys.sign_browser(&AccessClaims {
+            typ: Some(tokens::BROWSER_TYP.to_string()),
+            ..self.identity(user, session_id, now, session_end)
         })?)
     }
 

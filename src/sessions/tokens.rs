@@ -31,18 +31,16 @@ pub struct AccessClaims {
     /// The user's display name, for forward-auth's `Remote-Name`. Not in LibreChat's tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// `browser` in the single-sign-on cookie of the sign-in pages, absent in an access token.
+    /// The cookie is an access token's identity for the session's whole life, under a key of
+    /// its own: forward-auth reads it without a database round trip, and a revoked session's
+    /// cookie is refused by `sid`. (One claim shape, not a wrapper around it: a
+    /// `#[serde(flatten)]` wrapper decodes through serde's intermediate buffer, on the hot
+    /// path of forward-auth by cookie.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub typ: Option<String>,
     pub iat: i64,
     pub exp: i64,
-}
-
-/// The single-sign-on cookie of the sign-in pages: the identity of an access token, for the
-/// session's whole life, under a key of its own and with `typ: "browser"`. Forward-auth reads
-/// it without a database round trip; a revoked session's cookie is refused by `sid`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct BrowserClaims {
-    #[serde(flatten)]
-    pub identity: AccessClaims,
-    pub typ: String,
 }
 
 pub const BROWSER_TYP: &str = "browser";
@@ -172,7 +170,12 @@ impl TokenKeys {
         )?)
     }
 
-    pub fn sign_browser(&self, claims: &BrowserClaims) -> anyhow::Result<String> {
+    /// Signs a browser session's cookie (`claims.typ` must be `browser`).
+    pub fn sign_browser(&self, claims: &AccessClaims) -> anyhow::Result<String> {
+        anyhow::ensure!(
+            claims.typ.as_deref() == Some(BROWSER_TYP),
+            "a browser cookie says typ browser"
+        );
         Ok(jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             claims,
@@ -180,15 +183,15 @@ impl TokenKeys {
         )?)
     }
 
-    pub fn verify_browser(&self, token: &str, now_ms: i64) -> Result<BrowserClaims, TokenError> {
+    pub fn verify_browser(&self, token: &str, now_ms: i64) -> Result<AccessClaims, TokenError> {
         let claims = self.browser_claims_ignoring_expiry(token)?;
-        check_expiry(claims.identity.exp, now_ms)?;
+        check_expiry(claims.exp, now_ms)?;
         Ok(claims)
     }
 
-    pub fn browser_claims_ignoring_expiry(&self, token: &str) -> Result<BrowserClaims, TokenError> {
-        let claims: BrowserClaims = self.decode(token, &self.browser)?;
-        if claims.typ != BROWSER_TYP {
+    pub fn browser_claims_ignoring_expiry(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        let claims: AccessClaims = self.decode(token, &self.browser)?;
+        if claims.typ.as_deref() != Some(BROWSER_TYP) {
             return Err(TokenError::Malformed);
         }
         Ok(claims)
@@ -206,6 +209,9 @@ impl TokenKeys {
     /// `access_claims_ignoring_expiry` where an expired token is still good enough (logout).
     pub fn verify_access(&self, token: &str, now_ms: i64) -> Result<AccessClaims, TokenError> {
         let claims: AccessClaims = self.decode(token, &self.access)?;
+        if claims.typ.is_some() {
+            return Err(TokenError::Malformed);
+        }
         check_expiry(claims.exp, now_ms)?;
         Ok(claims)
     }
@@ -261,6 +267,7 @@ mod tests {
             role: None,
             scope: None,
             name: None,
+            typ: None,
             iat: 0,
             exp,
         }
@@ -331,9 +338,9 @@ mod tests {
     #[test]
     fn browser_cookies_cross_with_no_other_kind() {
         let k = keys();
-        let browser = BrowserClaims {
-            identity: access(100),
-            typ: BROWSER_TYP.into(),
+        let browser = AccessClaims {
+            typ: Some(BROWSER_TYP.into()),
+            ..access(100)
         };
         let cookie = k.sign_browser(&browser).unwrap();
         assert_eq!(k.verify_browser(&cookie, 99_999).unwrap(), browser);
@@ -346,12 +353,17 @@ mod tests {
             Err(TokenError::BadSignature)
         );
         // The right key but another purpose is still refused.
-        let other = BrowserClaims {
-            identity: access(100),
-            typ: "access".into(),
-        };
-        let forged = k.sign_browser(&other).unwrap();
+        assert!(k.sign_browser(&access(100)).is_err());
+        let forged = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &access(100),
+            &k.browser.encoding,
+        )
+        .unwrap();
         assert_eq!(k.verify_browser(&forged, 0), Err(TokenError::Malformed));
+        // And a cookie's claims under the access key are no access token.
+        let as_access = k.sign_access(&browser).unwrap();
+        assert_eq!(k.verify_access(&as_access, 0), Err(TokenError::Malformed));
     }
 
     #[test]

@@ -123,7 +123,7 @@ async fn the_single_sign_on_cookie_passes_with_every_identity_header_until_it_is
         "another-access-secret-0123456789abcdef0123456",
         "another-refresh-secret-0123456789abcdef01234",
     );
-    let claims: bouncer::sessions::BrowserClaims =
+    let claims: bouncer::sessions::AccessClaims =
         serde_json::from_value(jwt_payload(&cookie)).unwrap();
     let resigned = other_keys.sign_browser(&claims).unwrap();
     let r = verify(&app, "/page")

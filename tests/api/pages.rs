@@ -596,6 +596,9 @@ async fn the_login_limiter_answers_a_page_with_its_message() {
     assert_eq!(limited.status(), 429);
     let html = limited.text().await.unwrap();
     assert!(html.contains("id=\"form-error\""), "{html}");
-    assert!(html.contains("Too many login attempts, please try again after 5 minutes."), "{html}");
+    assert!(
+        html.contains("Too many login attempts, please try again after 5 minutes."),
+        "{html}"
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM sessions", &[]).await, 0);
 }
