@@ -219,6 +219,13 @@ fn signed_in_form<T>(
     Ok((claims, form))
 }
 
+/// What a session confined to setting up 2FA (`REQUIRE_2FA`) may not do on this page, as on
+/// the JSON API: anything but the 2FA forms (and signing out).
+async fn enrolment_only(req: &PageRequest, claims: &AccessClaims) -> Option<Response> {
+    claims.scope.as_ref()?;
+    Some(refused(req, claims, Error::TwoFactorSetupRequired, "two-factor").await)
+}
+
 async fn refused(req: &PageRequest, claims: &AccessClaims, e: Error, section: &str) -> Response {
     let f = failure(req, e).await;
     account_page(req, claims, None, Some((f.message, section)), f.status).await
@@ -241,6 +248,9 @@ pub async fn change_password(
         Ok(v) => v,
         Err(answer) => return answer,
     };
+    if let Some(answer) = enrolment_only(&req, &claims).await {
+        return answer;
+    }
     let outcome = account::change_password(
         &req.ctx,
         req.client.clone(),
@@ -468,6 +478,9 @@ pub async fn revoke_session(
         Ok(v) => v,
         Err(answer) => return answer,
     };
+    if let Some(answer) = enrolment_only(&req, &claims).await {
+        return answer;
+    }
     let session_id = form.session_id.unwrap_or_default();
     if let Err(e) = account::revoke_session(&req.ctx, &claims.id, &session_id).await {
         return refused(&req, &claims, e, "sessions").await;
@@ -501,6 +514,9 @@ pub async fn delete(req: PageRequest, form: Result<Form<DeleteForm>, FormRejecti
         Ok(v) => v,
         Err(answer) => return answer,
     };
+    if let Some(answer) = enrolment_only(&req, &claims).await {
+        return answer;
+    }
     let user = match account::current_user(&req.ctx, &claims.id).await {
         Ok(u) => u,
         Err(e) => return req.failure_page(e).await,

@@ -483,6 +483,25 @@ async fn require_2fa_confines_a_page_session_to_setting_it_up() {
         !html.contains("id=\"sessions-section\""),
         "only the 2FA setup"
     );
+    // Nor do the other forms answer it (as the JSON API's 2FA-only token reaches nothing else).
+    for (path, mut fields) in [
+        (
+            "/ui/account/password",
+            vec![
+                ("current_password", PASSWORD),
+                ("password", "a new good password"),
+                ("confirm_password", "a new good password"),
+            ],
+        ),
+        ("/ui/account/delete", vec![("password", PASSWORD)]),
+        ("/ui/account/sessions/revoke", vec![("session_id", "x")]),
+    ] {
+        fields.push(("csrf", csrf.as_str()));
+        let refused = post_form(&app.browser, &app.url(path), &fields).await;
+        assert_eq!(refused.status(), 403, "{path}");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM users", &[]).await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM sessions", &[]).await, 1);
     let setup = post_form(
         &app.browser,
         &app.url("/ui/account/2fa/setup"),
