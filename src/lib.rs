@@ -15,6 +15,7 @@ pub mod ids;
 pub mod mail;
 pub mod moderation;
 pub mod pages;
+pub mod provider;
 pub mod redis_client;
 pub mod request_target;
 pub mod return_to;

@@ -14,6 +14,7 @@ const TABLES: &[&[&Variable]] = &[
     super::social::VARIABLES,
     super::gateway::VARIABLES,
     super::pages::VARIABLES,
+    super::provider::VARIABLES,
 ];
 
 /// Every variable Bouncer reads.

@@ -10,6 +10,7 @@ pub mod mail;
 pub mod moderation;
 pub mod openid;
 pub mod pages;
+pub mod provider;
 pub mod secrets;
 pub mod server;
 pub mod social;
@@ -135,6 +136,8 @@ pub struct Config {
     pub gateway: gateway::GatewayConfig,
     /// The sign-in pages and their single-sign-on cookie.
     pub pages: pages::PagesConfig,
+    /// The OpenID provider (on once a client is registered).
+    pub provider: provider::ProviderConfig,
 }
 
 /// The `ALLOW_*` switches: what users may do.
@@ -312,6 +315,7 @@ impl Config {
         let social = social::SocialConfig::all_from_vars(vars, allow_social_login, &domain_server)?;
         let app_title = vars.text(&APP_TITLE, "LibreChat");
         let pages = pages::PagesConfig::from_vars(vars, &domain_client, &domain_server)?;
+        let provider = provider::ProviderConfig::from_vars(vars, &domain_server)?;
 
         Ok(Self {
             host: vars.text(&HOST, "localhost"),
@@ -359,6 +363,7 @@ impl Config {
             openid,
             social,
             gateway: gateway::GatewayConfig::from_vars(vars)?,
+            provider,
             pages,
         })
     }

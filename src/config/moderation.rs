@@ -34,6 +34,9 @@ variables! {
     VERIFY_EMAIL_SUBMISSION_WINDOW: "`VERIFY_EMAIL_WINDOW`", "Email-verification submission window (minutes).";
     TWO_FACTOR_TEMP_MAX: "`LOGIN_MAX`", "2FA code attempts per window, per IP and per account.";
     TWO_FACTOR_TEMP_WINDOW: "`LOGIN_WINDOW`", "2FA attempt window (minutes).";
+    OIDC_TOKEN_MAX: "`30`", "OpenID provider token-endpoint requests per client and IP per window.";
+    OIDC_TOKEN_WINDOW: "`1`", "Token-endpoint window (minutes).";
+    OIDC_TOKEN_VIOLATION_SCORE: "`1`", "Score of one token-endpoint limiter violation.";
     LIMIT_MESSAGE_IP: "`false`", "Limit chat messages per IP (chat gateway).";
     MESSAGE_IP_MAX: "`40`", "Chat messages per IP per window.";
     MESSAGE_IP_WINDOW: "`1`", "Chat-message-per-IP window (minutes).";
@@ -73,6 +76,7 @@ pub struct Scores {
     pub message: i64,
     pub concurrent: i64,
     pub non_browser: i64,
+    pub oidc_token: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -91,6 +95,8 @@ pub struct ModerationConfig {
     pub verify_email: LimiterSettings,
     pub verify_email_submission: LimiterSettings,
     pub two_factor_temp: LimiterSettings,
+    /// The OpenID provider's token endpoint, per client and IP.
+    pub oidc_token: LimiterSettings,
     pub limit_message_ip: bool,
     pub message_ip: LimiterSettings,
     pub limit_message_user: bool,
@@ -183,6 +189,7 @@ impl ModerationConfig {
             message: score(vars, &MESSAGE_VIOLATION_SCORE, 1)?,
             concurrent: score(vars, &CONCURRENT_VIOLATION_SCORE, 1)?,
             non_browser: score(vars, &NON_BROWSER_VIOLATION_SCORE, 20)?,
+            oidc_token: score(vars, &OIDC_TOKEN_VIOLATION_SCORE, 1)?,
         };
         let login = limiter(vars, &LOGIN_MAX, &LOGIN_WINDOW, &limits(7, 5))?;
         let reset_password = limiter(
@@ -224,6 +231,7 @@ impl ModerationConfig {
             scores,
             two_factor_temp: limiter(vars, &TWO_FACTOR_TEMP_MAX, &TWO_FACTOR_TEMP_WINDOW, &login)?,
             login,
+            oidc_token: limiter(vars, &OIDC_TOKEN_MAX, &OIDC_TOKEN_WINDOW, &limits(30, 1))?,
             register: limiter(vars, &REGISTER_MAX, &REGISTER_WINDOW, &limits(5, 60))?,
             reset_password_submission: limiter(
                 vars,

@@ -28,6 +28,8 @@ pub struct Limiters {
     pub two_factor_temp: Limiter,
     pub message_ip: Limiter,
     pub message_user: Limiter,
+    /// The OpenID provider's token endpoint, per client and IP.
+    pub oidc_token: Limiter,
 }
 
 impl Limiters {
@@ -106,6 +108,13 @@ impl Limiters {
                 violation_type: "message_limit",
                 score: s.message,
                 message: "Too many messages, please try again later.".into(),
+            },
+            oidc_token: Limiter {
+                name: "oidc_token_limiter",
+                settings: c.oidc_token.clone(),
+                violation_type: "oidc_token_limit",
+                score: s.oidc_token,
+                message: attempts(c.oidc_token.window_minutes),
             },
         }
     }

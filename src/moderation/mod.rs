@@ -138,9 +138,30 @@ impl Moderation {
             limiter.name,
             counted.key(self.config.ipv6_prefix_length)
         );
+        self.count_against(limiter, &key, scored).await
+    }
+
+    /// As `limit`, with the window counted per `scope` and subject: the provider's token
+    /// endpoint counts per client and IP, so one noisy client does not lock out another.
+    pub async fn limit_within(
+        &self,
+        limiter: &Limiter,
+        scope: &str,
+        subject: Subject<'_>,
+    ) -> Result<()> {
+        let key = format!(
+            "{}:{}:{}",
+            limiter.name,
+            scope,
+            subject.key(self.config.ipv6_prefix_length)
+        );
+        self.count_against(limiter, &key, subject).await
+    }
+
+    async fn count_against(&self, limiter: &Limiter, key: &str, scored: Subject<'_>) -> Result<()> {
         let count = match self
             .state
-            .hit(&key, limiter.settings.window_ms(), self.clock.now_ms())
+            .hit(key, limiter.settings.window_ms(), self.clock.now_ms())
             .await
         {
             Ok(count) => count,
