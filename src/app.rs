@@ -35,6 +35,8 @@ pub struct AppContext {
     /// Keys of the cookie that carries an identity-provider flow to its callback.
     pub flow_keys: FlowStateKeys,
     pub clock: Arc<dyn Clock>,
+    /// The OpenID provider (its endpoints answer once a client is registered).
+    pub provider: crate::provider::Provider,
     /// Cross-instance nudges about bans and revocations (Redis only).
     pub changes: Arc<ChangeFeed>,
 }
@@ -110,7 +112,16 @@ impl AppContext {
                 Arc::new(SocialProvider::new(c.clone(), clock.clone())?),
             );
         }
+        let provider = crate::provider::Provider::new(
+            config.provider.clone(),
+            db.clone(),
+            config.creds_key.0,
+            clock.clone(),
+            config.sessions.session_expiry_ms,
+        )
+        .await?;
         Ok(Arc::new(Self {
+            provider,
             upstream: crate::upstream_client::client()?,
             social,
             openid,

@@ -67,6 +67,9 @@ pub enum Error {
     /// The user or the client IP is banned, until then (ms since the epoch).
     #[error("banned")]
     Banned { until_ms: i64 },
+    /// A request to the OpenID provider fails as OAuth 2.0 says (RFC 6749 §5.2, §4.1.2.1).
+    #[error("{0}")]
+    OAuth(OAuthError),
     /// Over a limiter, with the limiter's message.
     #[error("rate limited: {0}")]
     RateLimited(String),
@@ -97,4 +100,29 @@ impl From<sqlx::Error> for Error {
             other => Error::Internal(other.into()),
         }
     }
+}
+
+/// An OAuth 2.0 / OpenID Connect error: its registered code and a description for humans.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {description}")]
+pub struct OAuthError {
+    /// `invalid_request`, `invalid_client`, `invalid_grant`, `unauthorized_client`,
+    /// `unsupported_grant_type`, `invalid_scope`, `access_denied`, `login_required`,
+    /// `consent_required`, `invalid_token`, …
+    pub code: &'static str,
+    pub description: String,
+}
+
+impl OAuthError {
+    pub fn new(code: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            code,
+            description: description.into(),
+        }
+    }
+}
+
+/// Shorthand: `Err(Error::OAuth(..))`.
+pub fn oauth<T>(code: &'static str, description: impl Into<String>) -> Result<T> {
+    Err(Error::OAuth(OAuthError::new(code, description)))
 }

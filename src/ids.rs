@@ -19,6 +19,14 @@ pub fn random_hex(bytes: usize) -> String {
     hex::encode(buf)
 }
 
+/// 32 random bytes (256 bits) as unpadded base64url: codes and opaque tokens.
+pub fn random_token() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

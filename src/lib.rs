@@ -37,6 +37,9 @@ pub use app::AppContext;
 /// How often expired sessions and stale revocations are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
+/// How often the provider's signing keys are re-read (rotations by the command).
+const KEY_RELOAD_EVERY: Duration = Duration::from_secs(30);
+
 /// Serves the API on `listener` until `shutdown` completes, then returns once the requests in
 /// flight have finished.
 pub async fn serve(
@@ -83,6 +86,20 @@ pub fn spawn_maintenance(ctx: Arc<AppContext>) -> tokio::task::JoinHandle<()> {
             }
         }
     });
+    let keys = ctx.clone();
+    tokio::spawn(async move {
+        // A key added by `bouncer rotate-signing-key` signs here within this bound; until
+        // then this instance signs with the previous key, which stays published.
+        let mut tick = tokio::time::interval(KEY_RELOAD_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = keys.provider.keys.reload().await {
+                tracing::warn!(error = %e, "reading the provider's signing keys failed");
+            }
+        }
+    });
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(PURGE_EVERY);
         loop {
@@ -96,6 +113,11 @@ pub fn spawn_maintenance(ctx: Arc<AppContext>) -> tokio::task::JoinHandle<()> {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(users = n, "deleted unverified accounts past their expiry"),
                 Err(e) => tracing::warn!(error = %e, "purging unverified accounts failed"),
+            }
+            // A used code is kept a day past its expiry, to recognise it if it comes back.
+            let now = ctx.clock.now_ms();
+            if let Err(e) = store::oidc_codes::delete_expired(&ctx.db, now, 86_400_000).await {
+                tracing::warn!(error = %e, "purging expired authorization codes failed");
             }
             match ctx.moderation.purge_expired().await {
                 Ok(0) => {}

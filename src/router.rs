@@ -13,8 +13,8 @@ use serde_json::json;
 
 use crate::app::AppContext;
 use crate::http::{
-    auth, body_limit, canonical_target, extract, health, oauth, password_reset, startup_config,
-    two_factor, user, verification,
+    auth, body_limit, canonical_target, extract, health, oauth, oidc, password_reset,
+    startup_config, two_factor, user, verification,
 };
 
 pub fn router(ctx: Arc<AppContext>) -> Router {
@@ -66,6 +66,7 @@ pub fn router(ctx: Arc<AppContext>) -> Router {
         )
         // The sign-in pages (their own 404 page and security headers).
         .nest(&ctx.config.pages.prefix, crate::pages::router(&ctx))
+        .merge(provider_routes(&ctx))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .route_layer(middleware::from_fn(body_limit::refuse_declared_oversize))
@@ -84,6 +85,26 @@ pub fn router(ctx: Arc<AppContext>) -> Router {
         .layer(middleware::from_fn(canonical_target::canonicalize))
 }
 
+/// The OpenID provider, under the issuer's path: its machine endpoints (`http/oidc.rs`) and
+/// its browser endpoints (`pages/`). They answer 404 until a client is registered.
+fn provider_routes(ctx: &AppContext) -> Router<Arc<AppContext>> {
+    use crate::provider::paths;
+    let routes = Router::new()
+        .route(paths::DISCOVERY, get(oidc::discovery))
+        .route(paths::JWKS, get(oidc::jwks))
+        .route(paths::TOKEN, post(oidc::token))
+        .route(paths::USERINFO, get(oidc::userinfo).post(oidc::userinfo))
+        .route(paths::REVOKE, post(oidc::revoke))
+        .route(paths::INTROSPECT, post(oidc::introspect))
+        .merge(crate::pages::provider_router(ctx));
+    let base = ctx.provider.base_path();
+    if base.is_empty() {
+        routes
+    } else {
+        Router::new().nest(&base, routes)
+    }
+}
+
 async fn not_found() -> Response {
     (
         StatusCode::NOT_FOUND,
@@ -100,10 +121,14 @@ async fn method_not_allowed() -> Response {
         .into_response()
 }
 
-/// Answers carry tokens and user data: no cache may keep them.
+/// Answers carry tokens and user data: no cache may keep them. The provider's discovery
+/// document and keys are public and polled: a few minutes.
 async fn no_store(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let value = if response.extensions().get::<oidc::Cacheable>().is_some() {
+        HeaderValue::from_static("public, max-age=300")
+    } else {
+        HeaderValue::from_static("no-store")
+    };
+    response.headers_mut().insert(header::CACHE_CONTROL, value);
     response
 }

@@ -80,8 +80,21 @@ impl ProviderConfig {
         })?;
         let roles_claim = vars.text(&OIDC_ROLES_CLAIM, "roles");
         const RESERVED: &[&str] = &[
-            "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "nonce", "auth_time", "azp", "sid",
-            "scope", "client_id", "email", "name",
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "nbf",
+            "jti",
+            "nonce",
+            "auth_time",
+            "azp",
+            "sid",
+            "scope",
+            "client_id",
+            "email",
+            "name",
         ];
         if RESERVED.contains(&roles_claim.as_str()) {
             return Err(ConfigError::invalid(

@@ -6,7 +6,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::error::Error;
+use crate::error::{Error, OAuthError};
 
 /// The single body for every credential failure at login: an unknown email and a wrong
 /// password must be indistinguishable (LibreChat tells them apart; the client only looks at the
@@ -112,6 +112,7 @@ impl IntoResponse for Error {
             }
             Error::Banned { .. } => json_message(StatusCode::FORBIDDEN, BANNED),
             Error::RateLimited(m) => json_message(StatusCode::TOO_MANY_REQUESTS, &m),
+            Error::OAuth(e) => oauth_error(&e),
             // LibreChat answers 200 with an SSE error frame.
             Error::NonBrowser => sse_error(StatusCode::OK, "Illegal request"),
             Error::TooManyConcurrent { limit, score } => (
@@ -136,6 +137,32 @@ impl IntoResponse for Error {
                 json_message(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong")
             }
         }
+    }
+}
+
+/// RFC 6749 §5.2: `{"error", "error_description"}`; 401 with a challenge for a client that
+/// failed to authenticate (§5.2) or a bad bearer token (RFC 6750 §3), 400 otherwise.
+fn oauth_error(e: &OAuthError) -> Response {
+    let body = axum::Json(json!({ "error": e.code, "error_description": e.description }));
+    match e.code {
+        "invalid_client" => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Basic realm=\"bouncer\"")],
+            body,
+        )
+            .into_response(),
+        "invalid_token" => (
+            StatusCode::UNAUTHORIZED,
+            [(
+                header::WWW_AUTHENTICATE,
+                "Bearer error=\"invalid_token\"".to_string(),
+            )],
+            body,
+        )
+            .into_response(),
+        "access_denied" => (StatusCode::FORBIDDEN, body).into_response(),
+        "not_found" => (StatusCode::NOT_FOUND, body).into_response(),
+        _ => (StatusCode::BAD_REQUEST, body).into_response(),
     }
 }
 

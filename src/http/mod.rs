@@ -10,6 +10,7 @@ pub mod error_response;
 pub mod extract;
 pub mod health;
 pub mod oauth;
+pub mod oidc;
 pub mod password_reset;
 pub mod startup_config;
 pub mod two_factor;

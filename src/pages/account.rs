@@ -23,11 +23,19 @@ use crate::usecases::{account, second_factor};
 pub struct SessionRow {
     pub id: String,
     pub device: String,
-    pub kind: &'static str,
+    pub kind: String,
     pub ip: String,
     pub started: String,
     pub last_used: String,
     pub current: bool,
+}
+
+/// One app the user allowed to sign them in.
+pub struct AppRow {
+    pub client_id: String,
+    pub name: String,
+    pub scope: String,
+    pub granted: String,
 }
 
 #[derive(Template)]
@@ -41,6 +49,8 @@ pub struct AccountPage {
     pub must_enrol: bool,
     pub may_delete: bool,
     pub sessions: Vec<SessionRow>,
+    /// The apps the user allowed (OpenID provider consents).
+    pub apps: Vec<AppRow>,
     pub notice: Option<String>,
     pub error: Option<String>,
     /// The section the message belongs to.
@@ -122,10 +132,12 @@ fn rows(sessions: Vec<SessionSummary>, current: &str) -> Vec<SessionRow> {
         .map(|s| SessionRow {
             current: s.id == current,
             device: describe_device(s.user_agent.as_deref()),
-            kind: if s.kind == crate::store::sessions::BROWSER {
-                EN.session_kind_browser
-            } else {
-                EN.session_kind_api
+            kind: match (s.kind.as_str(), s.client_id.as_deref()) {
+                (crate::store::sessions::BROWSER, _) => EN.session_kind_browser.to_string(),
+                (crate::store::sessions::PROVIDER, Some(client)) => {
+                    format!("{}: {client}", EN.session_kind_provider)
+                }
+                _ => EN.session_kind_api.to_string(),
             },
             ip: s.ip.unwrap_or_else(|| "-".into()),
             started: when(Some(s.created_at)),
@@ -164,6 +176,23 @@ async fn account_page(
         Ok(s) => s,
         Err(e) => return req.failure_page(e).await,
     };
+    let consents = match account::consents(&req.ctx, &user.id).await {
+        Ok(c) => c,
+        Err(e) => return req.failure_page(e).await,
+    };
+    let mut apps = Vec::with_capacity(consents.len());
+    for consent in consents {
+        let name = match req.ctx.provider.clients.get(&consent.client_id).await {
+            Ok(Some(client)) if !client.name.is_empty() => client.name.clone(),
+            _ => consent.client_id.clone(),
+        };
+        apps.push(AppRow {
+            name,
+            scope: consent.scope,
+            granted: when(Some(consent.granted_at)),
+            client_id: consent.client_id,
+        });
+    }
     let features = &req.ctx.config.features;
     let (error, error_section) = match error {
         Some((message, section)) => (Some(message), section.to_string()),
@@ -179,6 +208,7 @@ async fn account_page(
         may_delete: features.allow_account_deletion
             || user.role == crate::store::users::Role::Admin,
         sessions: rows(sessions, &claims.sid),
+        apps,
         notice,
         error,
         error_section,
@@ -460,6 +490,38 @@ pub async fn two_factor_disable(
         }
         Err(e) => refused(&req, &claims, e, "two-factor").await,
     }
+}
+
+#[derive(Deserialize)]
+pub struct WithdrawForm {
+    csrf: Option<String>,
+    client_id: Option<String>,
+}
+
+/// `POST /ui/account/apps/withdraw`: the app asks again next time; its grants end now.
+pub async fn withdraw_app(
+    req: PageRequest,
+    form: Result<Form<WithdrawForm>, FormRejection>,
+) -> Response {
+    let (claims, form) = match signed_in_form(&req, form, |f| f.csrf.as_deref()) {
+        Ok(v) => v,
+        Err(answer) => return answer,
+    };
+    if let Some(answer) = enrolment_only(&req, &claims).await {
+        return answer;
+    }
+    let client_id = form.client_id.unwrap_or_default();
+    if let Err(e) = account::withdraw_consent(&req.ctx, &claims.id, &client_id).await {
+        return refused(&req, &claims, e, "apps").await;
+    }
+    account_page(
+        &req,
+        &claims,
+        Some(EN.app_withdrawn.into()),
+        None,
+        StatusCode::OK,
+    )
+    .await
 }
 
 #[derive(Deserialize)]

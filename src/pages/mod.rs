@@ -12,6 +12,7 @@ mod csrf;
 mod errors;
 mod layout;
 mod password;
+mod provider;
 mod register;
 mod sign_in;
 mod stylesheet;
@@ -46,8 +47,30 @@ pub fn router(ctx: &AppContext) -> Router<Arc<AppContext>> {
         .route("/account/2fa/confirm", post(account::two_factor_confirm))
         .route("/account/2fa/disable", post(account::two_factor_disable))
         .route("/account/sessions/revoke", post(account::revoke_session))
+        .route("/account/apps/withdraw", post(account::withdraw_app))
         .route("/account/delete", post(account::delete))
+        .route("/consent", post(provider::consent))
         .fallback(errors::not_found)
+        .layer(middleware::map_response(move |response: Response| {
+            let csp = csp.clone();
+            async move { secure_headers(response, csp) }
+        }))
+}
+
+/// The OpenID provider's browser endpoints (authorize, end-session), with the pages' headers;
+/// to be merged under the issuer's path.
+pub fn provider_router(ctx: &AppContext) -> Router<Arc<AppContext>> {
+    use crate::provider::paths;
+    let csp = content_security_policy(ctx);
+    Router::new()
+        .route(
+            paths::AUTHORIZE,
+            get(provider::authorize_get).post(provider::authorize_post),
+        )
+        .route(
+            paths::END_SESSION,
+            get(provider::end_session_get).post(provider::end_session_post),
+        )
         .layer(middleware::map_response(move |response: Response| {
             let csp = csp.clone();
             async move { secure_headers(response, csp) }

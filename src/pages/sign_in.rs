@@ -16,9 +16,13 @@ use crate::twofactor::Code;
 use crate::usecases::sign_in::{self, SignIn};
 use crate::usecases::SignedIn;
 
+/// The login page's query: the return address, and from the OpenID provider a hint of who
+/// signs in and whether to ask even when signed in (`prompt=login`, `max_age`).
 #[derive(Deserialize, Default)]
-pub struct ReturnQuery {
+pub struct LoginQuery {
     rd: Option<String>,
+    login_hint: Option<String>,
+    prompt: Option<String>,
 }
 
 /// A provider's sign-in button.
@@ -121,13 +125,22 @@ pub async fn home(req: PageRequest) -> Response {
     req.see_other(&to, HeaderMap::new())
 }
 
-/// `GET /ui/login?rd=…`. Already signed in: straight on to the return address.
-pub async fn form(req: PageRequest, Query(query): Query<ReturnQuery>) -> Response {
+/// `GET /ui/login?rd=…`. Already signed in: straight on to the return address, unless the
+/// provider asks for a fresh sign-in (`prompt=login`).
+pub async fn form(
+    req: PageRequest,
+    query: Result<Query<LoginQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let query = query.map(|Query(q)| q).unwrap_or_default();
     let rd = req.return_to(query.rd.as_deref()).unwrap_or_default();
-    if req.session.is_some() {
+    if req.session.is_some() && query.prompt.as_deref() != Some("login") {
         return req.see_other(&req.after_sign_in(Some(&rd)), HeaderMap::new());
     }
-    req.render(StatusCode::OK, &login_page(&req, "", &rd))
+    let hint = query
+        .login_hint
+        .filter(|h| h.len() <= 320 && h.contains('@'))
+        .unwrap_or_default();
+    req.render(StatusCode::OK, &login_page(&req, &hint, &rd))
 }
 
 #[derive(Deserialize)]

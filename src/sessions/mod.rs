@@ -58,6 +58,14 @@ const MAX_USER_AGENT_CHARS: usize = 256;
 /// from memory, so it is written in the background).
 const BROWSER_TOUCH_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
 
+/// A provider grant after a refresh: the new refresh token, or `None` when the presented one
+/// was rotated a moment ago by a concurrent request (within the grace).
+#[derive(Debug, Clone)]
+pub struct GrantRotation {
+    pub grant: store::sessions::Grant,
+    pub refresh_token: Option<String>,
+}
+
 /// Tokens handed out by a login or a refresh.
 #[derive(Debug, Clone)]
 pub struct Issued {
@@ -184,6 +192,7 @@ impl Sessions {
                 user_agent: user_agent.as_deref(),
                 ip: Some(&ip),
                 expires_at,
+                grant: None,
             },
             now,
         )
@@ -367,8 +376,7 @@ impl Sessions {
         let floor = now + self.session_expiry_ms;
         match store::sessions::revoke(&self.db, session_id, owner, now, floor).await? {
             Some(revoked) => {
-                self.revoked.insert(revoked.id, revoked.until);
-                self.changes.announce();
+                self.revoked_elsewhere(&revoked);
                 Ok(true)
             }
             None => {
@@ -391,6 +399,16 @@ impl Sessions {
         Ok(revoked.len())
     }
 
+    /// Ends a user's provider grants to one client (a withdrawn consent). Returns how many.
+    pub async fn revoke_grants_of(&self, user_id: &str, client_id: &str) -> Result<usize> {
+        let now = self.clock.now_ms();
+        let floor = now + self.session_expiry_ms;
+        let revoked =
+            store::sessions::revoke_grants_of(&self.db, user_id, client_id, now, floor).await?;
+        self.revoked_elsewhere(&revoked);
+        Ok(revoked.len())
+    }
+
     /// Refuses at once the tokens of sessions another service revoked in the database (an
     /// emailed password reset), and tells the other instances.
     pub fn revoked_elsewhere(&self, revoked: &[store::sessions::Revoked]) {
@@ -400,6 +418,126 @@ impl Sessions {
         if !revoked.is_empty() {
             self.changes.announce();
         }
+    }
+
+    /// Whether a session was revoked (memory only): provider access tokens are checked
+    /// against the same set as Bouncer's own.
+    pub fn is_revoked(&self, session_id: &str) -> bool {
+        self.revoked.is_revoked(session_id)
+    }
+
+    /// Starts a provider grant: a session of kind `provider` whose refresh token is opaque
+    /// (`<session id>.<secret>`) and which ends with its browser session. Returns the grant's
+    /// id and refresh token.
+    pub async fn start_grant(
+        &self,
+        user_id: &str,
+        grant: store::sessions::GrantOf<'_>,
+        expires_at: i64,
+        device: Device<'_>,
+    ) -> Result<(String, String)> {
+        let now = self.clock.now_ms();
+        let session_id = crate::ids::new_object_id(now);
+        let token = format!("{session_id}.{}", crate::ids::random_token());
+        let user_agent = device
+            .user_agent
+            .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect::<String>());
+        let ip = device.ip.to_string();
+        store::sessions::insert(
+            &self.db,
+            &store::sessions::NewSession {
+                id: &session_id,
+                user_id,
+                token_hash: &token_hash(&token),
+                kind: store::sessions::PROVIDER,
+                user_agent: user_agent.as_deref(),
+                ip: Some(&ip),
+                expires_at,
+                grant: Some(grant),
+            },
+            now,
+        )
+        .await?;
+        Ok((session_id, token))
+    }
+
+    /// Rotates a provider grant's refresh token, with the reuse detection and grace of
+    /// `rotate`. `Ok(None)`: no such live grant of this client, or a reuse (the grant is then
+    /// revoked).
+    pub async fn rotate_grant(
+        &self,
+        token: &str,
+        client_id: &str,
+    ) -> Result<Option<GrantRotation>> {
+        let Some((session_id, _)) = token.split_once('.') else {
+            return Ok(None);
+        };
+        let presented = token_hash(token);
+        for _ in 0..2 {
+            let now = self.clock.now_ms();
+            let Some(grant) = store::sessions::find_live_grant(&self.db, session_id, now).await?
+            else {
+                return Ok(None);
+            };
+            // Another client's token is not evidence of theft from this grant: refused as is.
+            if grant.client_id != client_id {
+                return Ok(None);
+            }
+            let current = same_secret(&grant.refresh_token_hash, &presented);
+            let recent_previous = grant
+                .previous_token_hash
+                .as_deref()
+                .is_some_and(|prev| same_secret(prev, &presented))
+                && grant
+                    .rotated_at
+                    .is_some_and(|at| now - at <= REFRESH_REUSE_GRACE_MS);
+            if !current && !recent_previous {
+                tracing::warn!(
+                    user_id = %grant.user_id,
+                    session_id = %grant.id,
+                    client_id = %grant.client_id,
+                    "rotated provider refresh token presented again: revoking the grant"
+                );
+                self.revoke_session(&grant.id).await?;
+                return Ok(None);
+            }
+            if !current {
+                return Ok(Some(GrantRotation {
+                    grant,
+                    refresh_token: None,
+                }));
+            }
+            let new_token = format!("{}.{}", grant.id, crate::ids::random_token());
+            if store::sessions::rotate(
+                &self.db,
+                &grant.id,
+                &grant.refresh_token_hash,
+                &token_hash(&new_token),
+                now,
+            )
+            .await?
+            {
+                return Ok(Some(GrantRotation {
+                    grant,
+                    refresh_token: Some(new_token),
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The live provider grant a refresh token names, if the token is its current one (for
+    /// revocation and introspection; nothing is rotated).
+    pub async fn grant_of_refresh_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<store::sessions::Grant>> {
+        let Some((session_id, _)) = token.split_once('.') else {
+            return Ok(None);
+        };
+        let now = self.clock.now_ms();
+        let grant = store::sessions::find_live_grant(&self.db, session_id, now).await?;
+        Ok(grant.filter(|g| same_secret(&g.refresh_token_hash, &token_hash(token))))
     }
 
     /// A temp token for a user who proved their password and must now give a second factor.

@@ -4,6 +4,8 @@ pub mod availability;
 pub mod bans;
 pub mod email_tokens;
 pub mod identities;
+pub mod oidc_codes;
+pub mod oidc_consents;
 pub mod revocations;
 pub mod sessions;
 mod tracked;

@@ -17,6 +17,8 @@ pub struct Session {
 /// single-sign-on cookie).
 pub const API: &str = "api";
 pub const BROWSER: &str = "browser";
+/// A grant of the OpenID provider to one client: its refresh token, rotated like `api`'s.
+pub const PROVIDER: &str = "provider";
 
 /// A session about to begin.
 pub struct NewSession<'a> {
@@ -27,13 +29,26 @@ pub struct NewSession<'a> {
     pub user_agent: Option<&'a str>,
     pub ip: Option<&'a str>,
     pub expires_at: i64,
+    /// A provider grant's client, scope, browser session and time of sign-in.
+    pub grant: Option<GrantOf<'a>>,
+}
+
+/// What ties a provider grant to its client and to the sign-in it came from.
+#[derive(Debug, Clone, Copy)]
+pub struct GrantOf<'a> {
+    pub client_id: &'a str,
+    pub scope: &'a str,
+    pub parent_id: &'a str,
+    pub auth_time: i64,
 }
 
 pub async fn insert(db: &Db, session: &NewSession<'_>, now_ms: i64) -> Result<()> {
+    let grant = session.grant;
     sqlx::query(
         "INSERT INTO sessions (id, user_id, refresh_token_hash, expires_at, created_at, kind, \
-                               user_agent, ip, last_used_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $5)",
+                               user_agent, ip, last_used_at, client_id, scope, parent_id, \
+                               auth_time) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $5, $9, $10, $11, $12)",
     )
     .bind(session.id)
     .bind(session.user_id)
@@ -43,6 +58,10 @@ pub async fn insert(db: &Db, session: &NewSession<'_>, now_ms: i64) -> Result<()
     .bind(session.kind)
     .bind(session.user_agent)
     .bind(session.ip)
+    .bind(grant.map(|g| g.client_id))
+    .bind(grant.map(|g| g.scope))
+    .bind(grant.map(|g| g.parent_id))
+    .bind(grant.map(|g| g.auth_time))
     .execute(db.pool())
     .await?;
     Ok(())
@@ -53,6 +72,8 @@ pub async fn insert(db: &Db, session: &NewSession<'_>, now_ms: i64) -> Result<()
 pub struct SessionSummary {
     pub id: String,
     pub kind: String,
+    /// A provider grant's client.
+    pub client_id: Option<String>,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
     pub created_at: i64,
@@ -63,7 +84,8 @@ pub struct SessionSummary {
 /// A user's live sessions, newest first.
 pub async fn list_for_user(db: &Db, user_id: &str, now_ms: i64) -> Result<Vec<SessionSummary>> {
     Ok(sqlx::query_as::<_, SessionSummary>(
-        "SELECT id, kind, user_agent, ip, created_at, last_used_at, expires_at FROM sessions \
+        "SELECT id, kind, client_id, user_agent, ip, created_at, last_used_at, expires_at \
+         FROM sessions \
          WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC, id DESC",
     )
     .bind(user_id)
@@ -139,15 +161,16 @@ fn revoked_until(kind: &str, expires_at: i64, floor: i64) -> i64 {
     }
 }
 
-/// Deletes one session (of `user_id`, when given) and records its id as revoked, in one
-/// transaction. `None` when there was no such session.
+/// Deletes one session (of `user_id`, when given) and the provider grants begun from it, and
+/// records their ids as revoked, in one transaction; the session itself comes first. `None`
+/// when there was no such session.
 pub async fn revoke(
     db: &Db,
     id: &str,
     user_id: Option<&str>,
     now_ms: i64,
     floor: i64,
-) -> Result<Option<Revoked>> {
+) -> Result<Option<Vec<Revoked>>> {
     let mut tx = db.begin().await?;
     let row: Option<(String, String, i64)> = sqlx::query_as(
         "DELETE FROM sessions WHERE id = $1 AND ($2 IS NULL OR user_id = $2) \
@@ -162,11 +185,23 @@ pub async fn revoke(
     };
     let until = revoked_until(&kind, expires_at, floor);
     super::revocations::insert(&mut tx, id, &user_id, now_ms, until).await?;
-    tx.commit().await?;
-    Ok(Some(Revoked {
+    let mut revoked = vec![Revoked {
         id: id.to_string(),
         until,
-    }))
+    }];
+    // The provider grants begun from this (browser) session end with it.
+    let children: Vec<(String, String, i64)> =
+        sqlx::query_as("DELETE FROM sessions WHERE parent_id = $1 RETURNING id, kind, expires_at")
+            .bind(id)
+            .fetch_all(tx.conn())
+            .await?;
+    for (child, kind, expires_at) in children {
+        let until = revoked_until(&kind, expires_at, floor);
+        super::revocations::insert(&mut tx, &child, &user_id, now_ms, until).await?;
+        revoked.push(Revoked { id: child, until });
+    }
+    tx.commit().await?;
+    Ok(Some(revoked))
 }
 
 /// Deletes every session of a user and records them as revoked.
@@ -210,4 +245,78 @@ pub async fn delete_expired(db: &Db, now_ms: i64) -> Result<u64> {
         .execute(db.pool())
         .await?
         .rows_affected())
+}
+
+/// A live provider grant, as its refresh needs it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Grant {
+    pub id: String,
+    pub user_id: String,
+    pub refresh_token_hash: String,
+    pub previous_token_hash: Option<String>,
+    pub rotated_at: Option<i64>,
+    pub expires_at: i64,
+    pub client_id: String,
+    pub scope: String,
+    pub auth_time: i64,
+}
+
+/// The provider grant with this id, if it has not reached its expiry.
+pub async fn find_live_grant(db: &Db, id: &str, now_ms: i64) -> Result<Option<Grant>> {
+    Ok(sqlx::query_as::<_, Grant>(
+        "SELECT id, user_id, refresh_token_hash, previous_token_hash, rotated_at, expires_at, \
+                client_id, scope, auth_time \
+         FROM sessions WHERE id = $1 AND kind = 'provider' AND expires_at > $2",
+    )
+    .bind(id)
+    .bind(now_ms)
+    .fetch_optional(db.pool())
+    .await?)
+}
+
+/// When a live session of this user began and when it ends (a browser session behind the
+/// provider's `authorize`: its sign-in time is the ID token's `auth_time`).
+pub async fn live_span(
+    db: &Db,
+    id: &str,
+    user_id: &str,
+    now_ms: i64,
+) -> Result<Option<(i64, i64)>> {
+    Ok(sqlx::query_as::<_, (i64, i64)>(
+        "SELECT created_at, expires_at FROM sessions \
+         WHERE id = $1 AND user_id = $2 AND expires_at > $3",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(now_ms)
+    .fetch_optional(db.pool())
+    .await?)
+}
+
+/// Deletes a user's provider grants to one client (a withdrawn consent) and records them as
+/// revoked.
+pub async fn revoke_grants_of(
+    db: &Db,
+    user_id: &str,
+    client_id: &str,
+    now_ms: i64,
+    floor: i64,
+) -> Result<Vec<Revoked>> {
+    let mut tx = db.begin().await?;
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "DELETE FROM sessions WHERE user_id = $1 AND client_id = $2 \
+         RETURNING id, kind, expires_at",
+    )
+    .bind(user_id)
+    .bind(client_id)
+    .fetch_all(tx.conn())
+    .await?;
+    let mut revoked = Vec::with_capacity(rows.len());
+    for (id, kind, expires_at) in rows {
+        let until = revoked_until(&kind, expires_at, floor);
+        super::revocations::insert(&mut tx, &id, user_id, now_ms, until).await?;
+        revoked.push(Revoked { id, until });
+    }
+    tx.commit().await?;
+    Ok(revoked)
 }

@@ -26,6 +26,50 @@ pub fn authenticate(
     admit(ctx, client, claims, access)
 }
 
+/// The gateway's and forward-auth's check of a Bearer token: Bouncer's own access token, or an
+/// access token the OpenID provider issued for one of `OIDC_GATEWAY_AUDIENCES` (LibreChat with
+/// `OPENID_REUSE_TOKENS=true` sends those). Both are checked in memory, with the same
+/// revocations and bans.
+pub fn authenticate_gateway(
+    ctx: &AppContext,
+    client: &Client,
+    bearer: Option<&str>,
+    access: Access,
+) -> Result<AccessClaims> {
+    match ctx.sessions.authenticate(bearer) {
+        Ok(claims) => admit(ctx, client, claims, access),
+        Err(own) => {
+            let audiences = &ctx.provider.config.gateway_audiences;
+            let Some(token) = bearer.filter(|_| !audiences.is_empty()) else {
+                return Err(own);
+            };
+            let claims = match super::provider::authenticate_access_token(ctx, client, token) {
+                Ok(claims) => claims,
+                // Not one of the provider's either: the first answer stands.
+                Err(Error::Unauthorized(_)) => return Err(own),
+                Err(e) => return Err(e),
+            };
+            if !claims.aud.iter().any(|a| audiences.contains(a)) {
+                return Err(Error::Unauthorized("jwt audience invalid".into()));
+            }
+            let identity = AccessClaims {
+                id: claims.sub,
+                username: claims.preferred_username.unwrap_or_default(),
+                provider: claims.idp,
+                email: claims.email.unwrap_or_default(),
+                sid: claims.sid,
+                role: Some(claims.role),
+                scope: None,
+                name: claims.name,
+                typ: None,
+                iat: claims.iat,
+                exp: claims.exp,
+            };
+            admit(ctx, client, identity, access)
+        }
+    }
+}
+
 /// The same for a browser session's single-sign-on cookie (the sign-in pages, forward-auth
 /// by cookie): the same checks, the same identity.
 pub fn authenticate_browser(

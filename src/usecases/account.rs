@@ -108,6 +108,30 @@ pub async fn revoke_session(ctx: &AppContext, user_id: &str, session_id: &str) -
     }
 }
 
+/// The apps a user allowed (the account page), newest first.
+pub async fn consents(
+    ctx: &AppContext,
+    user_id: &str,
+) -> Result<Vec<crate::store::oidc_consents::Consent>> {
+    crate::store::oidc_consents::list_for_user(&ctx.db, user_id).await
+}
+
+/// Withdraws a user's consent to an app and signs the app out (its grants end); the app asks
+/// again next time.
+pub async fn withdraw_consent(ctx: &AppContext, user_id: &str, client_id: &str) -> Result<()> {
+    if !crate::store::oidc_consents::withdraw(&ctx.db, user_id, client_id).await? {
+        return Err(Error::BadRequest("No such app".into()));
+    }
+    let ended = ctx.sessions.revoke_grants_of(user_id, client_id).await?;
+    tracing::info!(
+        user_id,
+        client_id,
+        grants = ended,
+        "consent withdrawn by its owner"
+    );
+    Ok(())
+}
+
 /// A fresh cookie for the browser session `current` names, saying what the user is now (e.g.
 /// no longer enrolment-only once 2FA is set up): the same session, the same end.
 pub async fn renew_browser_session(

@@ -97,7 +97,7 @@ pub async fn admit(ctx: &Arc<AppContext>, request: &ChatRequest<'_>) -> Result<A
         (None, Some(cookie)) => {
             access::authenticate_browser(ctx, &request.client, Some(cookie), Access::Full)?
         }
-        (bearer, _) => access::authenticate(ctx, &request.client, bearer, Access::Full)?,
+        (bearer, _) => access::authenticate_gateway(ctx, &request.client, bearer, Access::Full)?,
     };
     check_rules(ctx, request, &claims)?;
     if !request.is_post {

@@ -16,6 +16,7 @@ mod guard;
 pub mod notices;
 pub mod operator;
 pub mod password_reset;
+pub mod provider;
 pub mod provider_sign_in;
 pub mod registration;
 pub mod second_factor;

@@ -19,6 +19,7 @@ mod oidc_peer;
 mod openid;
 mod outage_peer;
 mod pages;
+mod provider;
 mod proxies;
 mod raw_http;
 mod refresh;
