@@ -12,6 +12,7 @@ mod load;
 mod memory;
 mod nginx;
 mod processes;
+mod provider;
 mod reference;
 mod scenarios;
 

@@ -14,18 +14,18 @@ use super::processes::{self, Running};
 use super::Mode;
 
 const PASSWORD: &str = "benchmark passphrase";
-const AUTH_CONNECTIONS: usize = 64;
+pub const AUTH_CONNECTIONS: usize = 64;
 const REFRESH_SESSIONS: usize = 16;
 /// The responsiveness probe sends one request this often (it must not add load of its own).
 const PROBE_EVERY: Duration = Duration::from_millis(10);
 
 pub struct Row {
-    scenario: String,
-    bouncer: String,
-    limit: String,
-    ratio: Option<f64>,
+    pub scenario: String,
+    pub bouncer: String,
+    pub limit: String,
+    pub ratio: Option<f64>,
     /// The headline number; the quick mode checks it exists.
-    value: f64,
+    pub value: f64,
 }
 
 pub struct Report {
@@ -83,7 +83,7 @@ fn machine() -> String {
     format!("{cores} cores, {cpu}")
 }
 
-fn latency(r: &LoadResult) -> String {
+pub fn latency(r: &LoadResult) -> String {
     format!(
         "{:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
         r.rate(),
@@ -174,7 +174,7 @@ fn page_login_op(client: &reqwest::Client, base: &str, csrf: &(String, String)) 
 }
 
 /// A real single-sign-on cookie for the benchmark user, from a sign-in on the pages.
-async fn browser_cookie(base: &str) -> anyhow::Result<String> {
+pub async fn browser_cookie(base: &str) -> anyhow::Result<String> {
     let client = page_client();
     let (csrf_cookie, token) = sign_in_form(&client, base).await?;
     let answer = client
@@ -199,7 +199,7 @@ async fn browser_cookie(base: &str) -> anyhow::Result<String> {
         .context("no single-sign-on cookie after signing in on the pages")
 }
 
-async fn register(client: &reqwest::Client, base: &str, email: &str) -> bool {
+pub async fn register(client: &reqwest::Client, base: &str, email: &str) -> bool {
     client
         .post(format!("{base}/api/auth/register"))
         .json(&json!({
@@ -384,6 +384,11 @@ pub async fn run_all(mode: Mode) -> anyhow::Result<Report> {
         });
         }
         Err(e) => eprintln!("bench: {e}; the forward-auth-by-cookie row is left out"),
+    }
+    // The OpenID provider: code flows, refresh grants, forward-auth by provider token.
+    match super::provider::rows(&binary, &bare, cores, d).await {
+        Ok(provider_rows) => rows.extend(provider_rows),
+        Err(e) => eprintln!("bench: {e:#}; the OpenID provider rows are left out"),
     }
     let proxy_dir = tempfile::tempdir()?;
     let proxy_db = format!("sqlite://{}/bouncer.db", proxy_dir.path().display());

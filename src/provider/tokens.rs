@@ -85,6 +85,12 @@ pub fn sign_id_token(
     );
     claims.insert("auth_time".into(), facts.auth_time.into());
     claims.insert("sid".into(), facts.sid.into());
+    // For the gateway, which LibreChat (`OPENID_REUSE_TOKENS`) sends the ID token to.
+    claims.insert("bouncer_role".into(), user.role.to_string().into());
+    claims.insert("bouncer_idp".into(), user.provider.to_string().into());
+    if !scopes.email {
+        claims.insert("bouncer_email".into(), user.email.clone().into());
+    }
     if let Some(nonce) = facts.nonce {
         claims.insert("nonce".into(), nonce.into());
     }
@@ -113,8 +119,10 @@ pub struct ProviderAccessClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Bouncer's role of the user (`USER`, `ADMIN`), for the gateway's `ACCESS_RULES`.
+    #[serde(rename = "bouncer_role")]
     pub role: String,
     /// The user's provider at Bouncer (`local`, `openid`, …).
+    #[serde(rename = "bouncer_idp")]
     pub idp: String,
 }
 
@@ -189,6 +197,59 @@ impl Audience {
             Audience::Many(list) => list.first().map(String::as_str),
         }
     }
+
+    pub fn contains_any(&self, wanted: &[String]) -> bool {
+        match self {
+            Audience::One(a) => wanted.contains(a),
+            Audience::Many(list) => list.iter().any(|a| wanted.contains(a)),
+        }
+    }
+}
+
+/// What the gateway reads of a provider token sent as a Bearer: an access token, or an ID
+/// token (LibreChat with `OPENID_REUSE_TOKENS` sends its ID token).
+#[derive(Debug, Clone, Deserialize)]
+pub struct BearerClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: Audience,
+    /// The grant: revoked with it.
+    pub sid: String,
+    pub exp: i64,
+    pub iat: i64,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub bouncer_email: Option<String>,
+    #[serde(default)]
+    pub preferred_username: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub bouncer_role: Option<String>,
+    #[serde(default)]
+    pub bouncer_idp: Option<String>,
+}
+
+/// Checks a provider access or ID token's signature, issuer and expiry.
+pub fn verify_bearer(
+    keys: &SigningKeys,
+    config: &ProviderConfig,
+    token: &str,
+    now_ms: i64,
+) -> Result<BearerClaims, AccessTokenError> {
+    let (typ, claims): (Option<String>, BearerClaims) =
+        keys.verify(token).map_err(|_| AccessTokenError::Invalid)?;
+    let typ_ok = typ.as_deref().is_none_or(|t| {
+        t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case(ID_TOKEN_TYP)
+    });
+    if !typ_ok || claims.iss != config.issuer {
+        return Err(AccessTokenError::Invalid);
+    }
+    if claims.exp.saturating_mul(1000) <= now_ms {
+        return Err(AccessTokenError::Expired);
+    }
+    Ok(claims)
 }
 
 pub fn read_id_token_hint(

@@ -43,22 +43,19 @@ pub fn authenticate_gateway(
             let Some(token) = bearer.filter(|_| !audiences.is_empty()) else {
                 return Err(own);
             };
-            let claims = match super::provider::authenticate_access_token(ctx, client, token) {
+            let claims = match super::provider::authenticate_gateway_bearer(ctx, client, token) {
                 Ok(claims) => claims,
                 // Not one of the provider's either: the first answer stands.
-                Err(Error::Unauthorized(_)) => return Err(own),
+                Err(Error::Unauthorized(why)) if why == "invalid signature" => return Err(own),
                 Err(e) => return Err(e),
             };
-            if !claims.aud.iter().any(|a| audiences.contains(a)) {
-                return Err(Error::Unauthorized("jwt audience invalid".into()));
-            }
             let identity = AccessClaims {
                 id: claims.sub,
                 username: claims.preferred_username.unwrap_or_default(),
-                provider: claims.idp,
-                email: claims.email.unwrap_or_default(),
+                provider: claims.bouncer_idp.unwrap_or_default(),
+                email: claims.email.or(claims.bouncer_email).unwrap_or_default(),
                 sid: claims.sid,
-                role: Some(claims.role),
+                role: claims.bouncer_role,
                 scope: None,
                 name: claims.name,
                 typ: None,

@@ -707,6 +707,29 @@ pub fn authenticate_access_token(
     Ok(claims)
 }
 
+/// A provider token sent to the gateway as a Bearer (access or ID token), still good, for one
+/// of `OIDC_GATEWAY_AUDIENCES`. Memory only (the gateway's hot path).
+pub fn authenticate_gateway_bearer(
+    ctx: &AppContext,
+    client: &Client,
+    token: &str,
+) -> Result<tokens::BearerClaims> {
+    let provider = &ctx.provider;
+    let claims = tokens::verify_bearer(&provider.keys, &provider.config, token, ctx.clock.now_ms())
+        .map_err(|e| match e {
+            tokens::AccessTokenError::Expired => Error::Unauthorized("jwt expired".into()),
+            tokens::AccessTokenError::Invalid => Error::Unauthorized("invalid signature".into()),
+        })?;
+    if !claims.aud.contains_any(&provider.config.gateway_audiences) {
+        return Err(Error::Unauthorized("jwt audience invalid".into()));
+    }
+    if ctx.sessions.is_revoked(&claims.sid) {
+        return Err(Error::Unauthorized("Session revoked".into()));
+    }
+    ctx.moderation.check(client.ip, Some(&claims.sub))?;
+    Ok(claims)
+}
+
 /// Userinfo (Core §5.3): the claims the token's scopes release, read fresh.
 pub async fn userinfo(
     ctx: &AppContext,
