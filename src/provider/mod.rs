@@ -3,6 +3,7 @@
 //! `usecases/provider.rs`; the grants themselves are sessions (`sessions/`, kind `provider`).
 
 pub mod clients;
+pub mod clients_file;
 pub mod keys;
 pub mod pkce;
 pub mod scopes;

@@ -320,3 +320,27 @@ pub async fn revoke_grants_of(
     tx.commit().await?;
     Ok(revoked)
 }
+
+/// Deletes every grant of a client (the client was removed) and records them as revoked.
+pub async fn revoke_all_for_client(
+    db: &Db,
+    client_id: &str,
+    now_ms: i64,
+    floor: i64,
+) -> Result<Vec<Revoked>> {
+    let mut tx = db.begin().await?;
+    let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+        "DELETE FROM sessions WHERE client_id = $1 RETURNING id, user_id, kind, expires_at",
+    )
+    .bind(client_id)
+    .fetch_all(tx.conn())
+    .await?;
+    let mut revoked = Vec::with_capacity(rows.len());
+    for (id, user_id, kind, expires_at) in rows {
+        let until = revoked_until(&kind, expires_at, floor);
+        super::revocations::insert(&mut tx, &id, &user_id, now_ms, until).await?;
+        revoked.push(Revoked { id, until });
+    }
+    tx.commit().await?;
+    Ok(revoked)
+}

@@ -77,6 +77,9 @@ fn input_value(html: &str, name: &str) -> Option<String> {
         value[..value.find('"')?]
             .replace("&#43;", "+")
             .replace("&amp;", "&")
+            .replace("&#38;", "&")
+            .replace("&#39;", "'")
+            .replace("&#34;", "\"")
             .replace("&#61;", "=")
             .replace("&#x3D;", "=")
             .replace("&#37;", "%"),
@@ -256,7 +259,7 @@ async fn refresh(app: &TestApp, rp: &Rp, refresh_token: &str) -> (u16, Value) {
 async fn provider_app(extra: &[(&str, &str)]) -> TestApp {
     let mut vars = vec![("OIDC_GATEWAY_AUDIENCES", "gw")];
     vars.extend_from_slice(extra);
-    let app = spawn_app_with(&vars).await;
+    let app = spawn_app_at_own_origin(&vars).await;
     verified_user(&app, EMAIL).await;
     app
 }
@@ -382,7 +385,8 @@ async fn code_flow_tokens_userinfo_and_refresh_rotation_with_reuse_detection() {
     assert_eq!(id["email"], EMAIL);
     assert_eq!(id["email_verified"], true);
     assert_eq!(id["name"], "Ada Lovelace");
-    assert_eq!(id["roles"], serde_json::json!(["user"]));
+    // The first account is the ADMIN: it has both roles.
+    assert_eq!(id["roles"], serde_json::json!(["user", "admin"]));
     assert!(id["auth_time"].as_i64().is_some());
 
     let access = tokens["access_token"].as_str().unwrap();
@@ -618,9 +622,10 @@ async fn a_ban_or_signing_out_ends_the_grants_at_once() {
         )
         .await
         .unwrap();
+    // The ban revoked the grant too: refused as revoked, at once.
     assert_eq!(
         forward_auth(&app, access).await,
-        403,
+        401,
         "the gateway refuses it at once"
     );
     let (status, _) = refresh(&app, &gw, tokens["refresh_token"].as_str().unwrap()).await;
