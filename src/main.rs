@@ -72,6 +72,10 @@ async fn main() -> ExitCode {
         Command::BanUser(args) => cli::ban_user::run(&ctx, args).await.map_err(|e| e.0),
         Command::Unban(args) => cli::unban::run(&ctx, args).await.map_err(|e| e.0),
         Command::ListBans(args) => cli::list_bans::run(&ctx, args).await.map_err(|e| e.0),
+        Command::Client(args) => cli::client::run(&ctx, args).await.map_err(|e| e.0),
+        Command::RotateSigningKey(args) => cli::rotate_signing_key::run(&ctx, args)
+            .await
+            .map_err(|e| e.0),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

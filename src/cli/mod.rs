@@ -2,6 +2,7 @@
 //! reads the same configuration as the server and goes through the same services.
 
 pub mod ban_user;
+pub mod client;
 pub mod create_user;
 pub mod delete_user;
 pub mod invite_user;
@@ -9,6 +10,7 @@ pub mod list_bans;
 pub mod list_users;
 mod prompt;
 pub mod reset_password;
+pub mod rotate_signing_key;
 pub mod serve;
 pub mod unban;
 
@@ -31,7 +33,10 @@ use crate::error::Error;
                   bouncer reset-password ada@example.com\n  \
                   bouncer delete-user ada@example.com --yes\n  \
                   bouncer ban-user spammer@example.com 2h\n  \
-                  bouncer list-bans"
+                  bouncer list-bans\n  \
+                  bouncer client add librechat --first-party --redirect-uri https://chat.example.com/oauth/openid/callback\n  \
+                  bouncer client list\n  \
+                  bouncer rotate-signing-key"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -58,6 +63,10 @@ pub enum Command {
     Unban(unban::Args),
     /// List the bans in force.
     ListBans(list_bans::Args),
+    /// Register, list, change or remove the OpenID provider's clients.
+    Client(client::Args),
+    /// Sign the OpenID provider's tokens with a new key (the old one stays published).
+    RotateSigningKey(rotate_signing_key::Args),
 }
 
 impl Command {

@@ -14,7 +14,9 @@ fn cli(app: &TestApp) -> Command {
         .env_clear()
         .env("DATABASE_URL", &app.database_url)
         .env("JWT_SECRET", JWT_SECRET)
-        .env("JWT_REFRESH_SECRET", JWT_REFRESH_SECRET);
+        .env("JWT_REFRESH_SECRET", JWT_REFRESH_SECRET)
+        // The server's: the provider's signing key is encrypted with it.
+        .env("CREDS_KEY", CREDS_KEY);
     cmd
 }
 
@@ -702,4 +704,190 @@ async fn create_user_unverified_with_mail_sends_the_verification_email() {
     let message = smtp.next_message().await;
     assert_eq!(message["subject"], "Verify your email");
     assert_eq!(message["rcpt_tos"], serde_json::json!(["eve@example.com"]));
+}
+
+/// The secret a `client add` or `client update --rotate-secret` printed.
+fn printed_secret(o: &Output) -> String {
+    stdout(o)
+        .lines()
+        .find_map(|l| l.strip_prefix("Client secret: "))
+        .expect("a secret is printed")
+        .to_string()
+}
+
+#[tokio::test]
+async fn clients_are_added_listed_updated_and_removed_by_command() {
+    let app = spawn_app().await;
+    let add = run(
+        cli(&app),
+        &[
+            "client",
+            "add",
+            "librechat",
+            "--name",
+            "LibreChat",
+            "--first-party",
+            "--redirect-uri",
+            "https://chat.example.com/oauth/openid/callback",
+        ],
+        "",
+    );
+    assert!(add.status.success(), "{}", stderr(&add));
+    let secret = printed_secret(&add);
+    assert!(stdout(&add).contains("shown only now"));
+    app.ctx.provider.clients.forget_cached();
+    let client = app
+        .ctx
+        .provider
+        .clients
+        .get("librechat")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(client.first_party && !client.is_public());
+    assert!(
+        app.ctx
+            .provider
+            .clients
+            .check_secret(&client, &secret)
+            .await
+    );
+    assert!(
+        !app.ctx
+            .provider
+            .clients
+            .check_secret(&client, "guess")
+            .await
+    );
+
+    let again = run(
+        cli(&app),
+        &[
+            "client",
+            "add",
+            "librechat",
+            "--redirect-uri",
+            "https://x.example.com/cb",
+        ],
+        "",
+    );
+    assert_failed(&again, "exists already");
+    let bad = run(
+        cli(&app),
+        &[
+            "client",
+            "add",
+            "spa",
+            "--public",
+            "--redirect-uri",
+            "https://spa.example.com/cb#x",
+        ],
+        "",
+    );
+    assert_failed(&bad, "fragment");
+    let insecure = run(
+        cli(&app),
+        &[
+            "client",
+            "add",
+            "spa",
+            "--public",
+            "--redirect-uri",
+            "http://spa.example.com/cb",
+        ],
+        "",
+    );
+    assert!(insecure.status.success());
+    assert!(
+        stderr(&insecure).contains("plain http"),
+        "{}",
+        stderr(&insecure)
+    );
+    assert!(
+        !stdout(&insecure).contains("Client secret"),
+        "a public client has none"
+    );
+
+    let list = run(cli(&app), &["client", "list"], "");
+    let listed = stdout(&list);
+    assert!(
+        listed.contains("librechat") && listed.contains("confidential"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("spa") && listed.contains("public"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&secret), "the secret is never listed");
+
+    let rotated = run(
+        cli(&app),
+        &[
+            "client",
+            "update",
+            "librechat",
+            "--rotate-secret",
+            "--add-redirect-uri",
+            "https://chat2.example.com/cb",
+        ],
+        "",
+    );
+    assert!(rotated.status.success(), "{}", stderr(&rotated));
+    let new_secret = printed_secret(&rotated);
+    app.ctx.provider.clients.forget_cached();
+    let client = app
+        .ctx
+        .provider
+        .clients
+        .get("librechat")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(client.redirect_uris.len(), 2);
+    assert!(
+        !app.ctx
+            .provider
+            .clients
+            .check_secret(&client, &secret)
+            .await
+    );
+    assert!(
+        app.ctx
+            .provider
+            .clients
+            .check_secret(&client, &new_secret)
+            .await
+    );
+
+    assert_failed(
+        &run(cli(&app), &["client", "remove", "librechat"], ""),
+        "--yes",
+    );
+    let removed = run(cli(&app), &["client", "remove", "librechat", "--yes"], "");
+    assert!(removed.status.success(), "{}", stderr(&removed));
+    assert_failed(
+        &run(cli(&app), &["client", "remove", "librechat", "--yes"], ""),
+        "no client",
+    );
+}
+
+#[tokio::test]
+async fn rotate_signing_key_adds_a_key_each_time() {
+    let app = spawn_app().await;
+    let kid = |o: &Output| {
+        stdout(o)
+            .lines()
+            .find_map(|l| l.strip_prefix("New signing key "))
+            .and_then(|rest| rest.split(' ').next())
+            .expect("a kid")
+            .to_string()
+    };
+    let first = run(cli(&app), &["rotate-signing-key"], "");
+    assert!(first.status.success(), "{}", stderr(&first));
+    let second = run(cli(&app), &["rotate-signing-key"], "");
+    assert_ne!(kid(&first), kid(&second));
+    app.ctx.provider.keys.reload().await.unwrap();
+    let jwks = app.ctx.provider.keys.jwks().to_string();
+    assert!(jwks.contains(&kid(&second)), "the new key is published");
+    assert!(jwks.contains(&kid(&first)), "and the one before it still");
 }
