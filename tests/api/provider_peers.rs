@@ -26,6 +26,7 @@ const PEER_WAIT: Duration = Duration::from_secs(90);
 const LIBRECHAT_CALLBACK: &str = "https://librechat.example.com/oauth/openid/callback";
 const LIBRECHAT_LOGGED_OUT: &str = "https://librechat.example.com/login";
 const OPEN_WEBUI_CALLBACK: &str = "https://openwebui.example.com/oauth/oidc/callback";
+const AVATAR: &str = "https://images.example.com/grace.png";
 const ADMIN_EMAIL: &str = "root@example.com";
 const USER_EMAIL: &str = "grace@example.com";
 
@@ -119,13 +120,21 @@ fn authlib_python(test: &str) -> Option<&'static Path> {
 /// app and the ids of both.
 async fn provider_app() -> (TestApp, String, String) {
     let app = spawn_app_at_own_origin(&[]).await;
-    let admin = verified_user(&app, "Root Admin", ADMIN_EMAIL).await;
-    let user = verified_user(&app, "Grace Hopper", USER_EMAIL).await;
+    let admin = verified_user(&app, "Root Admin", "root", ADMIN_EMAIL).await;
+    let user = verified_user(&app, "Grace Hopper", "grace", USER_EMAIL).await;
     (app, admin, user)
 }
 
-async fn verified_user(app: &TestApp, name: &str, email: &str) -> String {
-    assert_eq!(app.register(name, email, PASSWORD).await.status(), 200);
+/// Registers `name` with a username (the `preferred_username` claim) and marks the address
+/// verified; returns the user's id.
+async fn verified_user(app: &TestApp, name: &str, username: &str, email: &str) -> String {
+    let (status, body) = app
+        .register_json(&json!({
+            "name": name, "username": username, "email": email,
+            "password": PASSWORD, "confirm_password": PASSWORD
+        }))
+        .await;
+    assert_eq!(status, 200, "{body}");
     let db = app.db().await;
     sqlx::query("UPDATE users SET email_verified = 1 WHERE email = $1")
         .bind(email)
@@ -395,7 +404,7 @@ async fn librechat_openid_client_with_client_secret_basic() {
     assert_eq!(query_param(url, "client_id").as_deref(), Some("librechat"));
     assert!(query_param(url, "client_secret").is_none());
     assert_eq!(r["claims"]["name"], "Grace Hopper");
-    assert!(r["claims"]["preferred_username"].is_string());
+    assert_eq!(r["claims"]["preferred_username"], "grace");
     assert_eq!(
         r["claims"]["roles"],
         json!(["user"]),
@@ -592,6 +601,14 @@ async fn open_webui_authlib_client_secret_basic() {
         return;
     };
     let (app, _admin, user) = provider_app().await;
+    // Open WebUI takes the `picture` claim for the user's avatar.
+    let db = app.db().await;
+    sqlx::query("UPDATE users SET avatar = $1 WHERE id = $2")
+        .bind(AVATAR)
+        .bind(&user)
+        .execute(&db)
+        .await
+        .unwrap();
     let secret = register_client(&app, "open-webui", false, true, OPEN_WEBUI_CALLBACK).await;
     let input = json!({
         "issuer": app.base,
@@ -638,9 +655,10 @@ async fn open_webui_authlib_client_secret_basic() {
     assert_eq!(claims["email"], USER_EMAIL);
     assert_eq!(claims["email_verified"], true);
     assert_eq!(claims["name"], "Grace Hopper");
-    assert!(claims["preferred_username"].is_string());
+    assert_eq!(claims["preferred_username"], "grace");
     assert_eq!(claims["roles"], json!(["user"]));
     assert_eq!(r["userinfo"]["sub"], user);
     assert_eq!(r["userinfo"]["email"], USER_EMAIL);
-    assert_eq!(r["picture_is_url"], true, "picture {}", r["picture"]);
+    assert_eq!(r["picture"], AVATAR);
+    assert_eq!(r["picture_is_url"], true);
 }
