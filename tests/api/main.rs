@@ -20,6 +20,7 @@ mod openid;
 mod outage_peer;
 mod pages;
 mod provider;
+mod provider_peers;
 mod proxies;
 mod raw_http;
 mod refresh;
