@@ -96,6 +96,10 @@ fn provider_routes(ctx: &AppContext) -> Router<Arc<AppContext>> {
         .route(paths::USERINFO, get(oidc::userinfo).post(oidc::userinfo))
         .route(paths::REVOKE, post(oidc::revoke))
         .route(paths::INTROSPECT, post(oidc::introspect))
+        .route(
+            &format!("{}/{{user_id}}", paths::PICTURE),
+            get(oidc::picture),
+        )
         .merge(crate::pages::provider_router(ctx));
     let base = ctx.provider.base_path();
     if base.is_empty() {

@@ -1,10 +1,12 @@
 -- Bouncer as an OpenID provider.
 
 -- The keys that sign ID and access tokens. Generated at first start so every instance signs
--- with the same key; the private half is encrypted with CREDS_KEY. A rotation adds a key and
--- stamps the older ones `retired_at`: they stay in the JWKS until their tokens have expired.
+-- with the same key; the private half is encrypted with CREDS_KEY. A rotation adds a key of the
+-- next `generation` (unique: of instances racing to create the first key, one wins) and stamps
+-- the older ones `retired_at`: they stay in the JWKS until their tokens have expired.
 CREATE TABLE signing_keys (
     kid         TEXT PRIMARY KEY NOT NULL,
+    generation  BIGINT NOT NULL UNIQUE,
     alg         TEXT NOT NULL,             -- RS256 or ES256
     private_key TEXT NOT NULL,             -- PKCS#8 DER, hex, encrypted with CREDS_KEY
     public_jwk  TEXT NOT NULL,             -- the JWK as published (JSON)

@@ -6,6 +6,9 @@ use crate::app::AppContext;
 use crate::config::ModerationConfig;
 
 pub async fn run(ctx: Arc<AppContext>) -> anyhow::Result<()> {
+    if let Some(problem) = ctx.provider.keys.signing_problem() {
+        anyhow::bail!("{problem}");
+    }
     crate::server::raise_descriptor_limit();
     let addr = format!("{}:{}", ctx.config.host, ctx.config.port);
     let listener = tokio::net::TcpListener::bind(&addr)

@@ -220,6 +220,35 @@ pub async fn userinfo(
     }
 }
 
+/// `GET /oidc/picture/<user id>` with a Bearer access token: an SVG of the user's initials.
+pub async fn picture(
+    State(ctx): State<Arc<AppContext>>,
+    ClientIp(ip): ClientIp,
+    user_agent: UserAgent,
+    axum::extract::Path(user_id): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = enabled(&ctx).await {
+        return r;
+    }
+    let client = client_of(ip, &user_agent);
+    match provider_usecases::picture(&ctx, &client, bearer_token(&headers), &user_id).await {
+        Ok(svg) => (
+            [
+                (header::CONTENT_TYPE, "image/svg+xml"),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; style-src 'unsafe-inline'",
+                ),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
+            svg,
+        )
+            .into_response(),
+        Err(e) => oauth_failure(e),
+    }
+}
+
 /// `POST /oidc/revoke` (RFC 7009): 200 whether or not the token was known.
 pub async fn revoke(
     State(ctx): State<Arc<AppContext>>,

@@ -2,6 +2,10 @@
 //! private half encrypted with `CREDS_KEY`, so that every instance signs alike; a rotation adds
 //! a key and keeps the old ones published until their tokens have expired.
 //!
+//! A new key is published at once but signs only `ACTIVATE_AFTER_MS` later: by then every
+//! instance (re-reading the keys every 30 seconds) knows it, so no instance meets a token signed
+//! with a key it has not read yet.
+//!
 //! Verification accepts a token only under a published key's own algorithm: `alg: none`, an
 //! HMAC keyed with the public key, or an RS/ES mix-up never pass.
 
@@ -21,6 +25,9 @@ use crate::store::signing_keys::{self, StoredKey};
 use crate::store::Db;
 use crate::twofactor::cipher::SecretCipher;
 
+/// How long a rotated-in key is published before it signs.
+pub const ACTIVATE_AFTER_MS: i64 = 60_000;
+
 /// A token whose signature does not check out against a published key (unknown `kid`, an
 /// algorithm other than the key's — `none` and `HS*` never pass —, a bad signature, or
 /// not a JWT at all).
@@ -37,7 +44,9 @@ struct PublishedKey {
 struct KeySet {
     signing_kid: String,
     signing_alg: Algorithm,
-    encoding: EncodingKey,
+    /// `Err`: the private key cannot be decrypted with this process's `CREDS_KEY` (the server
+    /// refuses to start; the operator commands that do not sign still work).
+    encoding: Result<EncodingKey, String>,
     published: Vec<PublishedKey>,
     jwks: Value,
 }
@@ -150,11 +159,13 @@ fn decoding_key(jwk: &Value) -> Option<DecodingKey> {
 fn new_stored_key(
     cipher: &SecretCipher,
     alg: SigningAlg,
+    generation: i64,
     now_ms: i64,
 ) -> anyhow::Result<StoredKey> {
     let (der, jwk) = generate(alg)?;
     Ok(StoredKey {
         kid: jwk["kid"].as_str().unwrap_or_default().to_string(),
+        generation,
         alg: alg.as_str().to_string(),
         private_key: cipher.encrypt(&hex::encode(der)),
         public_jwk: jwk.to_string(),
@@ -176,15 +187,17 @@ impl SigningKeys {
     ) -> anyhow::Result<Self> {
         let cipher = SecretCipher::new(creds_key);
         let rows = signing_keys::all(&db).await?;
-        if !rows.iter().any(|k| k.retired_at.is_none()) {
+        if rows.is_empty() {
+            // The first key is generation 1: of instances starting together, one inserts it.
             let key = tokio::task::spawn_blocking({
                 let cipher = SecretCipher::new(creds_key);
                 let now = clock.now_ms();
-                move || new_stored_key(&cipher, alg, now)
+                move || new_stored_key(&cipher, alg, 1, now)
             })
             .await??;
-            signing_keys::insert(&db, &key).await?;
-            tracing::info!(kid = %key.kid, alg = alg.as_str(), "generated the OpenID provider's signing key");
+            if signing_keys::insert(&db, &key).await? {
+                tracing::info!(kid = %key.kid, alg = alg.as_str(), "generated the OpenID provider's signing key");
+            }
         }
         let set = Self::read(&db, &cipher, clock.as_ref(), published_for_ms).await?;
         Ok(Self {
@@ -206,40 +219,46 @@ impl SigningKeys {
     ) -> anyhow::Result<KeySet> {
         let now = clock.now_ms();
         let rows = signing_keys::all(db).await?;
-        let signing = rows
+        // Published: not retired, or retired so recently that tokens it signed (while the new
+        // key was not yet active) may still be alive.
+        let published_rows: Vec<&StoredKey> = rows
             .iter()
-            .filter(|k| k.retired_at.is_none())
-            .max_by(|a, b| (a.created_at, &a.kid).cmp(&(b.created_at, &b.kid)))
-            .ok_or_else(|| anyhow::anyhow!("the OpenID provider has no live signing key"))?;
+            .filter(|k| {
+                k.retired_at
+                    .is_none_or(|at| at.saturating_add(ACTIVATE_AFTER_MS + published_for_ms) > now)
+            })
+            .collect();
+        // Signing: the newest key active for long enough, else the oldest published one (the
+        // first key, or the previous key while a new one becomes known everywhere).
+        let signing = published_rows
+            .iter()
+            .rev()
+            .find(|k| k.created_at.saturating_add(ACTIVATE_AFTER_MS) <= now)
+            .or_else(|| published_rows.first())
+            .copied()
+            .ok_or_else(|| anyhow::anyhow!("the OpenID provider has no signing key"))?;
         let signing_alg = algorithm(&signing.alg).ok_or_else(|| {
             anyhow::anyhow!("signing key {} has an unknown algorithm", signing.kid)
         })?;
-        let der = cipher
+        let encoding = cipher
             .decrypt(&signing.private_key)
             .ok()
             .and_then(|h| hex::decode(h).ok())
             .ok_or_else(|| {
-                anyhow::anyhow!(
-                    "the OpenID provider's signing key cannot be decrypted with CREDS_KEY \
-                     (was CREDS_KEY changed?)"
-                )
-            })?;
-        let encoding = encoding_key(signing_alg, &der)?;
+                "the OpenID provider's signing key cannot be decrypted with CREDS_KEY \
+                 (was CREDS_KEY changed?)"
+                    .to_string()
+            })
+            .and_then(|der| encoding_key(signing_alg, &der).map_err(|e| e.to_string()));
         let mut published = Vec::new();
         let mut jwks = Vec::new();
-        for row in &rows {
-            let live = row
-                .retired_at
-                .is_none_or(|at| at.saturating_add(published_for_ms) > now);
+        for row in &published_rows {
             let (Some(alg), Ok(jwk)) = (
                 algorithm(&row.alg),
                 serde_json::from_str::<Value>(&row.public_jwk),
             ) else {
                 continue;
             };
-            if !live {
-                continue;
-            }
             if let Some(decoding) = decoding_key(&jwk) {
                 published.push(PublishedKey {
                     kid: row.kid.clone(),
@@ -286,10 +305,17 @@ impl SigningKeys {
     /// (`"JWT"` for ID tokens, `"at+jwt"` for access tokens, RFC 9068).
     pub fn sign(&self, typ: &str, claims: &impl Serialize) -> anyhow::Result<String> {
         let set = self.current();
+        let encoding = set.encoding.as_ref().map_err(|e| anyhow::anyhow!("{e}"))?;
         let mut header = Header::new(set.signing_alg);
         header.kid = Some(set.signing_kid.clone());
         header.typ = Some(typ.to_string());
-        Ok(jsonwebtoken::encode(&header, claims, &set.encoding)?)
+        Ok(jsonwebtoken::encode(&header, claims, encoding)?)
+    }
+
+    /// Why this process cannot sign, if it cannot (a `CREDS_KEY` other than the one the key
+    /// was stored with): the server refuses to start on it.
+    pub fn signing_problem(&self) -> Option<String> {
+        self.current().encoding.as_ref().err().cloned()
     }
 
     /// Checks the signature against the published keys (by `kid`, with the key's own
@@ -350,13 +376,24 @@ pub async fn rotate(
     alg: SigningAlg,
     now_ms: i64,
 ) -> crate::error::Result<String> {
+    let generation = signing_keys::all(db)
+        .await?
+        .iter()
+        .map(|k| k.generation)
+        .max()
+        .unwrap_or(0)
+        + 1;
     let key = tokio::task::spawn_blocking(move || {
-        new_stored_key(&SecretCipher::new(creds_key), alg, now_ms)
+        new_stored_key(&SecretCipher::new(creds_key), alg, generation, now_ms)
     })
     .await
     .map_err(|e| crate::error::Error::Internal(e.into()))?
     .map_err(crate::error::Error::Internal)?;
-    signing_keys::insert(db, &key).await?;
+    if !signing_keys::insert(db, &key).await? {
+        return Err(crate::error::Error::BadRequest(
+            "another rotation happened at the same moment: run the command again".into(),
+        ));
+    }
     signing_keys::retire_others(db, &key.kid, now_ms).await?;
     signing_keys::delete_retired_before(db, now_ms - 86_400_000).await?;
     Ok(key.kid)
@@ -438,6 +475,11 @@ mod tests {
             ),
         );
         let (a, b) = (a.unwrap(), b.unwrap());
+        assert_eq!(
+            a.jwks()["keys"].as_array().unwrap().len(),
+            1,
+            "one first key"
+        );
         let token = a.sign("JWT", &json!({ "sub": "u" })).unwrap();
         let kid = |t: &str| jsonwebtoken::decode_header(t).unwrap().kid.unwrap();
         let b_token = b.sign("JWT", &json!({ "sub": "u" })).unwrap();
@@ -454,6 +496,17 @@ mod tests {
             .await
             .unwrap();
         a.reload().await.unwrap();
+        assert_eq!(
+            kid(&a.sign("JWT", &json!({})).unwrap()),
+            kid(&token),
+            "not yet"
+        );
+        assert!(
+            a.jwks().to_string().contains(&new_kid),
+            "but published at once"
+        );
+        clock.advance_ms(ACTIVATE_AFTER_MS);
+        a.reload().await.unwrap();
         assert_eq!(kid(&a.sign("JWT", &json!({})).unwrap()), new_kid);
         assert!(
             a.verify::<Value>(&token).is_ok(),
@@ -466,11 +519,11 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn another_creds_key_is_refused_at_start() {
+    async fn another_creds_key_cannot_sign_and_says_why() {
         let dir = tempfile::tempdir().unwrap();
         let db = db(&dir).await;
         let clock = Arc::new(ManualClock::new(1_000_000));
-        SigningKeys::load(
+        let right = SigningKeys::load(
             db.clone(),
             [3; 32],
             SigningAlg::Es256,
@@ -479,10 +532,15 @@ mod tests {
         )
         .await
         .unwrap();
-        let err = SigningKeys::load(db, [4; 32], SigningAlg::Es256, clock, 60_000)
+        assert!(right.signing_problem().is_none());
+        let wrong = SigningKeys::load(db, [4; 32], SigningAlg::Es256, clock, 60_000)
             .await
-            .err()
             .unwrap();
-        assert!(err.to_string().contains("CREDS_KEY"), "{err}");
+        let problem = wrong.signing_problem().expect("a problem");
+        assert!(problem.contains("CREDS_KEY"), "{problem}");
+        assert!(wrong.sign("JWT", &json!({})).is_err());
+        // Verifying needs no private key.
+        let token = right.sign("JWT", &json!({ "sub": "u" })).unwrap();
+        assert!(wrong.verify::<Value>(&token).is_ok());
     }
 }

@@ -29,7 +29,11 @@ pub mod paths {
     pub const REVOKE: &str = "/oidc/revoke";
     pub const INTROSPECT: &str = "/oidc/introspect";
     pub const END_SESSION: &str = "/oidc/logout";
+    /// `/oidc/picture/<user id>`: the initials picture of a user without an avatar.
+    pub const PICTURE: &str = "/oidc/picture";
 }
+
+pub mod picture;
 
 pub struct Provider {
     pub config: ProviderConfig,

@@ -34,9 +34,13 @@ pub fn user_claims(config: &ProviderConfig, user: &User, scopes: &Scopes) -> Map
         if !user.username.is_empty() {
             claims.insert("preferred_username".into(), user.username.clone().into());
         }
-        if let Some(avatar) = user.avatar.as_deref().filter(|a| is_web_url(a)) {
-            claims.insert("picture".into(), avatar.into());
-        }
+        // The user's avatar, or a picture of their initials drawn here (which an app such as
+        // Open WebUI fetches with the access token).
+        let picture = match user.avatar.as_deref().filter(|a| is_web_url(a)) {
+            Some(avatar) => avatar.to_string(),
+            None => format!("{}{}/{}", config.issuer, super::paths::PICTURE, user.id),
+        };
+        claims.insert("picture".into(), picture.into());
     }
     claims.insert(config.roles_claim.clone(), roles(config, &user.role).into());
     claims

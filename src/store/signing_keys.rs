@@ -6,6 +6,8 @@ use crate::error::Result;
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StoredKey {
     pub kid: String,
+    /// 1 for the first key, one more for each rotation.
+    pub generation: i64,
     pub alg: String,
     /// Encrypted with `CREDS_KEY` (`twofactor::cipher`).
     pub private_key: String,
@@ -14,13 +16,16 @@ pub struct StoredKey {
     pub retired_at: Option<i64>,
 }
 
-/// Adds a key; `false` when its kid exists already.
+/// Adds a key; `false` when its kid or its generation exists already (another instance or
+/// command won the race).
 pub async fn insert(db: &Db, key: &StoredKey) -> Result<bool> {
     let done = sqlx::query(
-        "INSERT INTO signing_keys (kid, alg, private_key, public_jwk, created_at, retired_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (kid) DO NOTHING",
+        "INSERT INTO signing_keys (kid, generation, alg, private_key, public_jwk, created_at, \
+                                   retired_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
     )
     .bind(&key.kid)
+    .bind(key.generation)
     .bind(&key.alg)
     .bind(&key.private_key)
     .bind(&key.public_jwk)
@@ -34,8 +39,8 @@ pub async fn insert(db: &Db, key: &StoredKey) -> Result<bool> {
 /// Every key, oldest first.
 pub async fn all(db: &Db) -> Result<Vec<StoredKey>> {
     Ok(sqlx::query_as::<_, StoredKey>(
-        "SELECT kid, alg, private_key, public_jwk, created_at, retired_at FROM signing_keys \
-         ORDER BY created_at, kid",
+        "SELECT kid, generation, alg, private_key, public_jwk, created_at, retired_at \
+         FROM signing_keys ORDER BY generation",
     )
     .fetch_all(db.pool())
     .await?)

@@ -757,6 +757,41 @@ pub async fn userinfo(
     )))
 }
 
+/// The initials picture of a user (`/oidc/picture/<id>`), for a bearer of a provider access
+/// token of that user with the `profile` scope.
+pub async fn picture(
+    ctx: &AppContext,
+    client: &Client,
+    bearer: Option<&str>,
+    user_id: &str,
+) -> Result<String> {
+    let invalid = |why: &str| Error::OAuth(OAuthError::new("invalid_token", why));
+    let token = bearer.ok_or_else(|| invalid("no access token"))?;
+    let claims = match authenticate_access_token(ctx, client, token) {
+        Ok(claims) => claims,
+        Err(Error::Unauthorized(why)) => return Err(invalid(&why)),
+        Err(e) => return Err(e),
+    };
+    if claims.sub != user_id || !Scopes::parse(&claims.scope).profile {
+        return Err(Error::OAuth(OAuthError::new(
+            "access_denied",
+            "the token is not for this picture",
+        )));
+    }
+    let Some(user) = ctx.accounts.user(user_id).await? else {
+        return Err(invalid("the user no longer exists"));
+    };
+    let name = if user.name.is_empty() {
+        &user.username
+    } else {
+        &user.name
+    };
+    Ok(crate::provider::picture::svg(
+        name,
+        &ctx.config.pages.accent_color,
+    ))
+}
+
 /// Revocation (RFC 7009): a refresh token or an access token of this client ends its grant.
 /// Unknown tokens, and tokens of other clients, are answered alike (success).
 pub async fn revoke(

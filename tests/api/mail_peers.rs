@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 /// How long a test waits for a message before failing (a wait, not a timing assertion).
 const MESSAGE_WAIT: Duration = Duration::from_secs(30);
 
-/// A Python with the test peers' packages (aiosmtpd, openai): a virtual environment under
+/// A Python with the test peers' packages (aiosmtpd, openai, Authlib): a virtual environment under
 /// Cargo's test folder, created and filled from `tests/peers/*/requirements.txt` the first time
 /// it is needed.
 pub fn python() -> &'static Path {
@@ -23,7 +23,7 @@ pub fn python() -> &'static Path {
         let python = venv.join("bin").join("python");
         let ready = |p: &Path| {
             std::process::Command::new(p)
-                .args(["-c", "import aiosmtpd, openai"])
+                .args(["-c", "import aiosmtpd, openai, authlib, requests"])
                 .stderr(Stdio::null())
                 .status()
                 .is_ok_and(|s| s.success())
@@ -48,6 +48,8 @@ pub fn python() -> &'static Path {
                 .arg(peers.join("smtp/requirements.txt"))
                 .arg("-r")
                 .arg(peers.join("openai/requirements.txt"))
+                .arg("-r")
+                .arg(peers.join("authlib/requirements.txt"))
                 .status()
                 .expect("pip runs");
             assert!(
@@ -57,7 +59,7 @@ pub fn python() -> &'static Path {
         }
         assert!(
             ready(&python),
-            "aiosmtpd or openai is not importable from {}",
+            "aiosmtpd, openai or authlib is not importable from {}",
             python.display()
         );
         python

@@ -72,48 +72,14 @@ fn relying_parties(test: &str) -> Option<&'static Path> {
     }))
 }
 
-/// A Python with Authlib and requests: a virtual environment under Cargo's test folder, made
-/// from `tests/peers/authlib/requirements.txt` the first time; `None` when Python 3 is missing.
+/// A Python with Authlib and requests (the suite's one virtual environment for Python peers,
+/// [`crate::mail_peers::python`]); `None` when Python 3 is missing.
 fn authlib_python(test: &str) -> Option<&'static Path> {
     if !runs(Path::new("python3")) {
         skip(test, "python3 is not installed");
         return None;
     }
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    Some(PYTHON.get_or_init(|| {
-        let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("provider-peers-venv");
-        let python = venv.join("bin").join("python");
-        let ready = |p: &Path| {
-            std::process::Command::new(p)
-                .args(["-c", "import authlib.jose, authlib.oidc.core, requests"])
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        if !ready(&python) {
-            let status = std::process::Command::new("python3")
-                .args(["-m", "venv"])
-                .arg(&venv)
-                .status()
-                .expect("python3 runs");
-            assert!(status.success(), "python3 -m venv failed");
-            let status = std::process::Command::new(&python)
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "-r",
-                ])
-                .arg(peers().join("authlib/requirements.txt"))
-                .status()
-                .expect("pip runs");
-            assert!(status.success(), "installing Authlib from PyPI failed");
-        }
-        assert!(ready(&python), "Authlib is not importable from {python:?}");
-        python
-    }))
+    Some(crate::mail_peers::python())
 }
 
 /// The provider's app with two verified accounts: the first, ADMIN, and a USER. Returns the
@@ -594,22 +560,9 @@ async fn passport_jwt_as_librechat_accepts_the_access_token_for_its_audience_onl
     );
 }
 
-#[tokio::test]
-async fn open_webui_authlib_client_secret_basic() {
-    let test = "open_webui_authlib_client_secret_basic";
-    let Some(python) = authlib_python(test) else {
-        return;
-    };
-    let (app, _admin, user) = provider_app().await;
-    // Open WebUI takes the `picture` claim for the user's avatar.
-    let db = app.db().await;
-    sqlx::query("UPDATE users SET avatar = $1 WHERE id = $2")
-        .bind(AVATAR)
-        .bind(&user)
-        .execute(&db)
-        .await
-        .unwrap();
-    let secret = register_client(&app, "open-webui", false, true, OPEN_WEBUI_CALLBACK).await;
+/// Runs `authlib_rp.py` (Open WebUI's flow) for the client `open-webui`, signing in as the
+/// USER; returns what it reported.
+async fn run_authlib(app: &TestApp, python: &Path, secret: Option<&str>) -> Value {
     let input = json!({
         "issuer": app.base,
         "client_id": "open-webui",
@@ -641,14 +594,27 @@ async fn open_webui_authlib_client_secret_basic() {
         output.status.success() && r["ok"] == true,
         "Authlib failed: {r:#}"
     );
-    assert_eq!(r["pages"], json!(["login"]));
-    assert_eq!(r["token_type"], "Bearer");
-    assert_eq!(r["id_token_alg"], "RS256");
     let callback = r["callback"].as_str().unwrap();
     assert_eq!(
         query_param(callback, "iss").as_deref(),
         Some(app.base.as_str())
     );
+    assert_eq!(r["pages"], json!(["login"]));
+    assert_eq!(r["token_type"], "Bearer");
+    assert_eq!(r["id_token_alg"], "RS256");
+    assert_eq!(r["picture_is_url"], true, "picture {}", r["picture"]);
+    r
+}
+
+#[tokio::test]
+async fn open_webui_authlib_client_secret_basic() {
+    let test = "open_webui_authlib_client_secret_basic";
+    let Some(python) = authlib_python(test) else {
+        return;
+    };
+    let (app, _admin, user) = provider_app().await;
+    let secret = register_client(&app, "open-webui", false, true, OPEN_WEBUI_CALLBACK).await;
+    let r = run_authlib(&app, python, secret.as_deref()).await;
     // Validated by Authlib's CodeIDToken: iss, aud, exp, iat, nonce, at_hash.
     let claims = &r["claims"];
     assert_eq!(claims["sub"], user);
@@ -659,6 +625,37 @@ async fn open_webui_authlib_client_secret_basic() {
     assert_eq!(claims["roles"], json!(["user"]));
     assert_eq!(r["userinfo"]["sub"], user);
     assert_eq!(r["userinfo"]["email"], USER_EMAIL);
+    // No avatar: the provider's picture of the initials, which Open WebUI downloads with the
+    // access token.
+    let picture = r["picture"].as_str().expect("a picture claim");
+    assert!(picture.starts_with(&format!("{}/", app.base)), "{picture}");
+    let fetched = &r["picture_fetched"];
+    assert_eq!(fetched["status"], 200, "{fetched}");
+    assert_eq!(fetched["content_type"], "image/svg+xml");
+    assert!(
+        fetched["body"].as_str().unwrap().contains(">GH<"),
+        "{fetched}"
+    );
+    assert_eq!(fetched["status_without_token"], 401, "{fetched}");
+}
+
+#[tokio::test]
+async fn open_webui_authlib_takes_the_users_own_avatar_as_picture() {
+    let test = "open_webui_authlib_takes_the_users_own_avatar_as_picture";
+    let Some(python) = authlib_python(test) else {
+        return;
+    };
+    let (app, _admin, user) = provider_app().await;
+    let db = app.db().await;
+    sqlx::query("UPDATE users SET avatar = $1 WHERE id = $2")
+        .bind(AVATAR)
+        .bind(&user)
+        .execute(&db)
+        .await
+        .unwrap();
+    let secret = register_client(&app, "open-webui", false, true, OPEN_WEBUI_CALLBACK).await;
+    let r = run_authlib(&app, python, secret.as_deref()).await;
+    assert_eq!(r["claims"]["sub"], user);
     assert_eq!(r["picture"], AVATAR);
-    assert_eq!(r["picture_is_url"], true);
+    assert_eq!(r["userinfo"]["picture"], AVATAR);
 }

@@ -285,3 +285,157 @@ async fn redis_outage_fails_open_and_recovers_by_itself() {
     let (_, health) = app.health().await;
     assert_eq!(health["redis"], "up");
 }
+
+/// The OpenID provider across instances: both sign with the one key generated at first start,
+/// a code issued by one is redeemed on the other, and a grant refreshed on either.
+#[tokio::test]
+async fn provider_codes_and_grants_work_across_instances() {
+    let Some((_, redis_url)) = shared_services("provider_codes_and_grants_work_across_instances")
+    else {
+        return;
+    };
+    let (_db, database_url) = TestPostgres::create().await.unwrap();
+    let redis = TestRedis::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let vars = [
+        ("DATABASE_URL", database_url.as_str()),
+        ("USE_REDIS", "true"),
+        ("REDIS_URI", redis_url.as_str()),
+        ("REDIS_KEY_PREFIX", redis.prefix.as_str()),
+        ("JWT_SECRET", JWT_SECRET),
+        ("JWT_REFRESH_SECRET", JWT_REFRESH_SECRET),
+        ("CREDS_KEY", CREDS_KEY),
+        ("ALLOW_REGISTRATION", "true"),
+        ("ALLOW_UNVERIFIED_EMAIL_LOGIN", "true"),
+        // Behind one load balancer: one issuer.
+        ("DOMAIN_SERVER", "http://bouncer.test"),
+    ];
+    let instances: Vec<Running> =
+        futures::future::join_all((0..2).map(|_| start(dir.path(), &vars))).await;
+    let [a, b] = [&instances[0].base, &instances[1].base];
+    let db = bouncer::store::Db::connect(&database_url, 2).await.unwrap();
+    let (_, secret) = bouncer::provider::clients::add(
+        &db,
+        bouncer::provider::clients::NewClient {
+            id: "rp".into(),
+            first_party: true,
+            redirect_uris: vec!["https://rp.example.com/cb".into()],
+            ..Default::default()
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let secret = secret.unwrap();
+    let jwks = |base: &String| {
+        let url = format!("{base}/oidc/jwks");
+        async move { reqwest::get(url).await.unwrap().text().await.unwrap() }
+    };
+    assert_eq!(jwks(a).await, jwks(b).await, "one key for both");
+
+    let client = reqwest::Client::new();
+    let register = post_json_from(
+        &client,
+        format!("{a}/api/auth/register"),
+        "198.51.100.100",
+        &json!({"name": "Ada Lovelace", "email": "ada@example.com", "password": PASSWORD, "confirm_password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(register.status(), 200);
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let authorize = format!(
+        "{a}/oidc/authorize?response_type=code&client_id=rp&redirect_uri=https%3A%2F%2Frp.example.com%2Fcb&scope=openid%20email"
+    );
+    let to_login = browser.get(&authorize).send().await.unwrap();
+    assert_eq!(to_login.status(), 303);
+    let login_url = format!("{a}{}", to_login.headers()["location"].to_str().unwrap());
+    let html = browser
+        .get(&login_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| {
+        let at = html.find(&format!("name=\"{name}\" value=\"")).unwrap() + name.len() + 15;
+        html[at..].split('"').next().unwrap().replace("&#38;", "&")
+    };
+    let (csrf, rd) = (value("csrf"), value("rd"));
+    let signed_in = browser
+        .post(format!("{a}/ui/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("rd", rd.as_str()),
+            ("email", "ada@example.com"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let back = signed_in.headers()["location"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let back = if back.starts_with('/') {
+        format!("{a}{back}")
+    } else {
+        back.replace("http://bouncer.test", a)
+    };
+    let with_code = browser.get(&back).send().await.unwrap();
+    assert_eq!(with_code.status(), 303);
+    let callback = url::Url::parse(with_code.headers()["location"].to_str().unwrap()).unwrap();
+    let code = callback
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+
+    let token = |base: &String, form: Vec<(&'static str, String)>| {
+        client
+            .post(format!("{base}/oidc/token"))
+            .basic_auth("rp", Some(&secret))
+            .form(&form)
+            .send()
+    };
+    let exchange = || {
+        vec![
+            ("grant_type", "authorization_code".to_string()),
+            ("code", code.clone()),
+            ("redirect_uri", "https://rp.example.com/cb".to_string()),
+        ]
+    };
+    let tokens: Value = token(b, exchange()).await.unwrap().json().await.unwrap();
+    assert!(tokens["id_token"].is_string(), "{tokens}");
+    let refresh = |base: &String, refresh_token: &str| {
+        token(
+            base,
+            vec![
+                ("grant_type", "refresh_token".to_string()),
+                ("refresh_token", refresh_token.to_string()),
+            ],
+        )
+    };
+    let refreshed = refresh(a, tokens["refresh_token"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), 200, "a grant of B refreshed on A");
+    let refreshed: Value = refreshed.json().await.unwrap();
+    assert_eq!(
+        token(a, exchange()).await.unwrap().status(),
+        400,
+        "a code works once, anywhere"
+    );
+    // Its reuse revoked the grant it bought, on every instance.
+    let latest = refreshed["refresh_token"].as_str().unwrap();
+    assert_eq!(refresh(b, latest).await.unwrap().status(), 400);
+    for instance in instances {
+        instance.stop();
+    }
+}

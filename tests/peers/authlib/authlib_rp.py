@@ -21,6 +21,8 @@ from urllib.parse import urljoin
 
 import requests
 
+# Newer Authlib releases deprecate authlib.jose (for joserfc); it is what Open WebUI's
+# Authlib uses to check ID tokens.
 warnings.filterwarnings("ignore", message=".*authlib.jose module is deprecated.*")
 
 from authlib.common.security import generate_token  # noqa: E402
@@ -139,6 +141,20 @@ def main():
 
     picture = claims.get("picture", info.get("picture"))
     picture_ok = picture is None or bool(re.match(r"^https?://[^\s/]+", picture))
+    # Open WebUI downloads the picture with the access token when it is the provider's own
+    # (its initials picture); an avatar elsewhere is not fetched here (no network).
+    fetched = None
+    if picture and picture.startswith(metadata["issuer"] + "/"):
+        with_token = requests.get(
+            picture, headers={"Authorization": "Bearer " + token["access_token"]}, timeout=30
+        )
+        without = requests.get(picture, timeout=30)
+        fetched = {
+            "status": with_token.status_code,
+            "content_type": with_token.headers.get("Content-Type"),
+            "body": with_token.text[:2000],
+            "status_without_token": without.status_code,
+        }
 
     print(
         json.dumps(
@@ -154,6 +170,7 @@ def main():
                 "userinfo": info,
                 "picture": picture,
                 "picture_is_url": picture_ok,
+                "picture_fetched": fetched,
             }
         )
     )
