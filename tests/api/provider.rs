@@ -837,3 +837,165 @@ async fn rp_initiated_logout_by_hint_alone_with_registered_return_addresses_only
     let r = b.get(app.url("/ui/account")).send().await.unwrap();
     assert_eq!(r.status(), 303, "and the browser session");
 }
+
+#[tokio::test]
+async fn revocation_ends_the_grant_of_the_asking_client_only() {
+    let app = provider_app(&[]).await;
+    let rp = register_client(&app, "rp", false, true).await;
+    let other = register_client(&app, "other", false, true).await;
+    let b = browser();
+    let code = code_for(&app, &b, &rp, None).await;
+    let (_, tokens) = exchange(&app, &rp, &code, None).await;
+    let revoke = |client: &Rp, token: &str| {
+        app.bare
+            .post(app.url("/oidc/revoke"))
+            .basic_auth(&client.id, client.secret.as_deref())
+            .form(&[("token", token)])
+            .send()
+    };
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
+    // Another client's attempt answers as for an unknown token, and changes nothing.
+    assert_eq!(revoke(&other, refresh_token).await.unwrap().status(), 200);
+    assert_eq!(revoke(&rp, "no-such-token").await.unwrap().status(), 200);
+    assert_eq!(introspect(&app, &rp, refresh_token).await["active"], true);
+    assert_eq!(revoke(&rp, refresh_token).await.unwrap().status(), 200);
+    assert_eq!(introspect(&app, &rp, refresh_token).await["active"], false);
+    let (status, _) = userinfo(&app, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(status, 401, "its access token ends with it");
+}
+
+#[tokio::test]
+async fn the_token_endpoint_is_limited_per_client_and_ip() {
+    let app = provider_app(&[("OIDC_TOKEN_MAX", "3")]).await;
+    let rp = register_client(&app, "rp", false, true).await;
+    let other = register_client(&app, "other", false, true).await;
+    let guess = |client: &Rp| {
+        app.bare
+            .post(app.url("/oidc/token"))
+            .basic_auth(&client.id, Some("wrong"))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", "x"),
+                ("redirect_uri", REDIRECT),
+            ])
+            .send()
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(guess(&rp).await.unwrap().status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 429]);
+    let r = guess(&rp).await.unwrap();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "slow_down");
+    assert_eq!(
+        guess(&other).await.unwrap().status(),
+        401,
+        "another client has its own budget"
+    );
+}
+
+#[tokio::test]
+async fn clients_of_the_file_sign_in_with_their_hashed_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "a-secret-kept-by-the-operator";
+    let hash = format!("sha256:{}", hex::encode(Sha256::digest(secret.as_bytes())));
+    let file = dir.path().join("clients.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "clients:\n  - id: filed\n    name: Filed App\n    secret_hash: \"{hash}\"\n    first_party: true\n    redirect_uris: [\"{REDIRECT}\"]\n"
+        ),
+    )
+    .unwrap();
+    let app = provider_app(&[("OIDC_CLIENTS_FILE", file.to_str().unwrap())]).await;
+    let rp = Rp {
+        id: "filed".into(),
+        secret: Some(secret.into()),
+    };
+    let b = browser();
+    let code = code_for(&app, &b, &rp, None).await;
+    let (status, body) = exchange(&app, &rp, &code, None).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn a_banned_user_gets_no_code_and_require_2fa_sends_to_enrolment_first() {
+    let app = provider_app(&[]).await;
+    let rp = register_client(&app, "rp", false, true).await;
+    let b = browser();
+    sign_in(&app, &b, EMAIL).await;
+    let email = bouncer::accounts::Email::parse(EMAIL).unwrap();
+    let user = app
+        .ctx
+        .accounts
+        .find_by_email(&email)
+        .await
+        .unwrap()
+        .unwrap();
+    app.ctx
+        .moderation
+        .ban(
+            bouncer::moderation::Subject::User {
+                id: &user.id,
+                ip: "198.51.100.8".parse().unwrap(),
+            },
+            "test",
+            1,
+            3_600_000,
+        )
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&app.url("/oidc/authorize")).unwrap();
+    url.query_pairs_mut().extend_pairs([
+        ("response_type", "code"),
+        ("client_id", "rp"),
+        ("redirect_uri", REDIRECT),
+        ("scope", "openid"),
+    ]);
+    let r = b.get(url.as_str()).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    let to = location(&r);
+    assert!(
+        to.contains("/ui/login"),
+        "the ban ended the session: sign in again, {to}"
+    );
+    let html = b
+        .get(app.url(&to))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = input_value(&html, "csrf").unwrap();
+    let rd = input_value(&html, "rd").unwrap();
+    let r = b
+        .post(app.url("/ui/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", EMAIL),
+            ("password", PASSWORD),
+            ("rd", rd.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "and the sign-in is refused: no code");
+    let _ = rp;
+
+    let app = provider_app(&[("REQUIRE_2FA", "true")]).await;
+    register_client(&app, "rp", false, true).await;
+    let b = browser();
+    sign_in(&app, &b, EMAIL).await;
+    let r = b
+        .get(
+            url.as_str()
+                .replace(&url.origin().ascii_serialization(), &app.base),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(location(&r).contains("/ui/account"), "{}", location(&r));
+}
