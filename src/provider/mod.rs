@@ -42,7 +42,15 @@ pub struct Provider {
     /// Lifetime of ID and access tokens: `SESSION_EXPIRY`, so that a revoked grant's access
     /// tokens are refused for exactly as long as they could live (as Bouncer's own).
     pub token_lifetime_ms: i64,
+    /// Bearer tokens whose signature was verified a moment ago (the gateway's hot path): an
+    /// RSA verification costs more than the rest of a request. Expiry, audience, revocation
+    /// and bans are still checked on every request.
+    pub verified: moka::sync::Cache<String, Arc<tokens::BearerClaims>>,
 }
+
+/// How many verified bearer tokens are remembered, and how long.
+const VERIFIED_CAPACITY: u64 = 10_000;
+const VERIFIED_FOR: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl Provider {
     pub async fn new(
@@ -66,6 +74,10 @@ impl Provider {
             keys,
             clients,
             token_lifetime_ms,
+            verified: moka::sync::Cache::builder()
+                .max_capacity(VERIFIED_CAPACITY)
+                .time_to_live(VERIFIED_FOR)
+                .build(),
         })
     }
 

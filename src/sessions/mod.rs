@@ -426,18 +426,19 @@ impl Sessions {
         self.revoked.is_revoked(session_id)
     }
 
-    /// Starts a provider grant: a session of kind `provider` whose refresh token is opaque
-    /// (`<session id>.<secret>`) and which ends with its browser session. Returns the grant's
-    /// id and refresh token.
+    /// Starts a provider grant under `session_id` (`ids::new_object_id`, chosen by the caller
+    /// so its code can name it first): a session of kind `provider` whose refresh token is
+    /// opaque (`<session id>.<secret>`) and which ends with its browser session. Returns the
+    /// grant's id and refresh token.
     pub async fn start_grant(
         &self,
+        session_id: String,
         user_id: &str,
         grant: store::sessions::GrantOf<'_>,
         expires_at: i64,
         device: Device<'_>,
     ) -> Result<(String, String)> {
         let now = self.clock.now_ms();
-        let session_id = crate::ids::new_object_id(now);
         let token = format!("{session_id}.{}", crate::ids::random_token());
         let user_agent = device
             .user_agent

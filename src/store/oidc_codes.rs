@@ -55,15 +55,21 @@ pub async fn insert(db: &Db, code: &NewCode<'_>) -> Result<()> {
 const COLUMNS: &str = "client_id, user_id, browser_session_id, redirect_uri, scope, nonce, \
                        code_challenge, auth_time, expires_at, used_at, grant_session_id";
 
-/// Marks the code used and returns it, if it was not used before: of two redemptions racing
-/// with one code, exactly one gets it.
-pub async fn redeem(db: &Db, code_hash: &str, now_ms: i64) -> Result<Option<Code>> {
+/// Marks the code used, naming the grant its tokens will belong to, and returns it, if it was
+/// not used before: of two redemptions racing with one code, exactly one gets it.
+pub async fn redeem(
+    db: &Db,
+    code_hash: &str,
+    grant_session_id: &str,
+    now_ms: i64,
+) -> Result<Option<Code>> {
     Ok(sqlx::query_as::<_, Code>(&format!(
-        "UPDATE oidc_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL \
-         RETURNING {COLUMNS}"
+        "UPDATE oidc_codes SET used_at = $2, grant_session_id = $3 \
+         WHERE code_hash = $1 AND used_at IS NULL RETURNING {COLUMNS}"
     ))
     .bind(code_hash)
     .bind(now_ms)
+    .bind(grant_session_id)
     .fetch_optional(db.pool())
     .await?)
 }
@@ -76,16 +82,6 @@ pub async fn find(db: &Db, code_hash: &str) -> Result<Option<Code>> {
     .bind(code_hash)
     .fetch_optional(db.pool())
     .await?)
-}
-
-/// Records which session the code's tokens belong to (revoked if the code comes back).
-pub async fn set_grant(db: &Db, code_hash: &str, session_id: &str) -> Result<()> {
-    sqlx::query("UPDATE oidc_codes SET grant_session_id = $2 WHERE code_hash = $1")
-        .bind(code_hash)
-        .bind(session_id)
-        .execute(db.pool())
-        .await?;
-    Ok(())
 }
 
 /// Removes codes past their expiry by more than `keep_ms` (a used code is kept that long to

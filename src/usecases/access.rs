@@ -50,14 +50,18 @@ pub fn authenticate_gateway(
                 Err(e) => return Err(e),
             };
             let identity = AccessClaims {
-                id: claims.sub,
-                username: claims.preferred_username.unwrap_or_default(),
-                provider: claims.bouncer_idp.unwrap_or_default(),
-                email: claims.email.or(claims.bouncer_email).unwrap_or_default(),
-                sid: claims.sid,
-                role: claims.bouncer_role,
+                id: claims.sub.clone(),
+                username: claims.preferred_username.clone().unwrap_or_default(),
+                provider: claims.bouncer_idp.clone().unwrap_or_default(),
+                email: claims
+                    .email
+                    .clone()
+                    .or_else(|| claims.bouncer_email.clone())
+                    .unwrap_or_default(),
+                sid: claims.sid.clone(),
+                role: claims.bouncer_role.clone(),
                 scope: None,
-                name: claims.name,
+                name: claims.name.clone(),
                 typ: None,
                 iat: claims.iat,
                 exp: claims.exp,

@@ -490,7 +490,9 @@ async fn redeem_code(
     };
     let code_hash = hash(code);
     let now = ctx.clock.now_ms();
-    let Some(stored) = store::oidc_codes::redeem(&ctx.db, &code_hash, now).await? else {
+    // The grant's id is written with the redemption, so a reuse finds what to revoke.
+    let grant_id = crate::ids::new_object_id(now);
+    let Some(stored) = store::oidc_codes::redeem(&ctx.db, &code_hash, &grant_id, now).await? else {
         if let Some(used) = store::oidc_codes::find(&ctx.db, &code_hash).await? {
             // A code presented twice was copied: whatever it bought is revoked.
             tracing::warn!(
@@ -536,6 +538,7 @@ async fn redeem_code(
     let (grant_id, refresh_token) = ctx
         .sessions
         .start_grant(
+            grant_id,
             &user.id,
             store::sessions::GrantOf {
                 client_id: &registered.id,
@@ -547,7 +550,6 @@ async fn redeem_code(
             client.device(),
         )
         .await?;
-    store::oidc_codes::set_grant(&ctx.db, &code_hash, &grant_id).await?;
     // The browser session may have ended while the grant was written; then the grant must not
     // outlive it.
     if store::sessions::live_span(&ctx.db, &stored.browser_session_id, &user.id, now)
@@ -713,13 +715,21 @@ pub fn authenticate_gateway_bearer(
     ctx: &AppContext,
     client: &Client,
     token: &str,
-) -> Result<tokens::BearerClaims> {
+) -> Result<Arc<tokens::BearerClaims>> {
     let provider = &ctx.provider;
-    let claims = tokens::verify_bearer(&provider.keys, &provider.config, token, ctx.clock.now_ms())
-        .map_err(|e| match e {
-            tokens::AccessTokenError::Expired => Error::Unauthorized("jwt expired".into()),
-            tokens::AccessTokenError::Invalid => Error::Unauthorized("invalid signature".into()),
-        })?;
+    let claims = match provider.verified.get(token) {
+        Some(claims) => claims,
+        None => {
+            let claims = tokens::verify_bearer(&provider.keys, &provider.config, token)
+                .map(Arc::new)
+                .map_err(|_| Error::Unauthorized("invalid signature".into()))?;
+            provider.verified.insert(token.to_string(), claims.clone());
+            claims
+        }
+    };
+    if claims.exp.saturating_mul(1000) <= ctx.clock.now_ms() {
+        return Err(Error::Unauthorized("jwt expired".into()));
+    }
     if !claims.aud.contains_any(&provider.config.gateway_audiences) {
         return Err(Error::Unauthorized("jwt audience invalid".into()));
     }
