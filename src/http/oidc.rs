@@ -249,6 +249,16 @@ pub async fn picture(
     }
 }
 
+/// The client's credentials and the `token` field of a revocation or introspection request.
+fn token_request(
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(ClientCredentials, Option<String>), Error> {
+    let mut fields = form(headers, body)?;
+    let credentials = credentials(headers, &mut fields)?;
+    Ok((credentials, fields.remove("token")))
+}
+
 /// `POST /oidc/revoke` (RFC 7009): 200 whether or not the token was known.
 pub async fn revoke(
     State(ctx): State<Arc<AppContext>>,
@@ -260,19 +270,13 @@ pub async fn revoke(
     if let Err(r) = enabled(&ctx).await {
         return r;
     }
-    let result = async {
-        let mut fields = form(&headers, &body)?;
-        let credentials = credentials(&headers, &mut fields)?;
-        let token = fields.remove("token");
-        provider_usecases::revoke(
-            &ctx,
-            &client_of(ip, &user_agent),
-            &credentials,
-            token.as_deref(),
-        )
-        .await
-    }
-    .await;
+    let client = client_of(ip, &user_agent);
+    let result = match token_request(&headers, &body) {
+        Ok((credentials, token)) => {
+            provider_usecases::revoke(&ctx, &client, &credentials, token.as_deref()).await
+        }
+        Err(e) => Err(e),
+    };
     match result {
         Ok(()) => StatusCode::OK.into_response(),
         Err(e) => oauth_failure(e),
@@ -290,19 +294,13 @@ pub async fn introspect(
     if let Err(r) = enabled(&ctx).await {
         return r;
     }
-    let result = async {
-        let mut fields = form(&headers, &body)?;
-        let credentials = credentials(&headers, &mut fields)?;
-        let token = fields.remove("token");
-        provider_usecases::introspect(
-            &ctx,
-            &client_of(ip, &user_agent),
-            &credentials,
-            token.as_deref(),
-        )
-        .await
-    }
-    .await;
+    let client = client_of(ip, &user_agent);
+    let result = match token_request(&headers, &body) {
+        Ok((credentials, token)) => {
+            provider_usecases::introspect(&ctx, &client, &credentials, token.as_deref()).await
+        }
+        Err(e) => Err(e),
+    };
     match result {
         Ok(answer) => Json(answer).into_response(),
         Err(e) => oauth_failure(e),

@@ -161,6 +161,26 @@ fn revoked_until(kind: &str, expires_at: i64, floor: i64) -> i64 {
     }
 }
 
+/// A row of `DELETE … RETURNING id, user_id, kind, expires_at`.
+type Deleted = (String, String, String, i64);
+
+/// Records deleted sessions as revoked (for as long as `revoked_until` says), in the
+/// caller's transaction.
+async fn record_deleted(
+    tx: &mut Tx<'_>,
+    rows: Vec<Deleted>,
+    now_ms: i64,
+    floor: i64,
+) -> Result<Vec<Revoked>> {
+    let mut revoked = Vec::with_capacity(rows.len());
+    for (id, user_id, kind, expires_at) in rows {
+        let until = revoked_until(&kind, expires_at, floor);
+        super::revocations::insert(tx, &id, &user_id, now_ms, until).await?;
+        revoked.push(Revoked { id, until });
+    }
+    Ok(revoked)
+}
+
 /// Deletes one session (of `user_id`, when given) and the provider grants begun from it, and
 /// records their ids as revoked, in one transaction; the session itself comes first. `None`
 /// when there was no such session.
@@ -172,34 +192,26 @@ pub async fn revoke(
     floor: i64,
 ) -> Result<Option<Vec<Revoked>>> {
     let mut tx = db.begin().await?;
-    let row: Option<(String, String, i64)> = sqlx::query_as(
+    let row: Option<Deleted> = sqlx::query_as(
         "DELETE FROM sessions WHERE id = $1 AND ($2 IS NULL OR user_id = $2) \
-         RETURNING user_id, kind, expires_at",
+         RETURNING id, user_id, kind, expires_at",
     )
     .bind(id)
     .bind(user_id)
     .fetch_optional(tx.conn())
     .await?;
-    let Some((user_id, kind, expires_at)) = row else {
+    let Some(row) = row else {
         return Ok(None);
     };
-    let until = revoked_until(&kind, expires_at, floor);
-    super::revocations::insert(&mut tx, id, &user_id, now_ms, until).await?;
-    let mut revoked = vec![Revoked {
-        id: id.to_string(),
-        until,
-    }];
+    let mut revoked = record_deleted(&mut tx, vec![row], now_ms, floor).await?;
     // The provider grants begun from this (browser) session end with it.
-    let children: Vec<(String, String, i64)> =
-        sqlx::query_as("DELETE FROM sessions WHERE parent_id = $1 RETURNING id, kind, expires_at")
-            .bind(id)
-            .fetch_all(tx.conn())
-            .await?;
-    for (child, kind, expires_at) in children {
-        let until = revoked_until(&kind, expires_at, floor);
-        super::revocations::insert(&mut tx, &child, &user_id, now_ms, until).await?;
-        revoked.push(Revoked { id: child, until });
-    }
+    let children: Vec<Deleted> = sqlx::query_as(
+        "DELETE FROM sessions WHERE parent_id = $1 RETURNING id, user_id, kind, expires_at",
+    )
+    .bind(id)
+    .fetch_all(tx.conn())
+    .await?;
+    revoked.extend(record_deleted(&mut tx, children, now_ms, floor).await?);
     tx.commit().await?;
     Ok(Some(revoked))
 }
@@ -224,18 +236,13 @@ pub(super) async fn revoke_all_in(
     now_ms: i64,
     floor: i64,
 ) -> Result<Vec<Revoked>> {
-    let rows: Vec<(String, String, i64)> =
-        sqlx::query_as("DELETE FROM sessions WHERE user_id = $1 RETURNING id, kind, expires_at")
-            .bind(user_id)
-            .fetch_all(tx.conn())
-            .await?;
-    let mut revoked = Vec::with_capacity(rows.len());
-    for (id, kind, expires_at) in rows {
-        let until = revoked_until(&kind, expires_at, floor);
-        super::revocations::insert(tx, &id, user_id, now_ms, until).await?;
-        revoked.push(Revoked { id, until });
-    }
-    Ok(revoked)
+    let rows: Vec<Deleted> = sqlx::query_as(
+        "DELETE FROM sessions WHERE user_id = $1 RETURNING id, user_id, kind, expires_at",
+    )
+    .bind(user_id)
+    .fetch_all(tx.conn())
+    .await?;
+    record_deleted(tx, rows, now_ms, floor).await
 }
 
 /// Removes sessions past their absolute expiry. Returns how many.
@@ -303,20 +310,15 @@ pub async fn revoke_grants_of(
     floor: i64,
 ) -> Result<Vec<Revoked>> {
     let mut tx = db.begin().await?;
-    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+    let rows: Vec<Deleted> = sqlx::query_as(
         "DELETE FROM sessions WHERE user_id = $1 AND client_id = $2 \
-         RETURNING id, kind, expires_at",
+         RETURNING id, user_id, kind, expires_at",
     )
     .bind(user_id)
     .bind(client_id)
     .fetch_all(tx.conn())
     .await?;
-    let mut revoked = Vec::with_capacity(rows.len());
-    for (id, kind, expires_at) in rows {
-        let until = revoked_until(&kind, expires_at, floor);
-        super::revocations::insert(&mut tx, &id, user_id, now_ms, until).await?;
-        revoked.push(Revoked { id, until });
-    }
+    let revoked = record_deleted(&mut tx, rows, now_ms, floor).await?;
     tx.commit().await?;
     Ok(revoked)
 }
@@ -329,18 +331,13 @@ pub async fn revoke_all_for_client(
     floor: i64,
 ) -> Result<Vec<Revoked>> {
     let mut tx = db.begin().await?;
-    let rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+    let rows: Vec<Deleted> = sqlx::query_as(
         "DELETE FROM sessions WHERE client_id = $1 RETURNING id, user_id, kind, expires_at",
     )
     .bind(client_id)
     .fetch_all(tx.conn())
     .await?;
-    let mut revoked = Vec::with_capacity(rows.len());
-    for (id, user_id, kind, expires_at) in rows {
-        let until = revoked_until(&kind, expires_at, floor);
-        super::revocations::insert(&mut tx, &id, &user_id, now_ms, until).await?;
-        revoked.push(Revoked { id, until });
-    }
+    let revoked = record_deleted(&mut tx, rows, now_ms, floor).await?;
     tx.commit().await?;
     Ok(revoked)
 }
