@@ -126,10 +126,11 @@ async fn method_not_allowed() -> Response {
 }
 
 /// Answers carry tokens and user data: no cache may keep them. The provider's discovery
-/// document and keys are public and polled: a few minutes.
+/// document and keys are public and polled: half a minute, less than a rotated-in key waits
+/// before it signs (`provider::keys::ACTIVATE_AFTER_MS`), so no cache hides a key in use.
 async fn no_store(mut response: Response) -> Response {
     let value = if response.extensions().get::<oidc::Cacheable>().is_some() {
-        HeaderValue::from_static("public, max-age=300")
+        HeaderValue::from_static("public, max-age=30")
     } else {
         HeaderValue::from_static("no-store")
     };

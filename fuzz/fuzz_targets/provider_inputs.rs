@@ -21,7 +21,10 @@ fuzz_target!(|data: &[u8]| {
 
     let challenge =
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(text.as_bytes()));
-    assert_eq!(pkce::s256_matches(text, &challenge), pkce::valid_verifier(text));
+    assert_eq!(
+        pkce::s256_matches(text, &challenge),
+        pkce::valid_verifier(text)
+    );
     assert!(!pkce::s256_matches(&format!("{text}x"), &challenge));
 
     if check_redirect_uri("redirect URI", text).is_ok() {
@@ -32,7 +35,13 @@ fuzz_target!(|data: &[u8]| {
     let _ = clients_file::parse(text);
 
     let svg = picture::svg(text, "#2563eb");
-    let body = svg.split_once("fill=\"#ffffff\">").map(|(_, b)| b).unwrap_or_default();
+    let body = svg
+        .split_once("fill=\"#ffffff\">")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
     let inner = body.strip_suffix("</text></svg>").unwrap_or(body);
-    assert!(!inner.contains('<') && !inner.contains('>'), "{text:?} -> {svg}");
+    assert!(
+        !inner.contains('<') && !inner.contains('>'),
+        "{text:?} -> {svg}"
+    );
 });

@@ -354,15 +354,15 @@ async fn the_provider_is_off_until_a_client_is_registered_then_discovery_names_t
         serde_json::json!(["S256"])
     );
     assert_eq!(d["authorization_response_iss_parameter_supported"], true);
-    let jwks: Value = app
+    let answer = app
         .bare
         .get(d["jwks_uri"].as_str().unwrap())
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
+    // Cached for less than a rotated-in key waits before it signs.
+    assert_eq!(answer.headers()["cache-control"], "public, max-age=30");
+    let jwks: Value = answer.json().await.unwrap();
     let key = &jwks["keys"][0];
     assert_eq!(key["kty"], "RSA");
     assert_eq!(key["alg"], "RS256");
