@@ -7,7 +7,8 @@ use crate::provider::keys;
 
 #[derive(clap::Args)]
 #[command(
-    after_help = "Running servers sign with the new key within 30 seconds. Tokens signed with \
+    after_help = "The new key is published at once and signs 60 seconds later, when every \
+running server (they re-read the keys every 30 seconds) knows it. Tokens signed with \
 the old key keep verifying until they expire (SESSION_EXPIRY).\n\n\
 Example:\n  bouncer rotate-signing-key"
 )]
@@ -27,7 +28,8 @@ pub async fn run(ctx: &AppContext, _args: Args) -> CliResult {
         ctx.config.provider.signing_alg.as_str()
     );
     println!(
-        "The previous key stays published for {minutes} minute(s), until its tokens have expired."
+        "The previous key signs for one more minute, then stays published for {minutes} \
+         minute(s), until its tokens have expired."
     );
     Ok(())
 }
