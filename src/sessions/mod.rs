@@ -96,10 +96,13 @@ pub struct Sessions {
     touched: moka::sync::Cache<String, ()>,
 }
 
-/// `REQUIRE_2FA` confines local accounts without 2FA to enrolment. OpenID and social sign-ins
-/// skip the second factor (as in LibreChat), so enrolling could never protect them.
+/// `REQUIRE_2FA` confines password accounts (local and LDAP) without 2FA to enrolment. OpenID,
+/// SAML and social sign-ins skip the second factor (as in LibreChat), so enrolling could never
+/// protect them.
 pub fn must_enrol_2fa(require_2fa: bool, user: &User) -> bool {
-    require_2fa && !user.two_factor_enabled && user.provider == Provider::Local
+    require_2fa
+        && !user.two_factor_enabled
+        && matches!(user.provider, Provider::Local | Provider::Ldap)
 }
 
 /// How long a login may wait for its second factor (LibreChat: 5 minutes).

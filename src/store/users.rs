@@ -38,13 +38,16 @@ impl std::fmt::Display for Role {
     }
 }
 
-/// How a user signs in: a local password, the OpenID provider, a social provider, or another
-/// way Bouncer does not offer (a user imported from a LibreChat with LDAP or SAML), kept by name.
+/// How a user signs in: a local password, the OpenID provider, a social provider, the LDAP
+/// directory, a SAML identity provider, or another way Bouncer does not offer (a user imported
+/// from a LibreChat store with a provider of its own), kept by name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Provider {
     Local,
     OpenId,
     Social(SocialKind),
+    Ldap,
+    Saml,
     Other(String),
 }
 
@@ -55,6 +58,8 @@ impl Provider {
             Provider::Local => "local",
             Provider::OpenId => "openid",
             Provider::Social(kind) => kind.name(),
+            Provider::Ldap => "ldap",
+            Provider::Saml => "saml",
             Provider::Other(name) => name,
         }
     }
@@ -63,6 +68,8 @@ impl Provider {
         match name.as_str() {
             "local" => Provider::Local,
             "openid" => Provider::OpenId,
+            "ldap" => Provider::Ldap,
+            "saml" => Provider::Saml,
             other => match SocialKind::ALL.into_iter().find(|k| k.name() == other) {
                 Some(kind) => Provider::Social(kind),
                 None => Provider::Other(name),

@@ -57,7 +57,9 @@ pub async fn begin(ctx: &AppContext, client: Client, provider: &Provider) -> Out
                 .await?
         }
         Provider::Social(kind) => ctx.social.get(kind).ok_or_else(not_configured)?.begin()?,
-        Provider::Local | Provider::Other(_) => return Err(not_configured().into()),
+        Provider::Local | Provider::Ldap | Provider::Saml | Provider::Other(_) => {
+            return Err(not_configured().into())
+        }
     })
 }
 
@@ -109,7 +111,9 @@ pub async fn finish(
             };
             (profile, rules)
         }
-        Provider::Local | Provider::Other(_) => return Err(not_configured().into()),
+        Provider::Local | Provider::Ldap | Provider::Saml | Provider::Other(_) => {
+            return Err(not_configured().into())
+        }
     };
     let user = ctx.accounts.sign_in_external(&profile, rules).await?;
     ctx.moderation
