@@ -39,6 +39,8 @@ pub struct AppContext {
     pub provider: crate::provider::Provider,
     /// Cross-instance nudges about bans and revocations (Redis only).
     pub changes: Arc<ChangeFeed>,
+    /// The LDAP directory that checks passwords instead of the local ones, when configured.
+    pub directory: Option<crate::ldap::Directory>,
 }
 
 impl AppContext {
@@ -120,7 +122,13 @@ impl AppContext {
             config.sessions.session_expiry_ms,
         )
         .await?;
+        let directory = config
+            .ldap
+            .clone()
+            .map(crate::ldap::Directory::new)
+            .transpose()?;
         Ok(Arc::new(Self {
+            directory,
             provider,
             upstream: crate::upstream_client::client()?,
             social,

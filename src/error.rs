@@ -79,6 +79,15 @@ pub enum Error {
     /// The user already has `CONCURRENT_MESSAGE_MAX` chat messages in flight.
     #[error("too many concurrent chat messages")]
     TooManyConcurrent { limit: u64, score: i64 },
+    /// The LDAP directory cannot be reached or answers too slowly: its users cannot sign in
+    /// right now, which is not a wrong password.
+    #[error("directory unavailable")]
+    DirectoryUnavailable,
+    /// A sign-in the identity's source accepted but the account rules refuse (LibreChat's
+    /// `auth_failed`, `Email domain not allowed`): 404 with this message, like a credential
+    /// failure.
+    #[error("sign-in refused: {0}")]
+    SignInRefused(&'static str),
     /// The database cannot be reached right now.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),

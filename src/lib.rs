@@ -12,6 +12,7 @@ pub mod error;
 pub mod gateway;
 pub mod http;
 pub mod ids;
+pub mod ldap;
 pub mod mail;
 pub mod moderation;
 pub mod pages;

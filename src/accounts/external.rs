@@ -119,6 +119,7 @@ impl Accounts {
                 &Role::User
             },
             now_ms: now,
+            first_user_is_admin: false,
         };
         match store::identities::insert_user(&self.db, &new, key).await? {
             Inserted::Created(user) => {

@@ -2,6 +2,7 @@
 //! and the user as the client sees it. Called by the HTTP layer and by the user-management
 //! commands, so both follow the same rules.
 
+mod directory;
 mod email;
 pub mod email_tokens;
 mod external;

@@ -15,6 +15,7 @@ const TABLES: &[&[&Variable]] = &[
     super::gateway::VARIABLES,
     super::pages::VARIABLES,
     super::provider::VARIABLES,
+    super::ldap::VARIABLES,
 ];
 
 /// Every variable Bouncer reads.

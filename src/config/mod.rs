@@ -6,6 +6,7 @@ pub mod database;
 pub mod dotenv;
 pub mod gateway;
 mod known;
+pub mod ldap;
 pub mod mail;
 pub mod moderation;
 pub mod openid;
@@ -138,6 +139,8 @@ pub struct Config {
     pub pages: pages::PagesConfig,
     /// The OpenID provider (on once a client is registered).
     pub provider: provider::ProviderConfig,
+    /// LDAP sign-in, when `LDAP_URL` and `LDAP_USER_SEARCH_BASE` are set.
+    pub ldap: Option<ldap::LdapConfig>,
 }
 
 /// The `ALLOW_*` switches: what users may do.
@@ -316,6 +319,7 @@ impl Config {
         let app_title = vars.text(&APP_TITLE, "LibreChat");
         let pages = pages::PagesConfig::from_vars(vars, &domain_client, &domain_server)?;
         let provider = provider::ProviderConfig::from_vars(vars, &domain_server)?;
+        let ldap = ldap::LdapConfig::from_vars(vars)?;
 
         Ok(Self {
             host: vars.text(&HOST, "localhost"),
@@ -324,7 +328,9 @@ impl Config {
             database_url,
             features: Features {
                 allow_email_login: vars.flag(&ALLOW_EMAIL_LOGIN, true),
-                allow_registration: vars.flag(&ALLOW_REGISTRATION, false),
+                // The directory holds the accounts (LibreChat: `registrationEnabled` is off
+                // with LDAP): a local account could never sign in.
+                allow_registration: vars.flag(&ALLOW_REGISTRATION, false) && ldap.is_none(),
                 allow_social_login,
                 allow_social_registration: vars.flag(&ALLOW_SOCIAL_REGISTRATION, false),
                 allow_unverified_email_login: vars.flag(&ALLOW_UNVERIFIED_EMAIL_LOGIN, false),
@@ -365,6 +371,7 @@ impl Config {
             gateway: gateway::GatewayConfig::from_vars(vars)?,
             provider,
             pages,
+            ldap,
         })
     }
 
@@ -382,6 +389,14 @@ impl Config {
         let source = secrets::fill_missing(&mut vars, data_dir)?;
         let config = Self::from_vars(&vars)?;
         warnings.extend(MailConfig::warnings(Vars::new(&vars)));
+        warnings.extend(config.ldap.iter().flat_map(ldap::LdapConfig::warnings));
+        if config.ldap.is_some() && Vars::new(&vars).flag(&ALLOW_REGISTRATION, false) {
+            warnings.push(
+                "ALLOW_REGISTRATION is true but LDAP sign-in is on: registration stays closed, \
+                 as in LibreChat (accounts come from the directory)"
+                    .into(),
+            );
+        }
         if config.features.allow_password_reset && !config.mail.configured() {
             warnings.push(
                 "ALLOW_PASSWORD_RESET is true but no mail transport is configured: reset links \

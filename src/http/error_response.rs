@@ -126,6 +126,10 @@ impl IntoResponse for Error {
                 })),
             )
                 .into_response(),
+            Error::DirectoryUnavailable => {
+                json_message(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable")
+            }
+            Error::SignInRefused(m) => json_message(StatusCode::NOT_FOUND, m),
             Error::Unavailable(e) => {
                 // Debug: the availability probe logs an outage once; under load there is one
                 // of these per request.

@@ -49,7 +49,15 @@ pub fn anonymous_payload(c: &Config) -> Map<String, Value> {
     if c.min_password_length_set {
         put("minPasswordLength", json!(c.min_password_length));
     }
-    put("ldap", json!({ "enabled": false }));
+    // LibreChat's `getLdapConfig`: `username` only when on and LDAP_LOGIN_USES_USERNAME.
+    put(
+        "ldap",
+        match &c.ldap {
+            Some(ldap) if ldap.login_uses_username => json!({ "enabled": true, "username": true }),
+            Some(_) => json!({ "enabled": true }),
+            None => json!({ "enabled": false }),
+        },
+    );
     put("socialLogins", json!(c.yaml.social_logins));
     if let Some(t) = &c.yaml.turnstile {
         put("turnstile", t.clone());

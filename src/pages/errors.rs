@@ -44,7 +44,7 @@ pub async fn failure(req: &PageRequest, e: Error) -> Failure {
                 field: None,
             };
         }
-        Error::Unavailable(_) => {
+        Error::Unavailable(_) | Error::DirectoryUnavailable => {
             return Failure {
                 status: StatusCode::SERVICE_UNAVAILABLE,
                 message: EN.unavailable.into(),
@@ -64,7 +64,7 @@ pub async fn failure(req: &PageRequest, e: Error) -> Failure {
     // The pages are for people: a wrong password is 401 here (the API's 404 is LibreChat's),
     // and a form that breaks the rules is 400.
     let status_override = match &e {
-        Error::InvalidCredentials => Some(StatusCode::UNAUTHORIZED),
+        Error::InvalidCredentials | Error::SignInRefused(_) => Some(StatusCode::UNAUTHORIZED),
         Error::Validation(_) => Some(StatusCode::BAD_REQUEST),
         _ => None,
     };

@@ -53,10 +53,13 @@ pub struct NewExternalUser<'a> {
     pub email_verified: bool,
     pub role: &'a Role,
     pub now_ms: i64,
+    /// LDAP's rule: the first user ever becomes ADMIN, as a local one does. Other external
+    /// users never become ADMIN by being first (LibreChat's rule); only a role the provider
+    /// asserts makes them one.
+    pub first_user_is_admin: bool,
 }
 
-/// Creates the user and binds the identity in one transaction. External users never become
-/// ADMIN by being first (LibreChat's rule); only a role the provider asserts makes them one.
+/// Creates the user and binds the identity in one transaction.
 pub async fn insert_user(
     db: &Db,
     new: &NewExternalUser<'_>,
@@ -94,11 +97,47 @@ pub async fn insert_user(
     .bind(new.now_ms)
     .execute(tx.conn())
     .await?;
+    if new.first_user_is_admin {
+        super::users::claim_first_admin(&mut tx, new.id).await?;
+    }
     tx.commit().await?;
     match super::users::find_by_id(db, new.id).await? {
         Some(user) => Ok(Inserted::Created(Box::new(user))),
         None => Ok(Inserted::EmailTaken),
     }
+}
+
+/// What the directory says of a user now, written over what is stored (LibreChat: "user
+/// information is managed in LDAP"). `Ok(false)`: the email belongs to another user.
+pub async fn update_profile(
+    db: &Db,
+    user_id: &str,
+    email: &str,
+    username: &str,
+    name: &str,
+    now_ms: i64,
+) -> Result<bool> {
+    let taken: Option<(String,)> =
+        sqlx::query_as("SELECT id FROM users WHERE email = $1 AND id <> $2")
+            .bind(email)
+            .bind(user_id)
+            .fetch_optional(db.pool())
+            .await?;
+    if taken.is_some() {
+        return Ok(false);
+    }
+    sqlx::query(
+        "UPDATE users SET email = $2, username = $3, name = $4, updated_at = $5 \
+         WHERE id = $1 AND (email <> $2 OR username <> $3 OR name <> $4)",
+    )
+    .bind(user_id)
+    .bind(email)
+    .bind(username)
+    .bind(name)
+    .bind(now_ms)
+    .execute(db.pool())
+    .await?;
+    Ok(true)
 }
 
 /// Sets the role the provider asserts (admin role sync).

@@ -208,20 +208,28 @@ pub async fn insert_local(db: &Db, new: &NewLocalUser<'_>) -> Result<Inserted> {
             return Ok(Inserted::InviteGone);
         }
     }
+    if new.role.is_none() && claim_first_admin(&mut tx, new.id).await? {
+        user.role = Role::Admin;
+    }
+    tx.commit().await?;
+    Ok(Inserted::Created(Box::new(user)))
+}
+
+/// Makes `user_id` ADMIN if it is the first user ever (the `first_user_claim` row is taken in
+/// the caller's transaction, so two first registrations cannot both win).
+pub async fn claim_first_admin(tx: &mut Tx<'_>, user_id: &str) -> Result<bool> {
     let first: Option<(i64,)> = sqlx::query_as(
         "INSERT INTO first_user_claim (id) VALUES (1) ON CONFLICT (id) DO NOTHING RETURNING id",
     )
     .fetch_optional(tx.conn())
     .await?;
-    if first.is_some() && new.role.is_none() {
+    if first.is_some() {
         sqlx::query("UPDATE users SET role = 'ADMIN' WHERE id = $1")
-            .bind(new.id)
+            .bind(user_id)
             .execute(tx.conn())
             .await?;
-        user.role = Role::Admin;
     }
-    tx.commit().await?;
-    Ok(Inserted::Created(Box::new(user)))
+    Ok(first.is_some())
 }
 
 pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<User>> {

@@ -21,6 +21,10 @@ pub async fn register(
 ) -> Result<()> {
     refuse_banned(ctx, client.ip, input.email.as_deref()).await?;
     limit_ip(ctx, &ctx.moderation.limiters.register, client.ip).await?;
+    if ctx.directory.is_some() {
+        // Not even by invitation: with LDAP on, a local account could never sign in.
+        return Err(Error::RegistrationDisabled);
+    }
     let invite = match invitation.filter(|t| !t.is_empty()) {
         Some(token) => Some(
             ctx.accounts

@@ -7,6 +7,7 @@ use super::guard::{limit_code_guesses, limit_ip, refuse_banned};
 use super::{Client, SignedIn};
 use crate::app::AppContext;
 use crate::error::{Error, Result};
+use crate::ldap::{Directory, DirectoryError};
 use crate::moderation::Subject;
 use crate::store::users::{Provider, User};
 use crate::twofactor::Code;
@@ -51,7 +52,10 @@ pub async fn sign_in(
     if !ctx.config.features.allow_email_login {
         return Err(Error::EmailLoginDisabled);
     }
-    let user = ctx.accounts.login(email, password).await?;
+    let user = match &ctx.directory {
+        Some(directory) => directory_user(ctx, directory, &client, email, password).await?,
+        None => ctx.accounts.login(email, password).await?,
+    };
     if user.two_factor_enabled {
         let temp_token = ctx.sessions.issue_two_factor_temp(&user.id)?;
         tracing::info!(user_id = %user.id, "password accepted, waiting for the second factor");
@@ -60,6 +64,39 @@ pub async fn sign_in(
     let signed_in = start_session(ctx, &client, Arc::new(user)).await?;
     tracing::info!(user_id = %signed_in.user.id, "login");
     Ok(SignIn::SignedIn(signed_in))
+}
+
+/// LDAP (`LDAP_URL`) replaces the local passwords: the directory checks the password, the
+/// account follows what it says of the user, and a ban of that user applies, as on a local
+/// login. The field called `email` may hold a username (`LDAP_LOGIN_USES_USERNAME`).
+async fn directory_user(
+    ctx: &AppContext,
+    directory: &Directory,
+    client: &Client,
+    login: Option<&str>,
+    password: Option<&str>,
+) -> Result<User> {
+    let (Some(login), Some(password)) = (
+        login.map(str::trim).filter(|l| !l.is_empty()),
+        password.filter(|p| !p.is_empty()),
+    ) else {
+        return Err(Error::Validation("Missing credentials".into()));
+    };
+    let profile = match directory.authenticate(login, password).await {
+        Ok(profile) => profile,
+        Err(DirectoryError::InvalidCredentials) => return Err(Error::InvalidCredentials),
+        Err(DirectoryError::Unavailable(why)) => {
+            tracing::warn!(%why, "LDAP sign-in failed: the directory is unavailable");
+            return Err(Error::DirectoryUnavailable);
+        }
+        Err(DirectoryError::Unusable(why)) => {
+            tracing::error!(%why, "LDAP sign-in refused: set LDAP_ID to an attribute every user has");
+            return Err(Error::SignInRefused("auth_failed"));
+        }
+    };
+    let user = ctx.accounts.sign_in_directory(&profile).await?;
+    ctx.moderation.check(client.ip, Some(&user.id))?;
+    Ok(user)
 }
 
 const INVALID_TEMP_TOKEN: &str = "Invalid or expired temporary token";

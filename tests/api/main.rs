@@ -10,6 +10,8 @@ mod email;
 mod forward_auth_sso;
 mod gateway;
 mod helpers;
+mod ldap;
+mod ldap_peer;
 mod log_capture;
 mod login;
 mod logout;
