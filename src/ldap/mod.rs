@@ -118,8 +118,9 @@ impl Directory {
     async fn find(&self, login: &str) -> Result<Option<SearchEntry>, DirectoryError> {
         let filter = self.config.filter_for(login);
         let attributes = self.config.search_attributes();
-        let mut ldap = self.search.take().await?;
-        let result = ldap
+        let mut conn = self.search.take().await?;
+        let searched = conn
+            .ldap
             .with_search_options(SearchOptions::new().sizelimit(2))
             .with_timeout(self.config.timeout)
             .search(
@@ -128,13 +129,19 @@ impl Directory {
                 &filter,
                 attributes,
             )
-            .await
-            .map_err(DirectoryError::unavailable)?;
+            .await;
+        let result = match searched {
+            Ok(result) => result,
+            Err(e) => {
+                conn.discard().await;
+                return Err(DirectoryError::unavailable(e));
+            }
+        };
         let (entries, outcome) = (result.0, result.1);
         match outcome.rc {
-            0 => self.search.give_back(ldap),
+            0 => self.search.give_back(conn),
             SIZE_LIMIT_EXCEEDED => {
-                self.search.give_back(ldap);
+                self.search.give_back(conn);
                 tracing::warn!(
                     "LDAP_SEARCH_FILTER matches more than one directory entry for a login; \
                      refusing it (make the filter match one user)"
@@ -144,15 +151,16 @@ impl Directory {
             // The base does not exist: a configuration error, loud in the log, the same
             // refusal on the wire.
             32 => {
-                self.search.give_back(ldap);
+                self.search.give_back(conn);
                 tracing::error!(base = %self.config.search_base, "LDAP_USER_SEARCH_BASE does not exist in the directory");
                 return Ok(None);
             }
             rc => {
+                conn.discard().await;
                 return Err(DirectoryError::Unavailable(format!(
                     "the directory's search failed (LDAP result {rc}: {})",
                     outcome.text.trim()
-                )))
+                )));
             }
         }
         if entries.len() > 1 {
@@ -173,24 +181,34 @@ impl Directory {
 
     /// Whether `password` is `dn`'s. `Err` only when the directory could not say.
     async fn bind(&self, dn: &str, password: &str) -> Result<bool, DirectoryError> {
-        let mut ldap = self.binds.take().await?;
-        let result = ldap
+        let mut conn = self.binds.take().await?;
+        let bound = conn
+            .ldap
             .with_timeout(self.config.timeout)
             .simple_bind(dn, password)
-            .await
-            .map_err(DirectoryError::unavailable)?;
+            .await;
+        let result = match bound {
+            Ok(result) => result,
+            Err(e) => {
+                conn.discard().await;
+                return Err(DirectoryError::unavailable(e));
+            }
+        };
         match result.rc {
             0 => {
-                self.binds.give_back(ldap);
+                self.binds.give_back(conn);
                 Ok(true)
             }
-            BUSY | UNAVAILABLE => Err(DirectoryError::Unavailable(format!(
-                "the directory could not check a password (LDAP result {}: {})",
-                result.rc,
-                result.text.trim()
-            ))),
+            BUSY | UNAVAILABLE => {
+                conn.discard().await;
+                Err(DirectoryError::Unavailable(format!(
+                    "the directory could not check a password (LDAP result {}: {})",
+                    result.rc,
+                    result.text.trim()
+                )))
+            }
             rc => {
-                self.binds.give_back(ldap);
+                self.binds.give_back(conn);
                 if rc != INVALID_CREDENTIALS {
                     // Locked or expired accounts and the like (AD answers 49 with a sub-code,
                     // others 53 or 19): a refusal, with the directory's words for the operator.

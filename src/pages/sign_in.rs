@@ -37,6 +37,9 @@ pub struct LoginPage {
     pub c: Chrome,
     pub heading: String,
     pub email: String,
+    /// The login field: an email, or a username for the directory (`LDAP_LOGIN_USES_USERNAME`).
+    pub login_label: &'static str,
+    pub login_kind: &'static str,
     pub rd: String,
     pub error: Option<String>,
     pub error_field: String,
@@ -101,16 +104,29 @@ fn providers(req: &PageRequest, rd: &str) -> Vec<ProviderButton> {
 
 fn login_page(req: &PageRequest, email: &str, rd: &str) -> LoginPage {
     let features = &req.ctx.config.features;
+    let by_username = req
+        .ctx
+        .config
+        .ldap
+        .as_ref()
+        .is_some_and(|l| l.login_uses_username);
     LoginPage {
         c: req.chrome(),
         heading: with_app(EN.sign_in_heading, &req.ctx.config.client.app_title),
         email: email.to_string(),
+        login_label: if by_username {
+            EN.login_username
+        } else {
+            EN.email
+        },
+        login_kind: if by_username { "text" } else { "email" },
         rd: rd.to_string(),
         error: None,
         error_field: String::new(),
         email_login: features.allow_email_login,
         registration: features.allow_registration,
-        password_reset: features.allow_password_reset,
+        // The directory holds the passwords: a local reset would set one nothing checks.
+        password_reset: features.allow_password_reset && req.ctx.directory.is_none(),
         providers: providers(req, rd),
     }
 }

@@ -6,6 +6,8 @@ pub struct Text {
     pub sign_in: &'static str,
     pub sign_in_heading: &'static str,
     pub email: &'static str,
+    /// The login field's label when the directory signs in by username.
+    pub login_username: &'static str,
     pub password: &'static str,
     pub confirm_password: &'static str,
     pub name: &'static str,
@@ -104,6 +106,7 @@ pub const EN: Text = Text {
     sign_in: "Sign in",
     sign_in_heading: "Sign in to {app}",
     email: "Email",
+    login_username: "Username",
     password: "Password",
     confirm_password: "Confirm password",
     name: "Full name",

@@ -161,6 +161,41 @@ async fn usernames_active_directory_attributes_and_the_mail_fallback() {
         "ldapId falls back to sAMAccountName"
     );
 
+    // The sign-in page asks for a username, and its form signs in through the directory.
+    let page = app.browser.get(app.url("/ui/login")).send().await.unwrap();
+    let html = page.text().await.unwrap();
+    assert!(html.contains(">Username</label>"), "{html}");
+    assert!(html.contains(r#"name="email" type="text""#), "{html}");
+    assert!(
+        !html.contains("/forgot"),
+        "no local password reset with the directory"
+    );
+    let csrf = html
+        .split(r#"name="csrf" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap();
+    let signed_in = app
+        .browser
+        .post(app.url("/ui/login"))
+        .form(&[
+            ("csrf", csrf),
+            ("email", BOB.0),
+            ("password", BOB.1),
+            ("rd", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    assert!(
+        set_cookies(signed_in.headers())
+            .iter()
+            .any(|c| c.starts_with("bouncer_session=")),
+        "{:?}",
+        signed_in.headers()
+    );
+
     // Carol has no mail and no userPrincipalName: LibreChat's stand-in address.
     let (status, body) = login(&app, CAROL.0, CAROL.1).await;
     assert_eq!(status, 200, "{body}");
@@ -399,4 +434,65 @@ fn totp_now(app: &TestApp, secret: &str) -> String {
         .unwrap();
     let totp = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 0, 30, bytes);
     totp.generate((app.clock.now_ms() / 1000) as u64)
+}
+
+/// A "directory" that accepts connections and never answers. Returns its URL and the most
+/// connections it ever held open at once: at each accept it first drops the ones the client
+/// has closed (their EOF is already in the kernel by then, since a client closes before it
+/// connects again).
+async fn stalled_directory() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ldap://{}", listener.local_addr().unwrap());
+    let most = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = most.clone();
+    tokio::spawn(async move {
+        let mut held: Vec<tokio::net::TcpStream> = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.retain(|s| {
+                let mut sink = [0u8; 4096];
+                loop {
+                    match s.try_read(&mut sink) {
+                        Ok(0) => return false,
+                        Ok(_) => continue,
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
+                        Err(_) => return false,
+                    }
+                }
+            });
+            held.push(socket);
+            seen.fetch_max(held.len(), Ordering::SeqCst);
+        }
+    });
+    (url, most)
+}
+
+#[tokio::test]
+async fn a_directory_that_stalls_answers_503_and_holds_no_more_connections_than_the_pool() {
+    let (url, most_open) = stalled_directory().await;
+    let app = spawn_app_with(&[
+        ("LDAP_URL", &url),
+        ("LDAP_USER_SEARCH_BASE", PEOPLE),
+        ("LDAP_TIMEOUT", "300"),
+        ("LDAP_POOL_SIZE", "2"),
+    ])
+    .await;
+    let logins = (0..8).map(|i| {
+        let app = &app;
+        async move {
+            login(app, &format!("user{i}@example.org"), "password")
+                .await
+                .0
+        }
+    });
+    let statuses = futures::future::join_all(logins).await;
+    assert_eq!(
+        statuses, [503; 8],
+        "a stalled directory is unavailable, not a wrong password"
+    );
+    let most = most_open.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        (1..=2).contains(&most),
+        "logins waited for the pool's 2 connections instead of opening {most}"
+    );
 }
