@@ -16,6 +16,7 @@ const TABLES: &[&[&Variable]] = &[
     super::pages::VARIABLES,
     super::provider::VARIABLES,
     super::ldap::VARIABLES,
+    super::unsupported::VARIABLES,
 ];
 
 /// Every variable Bouncer reads.

@@ -15,6 +15,7 @@ pub mod provider;
 pub mod secrets;
 pub mod server;
 pub mod social;
+mod unsupported;
 pub mod values;
 pub mod yaml;
 
@@ -262,6 +263,7 @@ impl Config {
     /// Builds the configuration from variables (environment over `.env`), after
     /// `secrets::fill_missing` has supplied any generated secret.
     pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        unsupported::check(vars)?;
         let vars = Vars::new(vars);
 
         let port = vars.number(
@@ -388,6 +390,7 @@ impl Config {
         let mut warnings = unknown_variable_warnings(vars.keys().map(String::as_str));
         let source = secrets::fill_missing(&mut vars, data_dir)?;
         let config = Self::from_vars(&vars)?;
+        warnings.extend(unsupported::check(&vars)?);
         warnings.extend(MailConfig::warnings(Vars::new(&vars)));
         warnings.extend(config.ldap.iter().flat_map(ldap::LdapConfig::warnings));
         if config.ldap.is_some() && Vars::new(&vars).flag(&ALLOW_REGISTRATION, false) {

@@ -83,6 +83,18 @@ fn refuses_invalid_values_naming_variable_and_value() {
     }
 }
 
+#[test]
+fn refuses_librechat_settings_it_cannot_honour_unless_acknowledged() {
+    let err = refusal(&[("OPENID_REUSE_TOKENS", "true")]);
+    assert!(
+        err.contains("OPENID_REUSE_TOKENS") && err.contains("BOUNCER_IGNORE"),
+        "{err}"
+    );
+    // Half an LDAP configuration would sign nobody in: refused rather than ignored.
+    let err = refusal(&[("LDAP_URL", "ldaps://ldap.example.com")]);
+    assert!(err.contains("LDAP_USER_SEARCH_BASE"), "{err}");
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
