@@ -390,6 +390,11 @@ pub async fn run_all(mode: Mode) -> anyhow::Result<Report> {
         Ok(provider_rows) => rows.extend(provider_rows),
         Err(e) => eprintln!("bench: {e:#}; the OpenID provider rows are left out"),
     }
+    // LDAP sign-ins against a local slapd.
+    match super::ldap::rows(&binary, cores, d).await {
+        Ok(ldap_rows) => rows.extend(ldap_rows),
+        Err(e) => eprintln!("bench: {e:#}; the LDAP row is left out"),
+    }
     let proxy_dir = tempfile::tempdir()?;
     let proxy_db = format!("sqlite://{}/bouncer.db", proxy_dir.path().display());
     let proxy = processes::start_bouncer_with(
