@@ -51,6 +51,14 @@ pub async fn failure(req: &PageRequest, e: Error) -> Failure {
                 field: None,
             }
         }
+        // LibreChat's bare `auth_failed` is a code, not words for a person.
+        Error::SignInRefused("auth_failed") => {
+            return Failure {
+                status: StatusCode::UNAUTHORIZED,
+                message: EN.signs_in_another_way.into(),
+                field: None,
+            }
+        }
         Error::Internal(inner) => {
             tracing::error!(error = %inner, "a page request failed");
             return Failure {

@@ -8,6 +8,8 @@ pub struct Text {
     pub email: &'static str,
     /// The login field's label when the directory signs in by username.
     pub login_username: &'static str,
+    /// The directory vouched for the person, but the account signs in another way.
+    pub signs_in_another_way: &'static str,
     pub password: &'static str,
     pub confirm_password: &'static str,
     pub name: &'static str,
@@ -107,6 +109,7 @@ pub const EN: Text = Text {
     sign_in_heading: "Sign in to {app}",
     email: "Email",
     login_username: "Username",
+    signs_in_another_way: "An account with this email signs in another way. Ask an administrator if this is yours.",
     password: "Password",
     confirm_password: "Confirm password",
     name: "Full name",
