@@ -41,6 +41,10 @@ impl Accounts {
                 tracing::info!(user_id = %user.id, provider = %user.provider, "LDAP sign-in refused: the account belongs to another provider");
                 return Err(Error::SignInRefused(AUTH_FAILED));
             }
+            let unchanged = user.email == email && user.username == username && user.name == name;
+            if unchanged {
+                return Ok(user);
+            }
             if !store::identities::update_profile(&self.db, &user.id, &email, &username, &name, now)
                 .await?
             {

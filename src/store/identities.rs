@@ -117,18 +117,9 @@ pub async fn update_profile(
     name: &str,
     now_ms: i64,
 ) -> Result<bool> {
-    let taken: Option<(String,)> =
-        sqlx::query_as("SELECT id FROM users WHERE email = $1 AND id <> $2")
-            .bind(email)
-            .bind(user_id)
-            .fetch_optional(db.pool())
-            .await?;
-    if taken.is_some() {
-        return Ok(false);
-    }
-    sqlx::query(
+    let done = sqlx::query(
         "UPDATE users SET email = $2, username = $3, name = $4, updated_at = $5 \
-         WHERE id = $1 AND (email <> $2 OR username <> $3 OR name <> $4)",
+         WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM users WHERE email = $2 AND id <> $1)",
     )
     .bind(user_id)
     .bind(email)
@@ -137,7 +128,7 @@ pub async fn update_profile(
     .bind(now_ms)
     .execute(db.pool())
     .await?;
-    Ok(true)
+    Ok(done.rows_affected() == 1)
 }
 
 /// Sets the role the provider asserts (admin role sync).

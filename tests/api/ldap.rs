@@ -81,6 +81,36 @@ async fn directory_users_sign_in_are_created_then_follow_the_directory() {
     // Registration is closed with LDAP on, even though ALLOW_REGISTRATION=true.
     let (status, _) = status_and_json(app.register("Eve", "eve@example.org", PASSWORD).await).await;
     assert_eq!(status, 403);
+
+    // The directory gives her an address another account holds: refused, nothing overwritten.
+    bouncer::usecases::operator::create_user(
+        &app.ctx,
+        bouncer::usecases::operator::NewUser {
+            email: "taken@example.org".into(),
+            name: "Someone Else".into(),
+            username: "someone".into(),
+            password: PASSWORD.into(),
+            email_verified: true,
+            role: None,
+        },
+    )
+    .await
+    .unwrap();
+    slapd
+        .replace(&format!("uid=alice,{PEOPLE}"), "mail", "taken@example.org")
+        .await;
+    let (status, body) = login(&app, "taken@example.org", ALICE.1).await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (404, Some("auth_failed")),
+        "{body}"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM users WHERE email = $1", &[ALICE.0])
+            .await,
+        1,
+        "her account keeps its address"
+    );
 }
 
 #[tokio::test]
