@@ -11,9 +11,9 @@ pub mod moderation;
 pub mod openid;
 pub mod pages;
 pub mod provider;
+pub mod saml;
 pub mod secrets;
 pub mod server;
-pub mod saml;
 pub mod social;
 pub mod values;
 pub mod yaml;
@@ -316,8 +316,12 @@ impl Config {
         let allow_social_login = vars.flag(&ALLOW_SOCIAL_LOGIN, false);
         let openid = openid::OpenIdConfig::from_vars(vars, allow_social_login, &domain_server)?;
         let social = social::SocialConfig::all_from_vars(vars, allow_social_login, &domain_server)?;
-        let saml =
-            saml::SamlConfig::from_vars(vars, allow_social_login, &domain_server, openid.is_some())?;
+        let saml = saml::SamlConfig::from_vars(
+            vars,
+            allow_social_login,
+            &domain_server,
+            openid.is_some(),
+        )?;
         let app_title = vars.text(&APP_TITLE, "LibreChat");
         let pages = pages::PagesConfig::from_vars(vars, &domain_client, &domain_server)?;
         let provider = provider::ProviderConfig::from_vars(vars, &domain_server)?;

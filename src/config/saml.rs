@@ -195,7 +195,7 @@ fn certificates(value: &str) -> Result<Vec<Vec<u8>>, ConfigError> {
 }
 
 fn looks_like_base64(value: &str) -> bool {
-    value.len() % 4 == 0
+    value.len().is_multiple_of(4)
         && value.len() >= 64
         && value
             .bytes()
@@ -239,29 +239,38 @@ mod tests {
     #[test]
     fn enabled_only_as_librechat_says() {
         let c = saml(&[], true, false).unwrap().unwrap();
-        assert_eq!(c.callback_url, "https://chat.example.com/oauth/saml/callback");
+        assert_eq!(
+            c.callback_url,
+            "https://chat.example.com/oauth/saml/callback"
+        );
         assert_eq!(c.certificates.len(), 1);
         assert!(!c.response_signed);
-        assert!(saml(&[], false, false).unwrap().is_none(), "ALLOW_SOCIAL_LOGIN off");
+        assert!(
+            saml(&[], false, false).unwrap().is_none(),
+            "ALLOW_SOCIAL_LOGIN off"
+        );
         assert!(saml(&[], true, true).unwrap().is_none(), "OpenID wins");
         let none: Vec<_> = REQUIRED.iter().map(|v| (v.name, "")).collect();
         assert!(saml(&none, true, false).unwrap().is_none(), "nothing set");
         let absolute = saml(
-            &[("SAML_CALLBACK_URL", "https://sso.example.com/oauth/saml/callback")],
+            &[(
+                "SAML_CALLBACK_URL",
+                "https://sso.example.com/oauth/saml/callback",
+            )],
             true,
             false,
         )
         .unwrap()
         .unwrap();
-        assert_eq!(absolute.callback_url, "https://sso.example.com/oauth/saml/callback");
+        assert_eq!(
+            absolute.callback_url,
+            "https://sso.example.com/oauth/saml/callback"
+        );
     }
 
     #[test]
     fn the_certificate_comes_as_pem_one_line_or_a_file() {
-        let body: String = CERT
-            .lines()
-            .filter(|l| !l.starts_with("-----"))
-            .collect();
+        let body: String = CERT.lines().filter(|l| !l.starts_with("-----")).collect();
         let one_line = saml(&[("SAML_CERT", &body)], true, false).unwrap().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("idp.pem");
@@ -286,8 +295,14 @@ mod tests {
             ("SAML_SESSION_SECRET", "short"),
             ("SAML_ENTRY_POINT", "not a url"),
             ("SAML_CERT", "/no/such/file.pem"),
-            ("SAML_CERT", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"),
-            ("SAML_CERT", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"),
+            (
+                "SAML_CERT",
+                "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----",
+            ),
+            (
+                "SAML_CERT",
+                "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----",
+            ),
         ] {
             let err = saml(&[(var, value)], true, false).unwrap_err().to_string();
             assert!(err.contains(var), "{var}: {err}");

@@ -61,7 +61,10 @@ fn to_provider(ctx: &AppContext, provider: &Provider, started: Started) -> Respo
         LIFETIME_SECS,
         ctx.config.sessions.secure_cookies,
         // Apple and SAML identity providers post their answer back from their own site.
-        matches!(provider, Provider::Social(SocialKind::Apple) | Provider::Saml),
+        matches!(
+            provider,
+            Provider::Social(SocialKind::Apple) | Provider::Saml
+        ),
     );
     redirect(&started.authorization_url, headers)
 }

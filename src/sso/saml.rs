@@ -15,7 +15,9 @@ use std::sync::Arc;
 
 use base64::Engine;
 use quick_xml::events::Event;
-use samael::crypto::{AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode};
+use samael::crypto::{
+    AllowedSignatureAlgorithm, CertificateDer, Crypto, CryptoProvider, ReduceMode,
+};
 use samael::metadata::{EntityDescriptor, IndexedEndpoint, SpSsoDescriptor, HTTP_POST_BINDING};
 use samael::schema::{Assertion, AuthnRequest, Issuer, NameIdPolicy, Response};
 use samael::traits::ToXml;
@@ -264,34 +266,37 @@ impl SamlChecks {
             ))
         })?;
         let signed = without_comments(&signed)?;
-        let assertion = match root_name(&signed).as_deref() {
-            Some("Response") => {
-                let response: Response = signed
-                    .parse()
-                    .map_err(|e| refused(format!("the signed Response does not parse: {e}")))?;
-                check_status(&response)?;
-                self.check_response_fields(&response, request_id, true)?;
-                let assertion = response
-                    .assertion
-                    .ok_or_else(|| refused("the signed Response has no assertion"))?;
-                if !self.config.response_signed && !signs_itself(&assertion) {
-                    return Err(refused(
-                        "the assertion is not signed (only the Response is: set \
+        let assertion =
+            match root_name(&signed).as_deref() {
+                Some("Response") => {
+                    let response: Response = signed
+                        .parse()
+                        .map_err(|e| refused(format!("the signed Response does not parse: {e}")))?;
+                    check_status(&response)?;
+                    self.check_response_fields(&response, request_id, true)?;
+                    let assertion = response
+                        .assertion
+                        .ok_or_else(|| refused("the signed Response has no assertion"))?;
+                    if !self.config.response_signed && !signs_itself(&assertion) {
+                        return Err(refused(
+                            "the assertion is not signed (only the Response is: set \
                          SAML_USE_AUTHN_RESPONSE_SIGNED=true to accept that)",
-                    ));
+                        ));
+                    }
+                    assertion
                 }
-                assertion
-            }
-            Some("Assertion") if self.config.response_signed => {
-                return Err(refused(
+                Some("Assertion") if self.config.response_signed => return Err(refused(
                     "the Response is not signed, which SAML_USE_AUTHN_RESPONSE_SIGNED=true asks",
-                ))
-            }
-            Some("Assertion") => signed
-                .parse::<Assertion>()
-                .map_err(|e| refused(format!("the signed assertion does not parse: {e}")))?,
-            _ => return Err(refused("the signed part is neither a Response nor an Assertion")),
-        };
+                )),
+                Some("Assertion") => signed
+                    .parse::<Assertion>()
+                    .map_err(|e| refused(format!("the signed assertion does not parse: {e}")))?,
+                _ => {
+                    return Err(refused(
+                        "the signed part is neither a Response nor an Assertion",
+                    ))
+                }
+            };
         let remember_until_ms = self.check_assertion(&assertion, request_id, now_ms)?;
         Ok(Verified {
             assertion_id: assertion.id.clone(),
@@ -360,10 +365,11 @@ impl SamlChecks {
         if restrictions.is_empty()
             || !restrictions
                 .iter()
-                .all(|r| r.audience.iter().any(|aud| *aud == self.config.issuer))
+                .all(|r| r.audience.contains(&self.config.issuer))
         {
+            let named: Vec<&String> = restrictions.iter().flat_map(|r| &r.audience).collect();
             return Err(refused(format!(
-                "the assertion's Audience is not SAML_ISSUER ({:?})",
+                "the assertion's Audience {named:?} is not SAML_ISSUER ({:?})",
                 self.config.issuer
             )));
         }
@@ -412,7 +418,9 @@ impl SamlChecks {
                     None => "unsolicited response (no InResponseTo): only sign-ins begun at \
                              /oauth/saml are accepted"
                         .into(),
-                    Some(other) => format!("the assertion answers request {other:?}, not this sign-in's"),
+                    Some(other) => {
+                        format!("the assertion answers request {other:?}, not this sign-in's")
+                    }
                 };
                 continue;
             }
@@ -436,7 +444,9 @@ impl SamlChecks {
         let mut attrs: HashMap<String, Vec<String>> = HashMap::new();
         for statement in a.attribute_statements.iter().flatten() {
             for attribute in &statement.attributes {
-                let Some(name) = &attribute.name else { continue };
+                let Some(name) = &attribute.name else {
+                    continue;
+                };
                 let values: Vec<String> = attribute
                     .values
                     .iter()

@@ -8,6 +8,7 @@ Service providers are not configured in advance: a test posts its SP's metadata 
 
 Input: one JSON argument {key_file, cert_file, xmlsec_binary}
 Output: one JSON line once listening: {"port": N, "entity_id": "...", "sso_url": "..."}
+NameIDs are email addresses (the format Bouncer asks for, as passport-saml does).
 Users (username / password):
   alice / alice-password: mail (by its OID), givenName, sn, uid
   bob / bob-password: "email" by that name (basic name format), and a displayName
@@ -23,13 +24,13 @@ from urllib.parse import parse_qs, urlparse
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.config import IdPConfig
-from saml2.saml import NAMEID_FORMAT_PERSISTENT, NameID
+from saml2.saml import NAMEID_FORMAT_EMAILADDRESS, NameID
 from saml2.server import Server
 
 USERS = {
     "alice": {
         "password": "alice-password",
-        "name_id": "alice-persistent-id",
+        "name_id": "alice@example.com",
         "ava": {
             "mail": ["alice@example.com"],
             "givenName": ["Alice"],
@@ -39,7 +40,7 @@ USERS = {
     },
     "bob": {
         "password": "bob-password",
-        "name_id": "bob-persistent-id",
+        "name_id": "bob@example.com",
         "ava": {
             "email": ["bob@example.com"],
             "displayName": ["Bob the Builder"],
@@ -64,7 +65,7 @@ def make_server(args, port):
                     "endpoints": {
                         "single_sign_on_service": [(f"{base}/sso/redirect", BINDING_HTTP_REDIRECT)]
                     },
-                    "name_id_format": [NAMEID_FORMAT_PERSISTENT],
+                    "name_id_format": [NAMEID_FORMAT_EMAILADDRESS],
                     "policy": {"default": {"lifetime": {"minutes": 5}, "name_form": None}},
                     "sign_assertion": True,
                     "sign_response": False,
@@ -147,7 +148,7 @@ def main():
                     in_response_to=message.id,
                     destination=destination,
                     sp_entity_id=sp,
-                    name_id=NameID(format=NAMEID_FORMAT_PERSISTENT, text=user["name_id"]),
+                    name_id=NameID(format=NAMEID_FORMAT_EMAILADDRESS, text=user["name_id"]),
                     authn={"class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:Password"},
                     sign_assertion=True,
                     sign_response=False,
