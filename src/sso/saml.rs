@@ -5,7 +5,8 @@
 //! XML signatures are checked by xmlsec (through samael), with the configured certificates
 //! only, and every later step reads the document xmlsec reduced to what was signed: an unsigned
 //! element beside or around the signed one (signature wrapping) is gone before anything is
-//! read. What follows the signature is Bouncer's, on the injected clock: the status, the
+//! read, and a comment slipped into a signed text (which the signature does not cover) makes
+//! the reduction fail, or is read through by the parser, never cutting the text short. What follows the signature is Bouncer's, on the injected clock: the status, the
 //! audience, the recipient and destination, the request the response answers (no unsolicited
 //! responses), the validity window with `CLOCK_SKEW_MS` of tolerance, and one use per
 //! assertion across every instance (`store::saml_assertions`).
@@ -265,7 +266,6 @@ impl SamlChecks {
                 "no valid signature by the SAML_CERT certificate with SHA-2 ({e})"
             ))
         })?;
-        let signed = without_comments(&signed)?;
         let assertion =
             match root_name(&signed).as_deref() {
                 Some("Response") => {
@@ -555,37 +555,134 @@ fn root_name(xml: &str) -> Option<String> {
     }
 }
 
-/// The document without its comments, so that text around a comment reads as the one text
-/// it is in the signed (canonical, comment-free) form: `admin@x.com<!---->.evil.com` is
-/// `admin@x.com.evil.com`, never `admin@x.com`.
-fn without_comments(xml: &str) -> Result<String, SsoFailure> {
-    let mut reader = quick_xml::Reader::from_str(xml);
-    let mut writer = quick_xml::Writer::new(Vec::with_capacity(xml.len()));
-    let bad = |e: &dyn std::fmt::Display| refused(format!("the signed document: {e}"));
-    let mut pending_text: Option<Vec<u8>> = None;
-    loop {
-        let event = reader.read_event().map_err(|e| bad(&e))?;
-        match event {
-            Event::Comment(_) => continue,
-            // Adjacent pieces of text (split by a comment) are written as one.
-            Event::Text(t) => {
-                pending_text
-                    .get_or_insert_with(Vec::new)
-                    .extend_from_slice(t.as_ref());
-                continue;
-            }
-            Event::Eof => break,
-            other => {
-                if let Some(text) = pending_text.take() {
-                    writer
-                        .write_event(Event::Text(quick_xml::events::BytesText::from_escaped(
-                            String::from_utf8_lossy(&text).into_owned(),
-                        )))
-                        .map_err(|e| bad(&e))?;
-                }
-                writer.write_event(other).map_err(|e| bad(&e))?;
-            }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> SamlConfig {
+        let cert = include_str!("../../tests/peers/saml/test-idp-cert.pem");
+        let mut vars: HashMap<String, String> = [
+            ("SAML_ENTRY_POINT", "https://idp.example.com/sso"),
+            ("SAML_ISSUER", "bouncer"),
+            ("SAML_CERT", cert),
+            ("SAML_SESSION_SECRET", "s".repeat(40).as_str()),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        for (k, v) in pairs {
+            vars.insert(k.to_string(), v.to_string());
+        }
+        let vars = crate::config::values::Vars::new(&vars);
+        SamlConfig::from_vars(vars, true, "https://chat.example.com", false)
+            .unwrap()
+            .unwrap()
+    }
+
+    fn assertion(name_id: &str, attributes: &[(&str, &[&str])]) -> Assertion {
+        let attributes: String = attributes
+            .iter()
+            .map(|(name, values)| {
+                let values: String = values
+                    .iter()
+                    .map(|v| format!("<saml:AttributeValue>{v}</saml:AttributeValue>"))
+                    .collect();
+                format!(r#"<saml:Attribute Name="{name}">{values}</saml:Attribute>"#)
+            })
+            .collect();
+        format!(
+            r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a" Version="2.0" IssueInstant="2026-01-01T00:00:00Z"><saml:Issuer>idp</saml:Issuer><saml:Subject><saml:NameID>{name_id}</saml:NameID></saml:Subject><saml:AttributeStatement>{attributes}</saml:AttributeStatement></saml:Assertion>"#
+        )
+        .parse()
+        .unwrap()
+    }
+
+    fn profile(pairs: &[(&str, &str)], a: &Assertion) -> ExternalProfile {
+        SamlChecks::new(config(pairs)).profile(a).unwrap()
+    }
+
+    #[test]
+    fn attributes_map_as_librechat_maps_them() {
+        // `mail` by its OID becomes `email`; given and family names make the name; the given
+        // name is the username when there is none.
+        let a = assertion(
+            "id-1",
+            &[
+                (MAIL_OID, &["ann@example.com"]),
+                ("given_name", &["Ann"]),
+                ("family_name", &["Smith"]),
+            ],
+        );
+        let p = profile(&[], &a);
+        assert_eq!(p.subject, "id-1");
+        assert_eq!(p.email.as_deref(), Some("ann@example.com"));
+        assert_eq!((p.name.as_str(), p.username.as_str()), ("Ann Smith", "Ann"));
+        assert!(p.email_verified);
+        assert_eq!(p.provider, Provider::Saml);
+
+        // A configured claim that is missing falls back to the default attribute; several
+        // usernames are joined with underscores; the name falls back to the username.
+        let a = assertion(
+            "id-2",
+            &[("email", &["b@example.com"]), ("username", &["b", "bee"])],
+        );
+        let p = profile(&[("SAML_EMAIL_CLAIM", "upn")], &a);
+        assert_eq!(p.email.as_deref(), Some("b@example.com"));
+        assert_eq!((p.name.as_str(), p.username.as_str()), ("b", "b_bee"));
+
+        // SAML_NAME_CLAIM wins over the given and family names; the NameID is a claim too.
+        let a = assertion(
+            "c@example.com",
+            &[("displayName", &["Cee"]), ("given_name", &["C"])],
+        );
+        let p = profile(
+            &[
+                ("SAML_NAME_CLAIM", "displayName"),
+                ("SAML_EMAIL_CLAIM", "nameID"),
+            ],
+            &a,
+        );
+        assert_eq!(p.name, "Cee");
+        assert_eq!(p.email.as_deref(), Some("c@example.com"));
+        assert_eq!(p.username, "C");
+
+        // No email at all: the sign-in fails later (MissingEmail), never here.
+        assert_eq!(profile(&[], &assertion("x", &[])).email, None);
+        let no_name_id: Assertion = r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a" Version="2.0" IssueInstant="2026-01-01T00:00:00Z"><saml:Issuer>idp</saml:Issuer><saml:Subject/></saml:Assertion>"#
+            .parse()
+            .unwrap();
+        assert!(SamlChecks::new(config(&[])).profile(&no_name_id).is_err());
+    }
+
+    /// What the comment-injection defence rests on beside xmlsec's reduction (which refuses a
+    /// text split by a comment): samael's parser reads a text around a comment whole, as the
+    /// signed canonical form has it.
+    #[test]
+    fn a_comment_does_not_cut_a_name_id_short() {
+        let a: Assertion = r#"<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_a" Version="2.0" IssueInstant="2026-01-01T00:00:00Z"><saml:Issuer>idp</saml:Issuer><saml:Subject><saml:NameID>admin@x.com<!---->.evil.com</saml:NameID></saml:Subject></saml:Assertion>"#
+            .parse()
+            .unwrap();
+        assert_eq!(profile(&[], &a).subject, "admin@x.com.evil.com");
+    }
+
+    #[test]
+    fn garbage_is_refused_without_panicking() {
+        let checks = SamlChecks::new(config(&[]));
+        for xml in [
+            "",
+            "<",
+            "<Response/>",
+            "<samlp:Response xmlns:samlp=\"urn:oasis:names:tc:SAML:2.0:protocol\"/>",
+            "<?xml version=\"1.0\"?><!DOCTYPE x><x/>",
+            "\u{0}\u{1}",
+        ] {
+            assert!(checks.verify(xml, "_req", 0).is_err(), "{xml:?}");
+        }
+        for encoded in ["%%%", "////", "gA=="] {
+            assert!(
+                decode(encoded).is_err()
+                    || decode(encoded).is_ok_and(|x| checks.verify(&x, "_r", 0).is_err())
+            );
         }
     }
-    String::from_utf8(writer.into_inner()).map_err(|e| bad(&e))
 }

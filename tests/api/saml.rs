@@ -365,6 +365,19 @@ async fn saml_is_announced_and_serves_its_metadata() {
         "unsigned, as LibreChat's"
     );
 
+    // The sign-in pages list the button, with the return address of the pages' flows.
+    let page = app
+        .bare
+        .get(app.url("/ui/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(r#"href="/oauth/saml?rd="#), "{page}");
+    assert!(page.contains("Sign in with Corp"));
+
     // Unset: omitted, as LibreChat omits them; and off without ALLOW_SOCIAL_LOGIN.
     let plain = saml_app(&[]).await;
     let config = plain
