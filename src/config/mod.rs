@@ -392,6 +392,11 @@ impl Config {
         let source = secrets::fill_missing(&mut vars, data_dir)?;
         let config = Self::from_vars(&vars)?;
         warnings.extend(MailConfig::warnings(Vars::new(&vars)));
+        warnings.extend(saml::warnings(
+            Vars::new(&vars),
+            config.features.allow_social_login,
+            config.openid.is_some(),
+        ));
         if config.features.allow_password_reset && !config.mail.configured() {
             warnings.push(
                 "ALLOW_PASSWORD_RESET is true but no mail transport is configured: reset links \

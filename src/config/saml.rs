@@ -88,9 +88,7 @@ impl SamlConfig {
             )));
         }
         if openid_configured {
-            tracing::warn!(
-                "SAML is configured but so is OpenID, which LibreChat prefers: SAML sign-in is off"
-            );
+            // `warnings` says so at start.
             return Ok(None);
         }
         let value = |v: &'static super::values::Variable| vars.get(v).unwrap_or_default();
@@ -137,6 +135,19 @@ impl SamlConfig {
             image_url: claim(&SAML_IMAGE_URL),
             response_signed: vars.flag(&SAML_USE_AUTHN_RESPONSE_SIGNED, false),
         }))
+    }
+}
+
+/// What to warn about at start: SAML configured but off because OpenID is too.
+pub fn warnings(vars: Vars, allow_social_login: bool, openid_configured: bool) -> Vec<String> {
+    let all_set = REQUIRED.iter().all(|v| vars.get(v).is_some());
+    if allow_social_login && all_set && openid_configured {
+        vec![
+            "SAML is configured but so is OpenID, which LibreChat prefers: SAML sign-in is off"
+                .into(),
+        ]
+    } else {
+        Vec::new()
     }
 }
 
@@ -250,6 +261,16 @@ mod tests {
             "ALLOW_SOCIAL_LOGIN off"
         );
         assert!(saml(&[], true, true).unwrap().is_none(), "OpenID wins");
+        let vars: std::collections::HashMap<String, String> = REQUIRED
+            .iter()
+            .map(|v| (v.name.to_string(), "x".to_string()))
+            .collect();
+        assert_eq!(
+            warnings(Vars::new(&vars), true, true).len(),
+            1,
+            "and says so"
+        );
+        assert!(warnings(Vars::new(&vars), true, false).is_empty());
         let none: Vec<_> = REQUIRED.iter().map(|v| (v.name, "")).collect();
         assert!(saml(&none, true, false).unwrap().is_none(), "nothing set");
         let absolute = saml(

@@ -188,7 +188,7 @@ impl SamlProvider {
 }
 
 /// `SAMLResponse`: base64 (line breaks tolerated) of UTF-8 XML, within `MAX_RESPONSE_CHARS`.
-fn decode(saml_response: &str) -> Result<String, SsoFailure> {
+pub fn decode(saml_response: &str) -> Result<String, SsoFailure> {
     if saml_response.len() > MAX_RESPONSE_CHARS {
         return Err(refused(format!(
             "SAMLResponse is {} characters, over {MAX_RESPONSE_CHARS}",

@@ -213,6 +213,8 @@ const SHA256: &str = "http://www.w3.org/2001/04/xmlenc#sha256";
 enum Signed {
     Assertion,
     Response,
+    /// The assertion, then the Response around it.
+    Both,
     Nothing,
 }
 
@@ -243,7 +245,7 @@ fn assertion_xml(c: &Claims, template: bool) -> String {
 }
 
 fn response_xml(c: &Claims, signed: Signed, assertion: &str) -> String {
-    let signature = if signed == Signed::Response {
+    let signature = if matches!(signed, Signed::Response | Signed::Both) {
         signature_template(&c.response_id, RSA_SHA256, SHA256)
     } else {
         String::new()
@@ -308,6 +310,15 @@ fn signed_response(c: &Claims, signed: Signed, who: &str) -> String {
             response_xml(c, Signed::Nothing, assertion.trim_end())
         }
         Signed::Response => sign(&response_xml(c, signed, &assertion_xml(c, false)), who),
+        Signed::Both => {
+            let signed = sign(&assertion_xml(c, true), who);
+            let assertion = &signed[signed.find("<saml:Assertion").unwrap()..];
+            // xmlsec1 signs the first template: the Response's, before the assertion.
+            let response = response_xml(c, Signed::Both, assertion.trim_end());
+            let both = sign(&response, who);
+            assert_eq!(both.matches("<ds:SignatureValue>").count(), 2);
+            both
+        }
         Signed::Nothing => response_xml(c, signed, &assertion_xml(c, false)),
     }
 }
@@ -758,6 +769,10 @@ async fn which_element_must_be_signed_follows_saml_use_authn_response_signed() {
         signed_in_as(&app, r).await.is_none(),
         "by default the assertion must be signed"
     );
+    let flow = begin(&app).await;
+    let claims = Claims::for_flow(&app, &flow, "ada@example.com");
+    let r = post_response(&app, &flow, &signed_response(&claims, Signed::Both, "idp")).await;
+    assert!(signed_in_as(&app, r).await.is_some(), "both signed is fine");
 
     let app = saml_app(&[("SAML_USE_AUTHN_RESPONSE_SIGNED", "true")]).await;
     let flow = begin(&app).await;
@@ -781,6 +796,10 @@ async fn which_element_must_be_signed_follows_saml_use_authn_response_signed() {
     )
     .await;
     assert!(signed_in_as(&app, r).await.is_some());
+    let flow = begin(&app).await;
+    let claims = Claims::for_flow(&app, &flow, "ada@example.com");
+    let r = post_response(&app, &flow, &signed_response(&claims, Signed::Both, "idp")).await;
+    assert!(signed_in_as(&app, r).await.is_some(), "both signed is fine");
 }
 
 #[tokio::test]
