@@ -678,6 +678,18 @@ mod tests {
         ] {
             assert!(checks.verify(xml, "_req", 0).is_err(), "{xml:?}");
         }
+        // Deep nesting inside and outside known elements: refused, with no stack overflow.
+        let deep = |inner: &str| {
+            format!(
+                r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r" Version="2.0" IssueInstant="2026-01-01T00:00:00Z">{}{}{}</samlp:Response>"#,
+                inner.repeat(40_000),
+                "x",
+                inner.replace('<', "</").repeat(40_000)
+            )
+        };
+        for inner in ["<a>", "<samlp:Status>", "<saml:Assertion>"] {
+            assert!(checks.verify(&deep(inner), "_req", 0).is_err());
+        }
         for encoded in ["%%%", "////", "gA=="] {
             assert!(
                 decode(encoded).is_err()
