@@ -30,6 +30,8 @@ pub struct AppContext {
     pub openid: Option<Arc<OpenIdProvider>>,
     /// The enabled social providers.
     pub social: std::collections::HashMap<SocialKind, Arc<SocialProvider>>,
+    /// SAML 2.0, when enabled.
+    pub saml: Option<Arc<crate::sso::saml::SamlProvider>>,
     /// The HTTP client towards `UPSTREAM_URL`.
     pub upstream: crate::upstream_client::UpstreamClient,
     /// Keys of the cookie that carries an identity-provider flow to its callback.
@@ -106,6 +108,13 @@ impl AppContext {
             .clone()
             .map(|c| OpenIdProvider::new(c, clock.clone()).map(Arc::new))
             .transpose()?;
+        let saml = config.saml.clone().map(|c| {
+            Arc::new(crate::sso::saml::SamlProvider::new(
+                c,
+                clock.clone(),
+                db.clone(),
+            ))
+        });
         let flow_keys = FlowStateKeys::new(config.sessions.jwt_secret.expose());
         let mut social = std::collections::HashMap::new();
         for c in &config.social {
@@ -133,6 +142,7 @@ impl AppContext {
             upstream: crate::upstream_client::client()?,
             social,
             openid,
+            saml,
             flow_keys,
             mail,
             two_factor,

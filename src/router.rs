@@ -25,6 +25,12 @@ pub fn router(ctx: Arc<AppContext>) -> Router {
             .route("/oauth/openid", get(oauth::openid_start))
             .route("/oauth/openid/callback", get(oauth::openid_callback));
     }
+    if ctx.saml.is_some() {
+        router = router
+            .route("/oauth/saml", get(oauth::saml_start))
+            .route("/oauth/saml/callback", post(oauth::saml_callback))
+            .route("/oauth/saml/metadata", get(oauth::saml_metadata));
+    }
     let social: Vec<_> = ctx.social.keys().copied().collect();
     router = oauth::social_routes(router, &social);
     router = router

@@ -12,6 +12,7 @@ const TABLES: &[&[&Variable]] = &[
     super::mail::VARIABLES,
     super::openid::VARIABLES,
     super::social::VARIABLES,
+    super::saml::VARIABLES,
     super::gateway::VARIABLES,
     super::pages::VARIABLES,
     super::provider::VARIABLES,

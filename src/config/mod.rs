@@ -12,6 +12,7 @@ pub mod moderation;
 pub mod openid;
 pub mod pages;
 pub mod provider;
+pub mod saml;
 pub mod secrets;
 pub mod server;
 pub mod social;
@@ -134,6 +135,8 @@ pub struct Config {
     pub openid: Option<openid::OpenIdConfig>,
     /// The enabled social providers.
     pub social: Vec<social::SocialConfig>,
+    /// SAML 2.0, when enabled (never together with OpenID).
+    pub saml: Option<saml::SamlConfig>,
     /// The chat gateway (reverse proxy, forward-auth, message moderation).
     pub gateway: gateway::GatewayConfig,
     /// The sign-in pages and their single-sign-on cookie.
@@ -318,6 +321,12 @@ impl Config {
         let allow_social_login = vars.flag(&ALLOW_SOCIAL_LOGIN, false);
         let openid = openid::OpenIdConfig::from_vars(vars, allow_social_login, &domain_server)?;
         let social = social::SocialConfig::all_from_vars(vars, allow_social_login, &domain_server)?;
+        let saml = saml::SamlConfig::from_vars(
+            vars,
+            allow_social_login,
+            &domain_server,
+            openid.is_some(),
+        )?;
         let app_title = vars.text(&APP_TITLE, "LibreChat");
         let pages = pages::PagesConfig::from_vars(vars, &domain_client, &domain_server)?;
         let provider = provider::ProviderConfig::from_vars(vars, &domain_server)?;
@@ -370,6 +379,7 @@ impl Config {
             creds_key: creds_key(vars)?,
             openid,
             social,
+            saml,
             gateway: gateway::GatewayConfig::from_vars(vars)?,
             provider,
             pages,
@@ -400,6 +410,11 @@ impl Config {
                     .into(),
             );
         }
+        warnings.extend(saml::warnings(
+            Vars::new(&vars),
+            config.features.allow_social_login,
+            config.openid.is_some(),
+        ));
         if config.features.allow_password_reset && !config.mail.configured() {
             warnings.push(
                 "ALLOW_PASSWORD_RESET is true but no mail transport is configured: reset links \

@@ -63,11 +63,6 @@ const UNSUPPORTED: &[Unsupported] = &[
         consequence: "Redis's certificate is checked against the system's roots only, so a \
                       private CA would leave the shared limiters unreachable",
     },
-    Unsupported {
-        name: "SAML_ENTRY_POINT",
-        asks: Asks::WhenSet,
-        consequence: "no SAML sign-in: SAML users could not sign in",
-    },
 ];
 
 /// Every unsupported variable set without being acknowledged, in one error; and a warning for
@@ -146,8 +141,8 @@ mod tests {
             ("OPENID_REUSE_TOKENS", "false"),
             ("REDIS_CA", " "),
             ("MONGO_URI", "mongodb://x"),
-            ("SAML_ENTRY_POINT", "https://idp.example/sso"),
-            ("BOUNCER_IGNORE", "SAML_ENTRY_POINT, MONGO_URI"),
+            ("USE_REDIS_CLUSTER", "true"),
+            ("BOUNCER_IGNORE", "USE_REDIS_CLUSTER, MONGO_URI"),
         ]);
         let warnings = check(&ok).unwrap();
         assert_eq!(warnings.len(), 1, "{warnings:?}");

@@ -60,7 +60,11 @@ fn to_provider(ctx: &AppContext, provider: &Provider, started: Started) -> Respo
         sealed,
         LIFETIME_SECS,
         ctx.config.sessions.secure_cookies,
-        *provider == Provider::Social(SocialKind::Apple),
+        // Apple and SAML identity providers post their answer back from their own site.
+        matches!(
+            provider,
+            Provider::Social(SocialKind::Apple) | Provider::Saml
+        ),
     );
     redirect(&started.authorization_url, headers)
 }
@@ -226,6 +230,56 @@ pub async fn openid_callback(
     headers: HeaderMap,
 ) -> Response {
     callback(ctx, ip, Provider::OpenId, params, headers).await
+}
+
+pub async fn saml_start(
+    State(ctx): State<Arc<AppContext>>,
+    ClientIp(ip): ClientIp,
+    Query(params): Query<StartParams>,
+) -> Response {
+    start(ctx, ip, Provider::Saml, params).await
+}
+
+/// The HTTP-POST binding's form. Read by hand, so a malformed body ends as every failed
+/// sign-in does rather than as the form extractor's 4xx.
+#[derive(Deserialize, Default)]
+struct SamlPost {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: Option<String>,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+pub async fn saml_callback(
+    State(ctx): State<Arc<AppContext>>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let form: SamlPost = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let params = CallbackParams {
+        code: form.saml_response,
+        state: form.relay_state,
+        ..CallbackParams::default()
+    };
+    callback(ctx, ip, Provider::Saml, params, headers).await
+}
+
+/// The service provider's metadata, for the identity provider's administrator.
+pub async fn saml_metadata(State(ctx): State<Arc<AppContext>>) -> Response {
+    let metadata = ctx.saml.as_ref().map(|saml| saml.metadata());
+    match metadata {
+        Some(Ok(xml)) => (
+            [(header::CONTENT_TYPE, "application/samlmetadata+xml")],
+            xml,
+        )
+            .into_response(),
+        Some(Err(e)) => {
+            tracing::error!(reason = %e, "SAML metadata");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 /// The routes of the enabled social providers: `GET /oauth/<name>`, and the callback (a form

@@ -12,7 +12,7 @@ use crate::app::AppContext;
 use crate::config::social::SocialKind;
 use crate::config::Config;
 
-/// The anonymous payload (spec §2.4). SAML reports disabled: Bouncer does not serve it.
+/// The anonymous payload (spec §2.4).
 pub fn anonymous_payload(c: &Config) -> Map<String, Value> {
     let mut p = Map::new();
     let mut put = |k: &str, v: Value| {
@@ -23,7 +23,14 @@ pub fn anonymous_payload(c: &Config) -> Map<String, Value> {
         let enabled = c.social.iter().any(|s| s.kind == kind);
         put(&format!("{}LoginEnabled", kind.name()), json!(enabled));
     }
-    put("samlLoginEnabled", json!(false));
+    put("samlLoginEnabled", json!(c.saml.is_some()));
+    let saml = c.saml.as_ref();
+    if let Some(label) = saml.and_then(|s| s.button_label.as_ref()) {
+        put("samlLabel", json!(label));
+    }
+    if let Some(image) = saml.and_then(|s| s.image_url.as_ref()) {
+        put("samlImageUrl", json!(image));
+    }
     put("openidLoginEnabled", json!(c.openid.is_some()));
     let openid = c.openid.as_ref();
     put(

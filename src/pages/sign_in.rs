@@ -88,6 +88,15 @@ fn providers(req: &PageRequest, rd: &str) -> Vec<ProviderButton> {
             href: format!("/oauth/openid{query}"),
         });
     }
+    if let Some(saml) = &ctx.config.saml {
+        buttons.push(ProviderButton {
+            label: saml
+                .button_label
+                .clone()
+                .unwrap_or_else(|| "Continue with SAML".into()),
+            href: format!("/oauth/saml{query}"),
+        });
+    }
     let mut social: Vec<_> = ctx.social.keys().copied().collect();
     social.sort_by_key(|k| k.name());
     for kind in social {

@@ -1,10 +1,11 @@
-//! Sign-in through identity providers: OpenID Connect and the social providers.
+//! Sign-in through identity providers: OpenID Connect, SAML 2.0 and the social providers.
 //! Every failure is an `SsoFailure` whose text is the precise reason, logged once; the browser
 //! only ever sees LibreChat's `auth_failed` redirect.
 
 mod apple;
 pub mod claims;
 pub mod openid;
+pub mod saml;
 pub mod social;
 pub mod state;
 
@@ -43,6 +44,8 @@ pub enum SsoFailure {
     CodeExchange(String),
     #[error("the ID token was refused: {0}")]
     InvalidIdToken(String),
+    #[error("the SAML response was refused: {0}")]
+    InvalidSamlResponse(String),
     #[error("the provider gave no email address")]
     MissingEmail,
     #[error("the email domain of {0} is not allowed by registration.allowedDomains")]

@@ -8,6 +8,7 @@ pub mod oidc_clients;
 pub mod oidc_codes;
 pub mod oidc_consents;
 pub mod revocations;
+pub mod saml_assertions;
 pub mod sessions;
 pub mod signing_keys;
 mod tracked;

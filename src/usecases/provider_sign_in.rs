@@ -1,4 +1,4 @@
-//! Signing in through an identity provider (OpenID Connect or a social provider): begin the
+//! Signing in through an identity provider (OpenID Connect, SAML 2.0 or a social provider): begin the
 //! flow, then finish it at the callback exactly like a login. Provider sign-ins skip 2FA, as in
 //! LibreChat; the login limiter and the bans apply to every step.
 
@@ -57,7 +57,8 @@ pub async fn begin(ctx: &AppContext, client: Client, provider: &Provider) -> Out
                 .await?
         }
         Provider::Social(kind) => ctx.social.get(kind).ok_or_else(not_configured)?.begin()?,
-        Provider::Local | Provider::Ldap | Provider::Saml | Provider::Other(_) => {
+        Provider::Saml => ctx.saml.as_ref().ok_or_else(not_configured)?.begin()?,
+        Provider::Local | Provider::Ldap | Provider::Other(_) => {
             return Err(not_configured().into())
         }
     })
@@ -66,6 +67,7 @@ pub async fn begin(ctx: &AppContext, client: Client, provider: &Provider) -> Out
 /// What the provider's callback brought back, once the translator has matched it to the flow
 /// state it kept (the state cookie).
 pub struct Callback {
+    /// The authorization code; for SAML, the posted `SAMLResponse`.
     pub code: String,
     pub flow: FlowState,
     /// Apple's `user` field: the name, sent on the first sign-in only.
@@ -111,7 +113,18 @@ pub async fn finish(
             };
             (profile, rules)
         }
-        Provider::Local | Provider::Ldap | Provider::Saml | Provider::Other(_) => {
+        Provider::Saml => {
+            let saml = ctx.saml.as_ref().ok_or_else(not_configured)?;
+            let profile = saml.finish(&callback.code, &callback.flow).await?;
+            // As OpenID: LibreChat creates SAML users whatever ALLOW_SOCIAL_REGISTRATION says,
+            // and never binds an account of another provider.
+            let rules = ExternalRules {
+                may_register: true,
+                allow_linking: false,
+            };
+            (profile, rules)
+        }
+        Provider::Local | Provider::Ldap | Provider::Other(_) => {
             return Err(not_configured().into())
         }
     };

@@ -27,6 +27,7 @@ mod proxies;
 mod raw_http;
 mod refresh;
 mod register;
+mod saml;
 mod scale;
 mod social;
 mod social_peer;
