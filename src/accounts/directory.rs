@@ -58,6 +58,10 @@ impl Accounts {
             return Ok(user);
         }
         if let Some(existing) = store::users::find_by_email(&self.db, &email).await? {
+            // A concurrent first sign-in of the same person created it a moment ago.
+            if let Some(user) = store::identities::find_user(&self.db, &key).await? {
+                return Ok(user);
+            }
             // A local (or other) account with this email, or an LDAP account under another
             // `ldapId` (LDAP_ID changed): taking it over would hand a password account to
             // whoever controls the directory entry.

@@ -526,3 +526,24 @@ async fn a_directory_that_stalls_answers_503_and_holds_no_more_connections_than_
         "logins waited for the pool's 2 connections instead of opening {most}"
     );
 }
+
+#[tokio::test]
+async fn concurrent_first_sign_ins_of_one_person_all_succeed_with_one_account() {
+    let Some(slapd) =
+        directory("concurrent_first_sign_ins_of_one_person_all_succeed_with_one_account")
+    else {
+        return;
+    };
+    let app = app(&slapd, &slapd.ldaps_url, &[]).await;
+    let logins = (0..6).map(|_| login(&app, ALICE.0, ALICE.1));
+    let statuses: Vec<u16> = futures::future::join_all(logins)
+        .await
+        .into_iter()
+        .map(|(status, _)| status)
+        .collect();
+    assert_eq!(
+        statuses, [200; 6],
+        "the losers of the insert find the winner's account"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM users", &[]).await, 1);
+}
