@@ -1,7 +1,8 @@
 //! Moderation state in Redis, shared by every instance (`USE_REDIS=true`). Each operation is one
 //! atomic command or Lua script, so N instances together let exactly the limit through.
 //! Limiter windows end by the injected clock, like the in-memory state; Redis expiry only
-//! cleans up.
+//! cleans up, a minute after a window would have ended (so a one-second window is not lost to
+//! Redis's own clock before the injected one ends it).
 
 use std::time::Duration;
 
@@ -50,7 +51,7 @@ impl RedisState {
                   local now = tonumber(ARGV[1])
                   if ends <= now then
                     redis.call('HSET', KEYS[1], 'ends', now + tonumber(ARGV[2]), 'count', 1)
-                    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+                    redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + 60000)
                     return 1
                   end
                   return redis.call('HINCRBY', KEYS[1], 'count', 1)",
