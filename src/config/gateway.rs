@@ -178,8 +178,12 @@ pub struct PathPattern {
 }
 
 impl PathPattern {
-    /// Reads a pattern; `None` when a `*` stands anywhere but at the end or as a whole segment.
+    /// Reads a pattern; `None` when a `*` stands anywhere but at the end or as a whole segment,
+    /// or for an empty segment (`//`), which no canonical path has.
     pub fn parse(raw: &str) -> Option<Self> {
+        if raw.contains("//") {
+            return None;
+        }
         let (text, prefix) = match raw.strip_suffix('*') {
             Some(text) => (text, true),
             // `/a/` is `/a` to Express: one route, with or without its slash.
@@ -478,7 +482,7 @@ mod tests {
         assert!(p("/").matches("/") && !p("/").matches("/a"));
         let slashed = p("/api/convos/fork/");
         assert!(slashed.matches("/api/convos/fork") && slashed.matches("/api/convos/fork/"));
-        for bad in ["/a*b/c", "/a/b*c/*", "/a/**/b"] {
+        for bad in ["/a*b/c", "/a/b*c/*", "/a/**/b", "/v1//", "//a"] {
             assert!(PathPattern::parse(bad).is_none(), "{bad}");
         }
         let vars = HashMap::from([(
