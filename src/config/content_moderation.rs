@@ -146,7 +146,8 @@ impl ContentConfig {
 
 /// `ALLOWED_MODELS`: `endpoint=model|model`, separated by `;`.
 fn allowed_models(raw: &str) -> Result<HashMap<String, Vec<String>>, ConfigError> {
-    const EXPECTED: &str = "lists separated by ;, each endpoint=model|model (endpoint: LibreChat's \
+    const EXPECTED: &str =
+        "lists separated by ;, each endpoint=model|model (endpoint: LibreChat's \
                             `endpoint` body field, `v1` for the /v1/* routes, or * for any other; \
                             models: names without spaces, | or ;)";
     let invalid = |entry: &str| ConfigError::invalid(ALLOWED_MODELS.name, entry, EXPECTED);

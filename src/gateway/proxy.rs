@@ -17,18 +17,18 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::uri::PathAndQuery;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
-use futures_util::StreamExt;
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use serde_json::json;
 
 use super::{admit, refusal, set_identity};
-use crate::error::Error;
-use crate::usecases::chat_content::{self, ChatMessage};
 use crate::app::AppContext;
 use crate::config::gateway::Upstream;
+use crate::error::Error;
 use crate::http::extract::ClientIp;
 use crate::request_target::{self as target, Target};
 use crate::usecases::chat_access::{Host, Slot};
+use crate::usecases::chat_content::{self, ChatMessage};
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
 const HOP_BY_HOP: [&str; 9] = [
@@ -294,7 +294,10 @@ pub async fn relay(
     let mut headers = upstream_headers(ctx, headers, peer, Some(claims));
     headers.remove(header::CONTENT_LENGTH);
     if !body.is_empty() {
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
     }
     let mut outgoing = axum::http::Request::new(Body::from(body));
     *outgoing.method_mut() = method;
@@ -313,7 +316,10 @@ pub async fn relay(
         }
         Err(_) => {
             tracing::warn!(%path, timeout_ms = ctx.config.gateway.upstream_timeout_ms, "upstream did not answer in time");
-            Err(json_error(StatusCode::GATEWAY_TIMEOUT, "Upstream timed out"))
+            Err(json_error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "Upstream timed out",
+            ))
         }
     }
 }

@@ -271,8 +271,7 @@ impl ContentModerator {
             if !status.is_success() {
                 return Err(CheckFailed::Status(status.as_u16()));
             }
-            let parsed: ModerationResponse =
-                response.json().await.map_err(|e| self.failure(e))?;
+            let parsed: ModerationResponse = response.json().await.map_err(|e| self.failure(e))?;
             if parsed.results.is_empty() {
                 return Err(CheckFailed::Unreadable);
             }

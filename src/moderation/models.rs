@@ -83,10 +83,11 @@ impl AllowedModels {
             body.get("endpoint").and_then(Value::as_str).unwrap_or("")
         };
         let uses_upstream = v1_route && self.from_upstream;
-        let listed = self
-            .lists
-            .get(key)
-            .or_else(|| (!uses_upstream).then(|| self.lists.get(ANY_ENDPOINT)).flatten());
+        let listed = self.lists.get(key).or_else(|| {
+            (!uses_upstream)
+                .then(|| self.lists.get(ANY_ENDPOINT))
+                .flatten()
+        });
         if listed.is_none() && !uses_upstream {
             return Ok(());
         }
@@ -148,7 +149,12 @@ pub async fn fetch_upstream(
         axum::body::to_bytes(Body::new(response.into_body()), MAX_MODELS_BODY),
     )
     .await
-    .map_err(|_| anyhow::anyhow!("the list did not arrive within {} s", LIST_TIMEOUT.as_secs()))??;
+    .map_err(|_| {
+        anyhow::anyhow!(
+            "the list did not arrive within {} s",
+            LIST_TIMEOUT.as_secs()
+        )
+    })??;
     let list: Value = serde_json::from_slice(&body)?;
     let ids: Vec<String> = list
         .get("data")
@@ -168,7 +174,10 @@ pub async fn keep_upstream_list<T: Send + Sync + 'static>(
     get: fn(&T) -> (&AllowedModels, &UpstreamClient, Option<&Upstream>),
     every: Duration,
 ) {
-    async fn refresh<T>(app: &T, get: fn(&T) -> (&AllowedModels, &UpstreamClient, Option<&Upstream>)) {
+    async fn refresh<T>(
+        app: &T,
+        get: fn(&T) -> (&AllowedModels, &UpstreamClient, Option<&Upstream>),
+    ) {
         let (models, client, upstream) = get(app);
         let Some(upstream) = upstream else {
             return;
@@ -222,7 +231,10 @@ mod tests {
     fn each_endpoint_has_its_list_and_others_pass() {
         let m = models(&[("openAI", &["gpt-4o"])], false);
         let check = |v: Value| m.check(false, &body(v));
-        assert_eq!(check(json!({ "endpoint": "openAI", "model": "gpt-4o" })), Ok(()));
+        assert_eq!(
+            check(json!({ "endpoint": "openAI", "model": "gpt-4o" })),
+            Ok(())
+        );
         assert_eq!(
             check(json!({ "endpoint": "openAI", "model": "gpt-5" })),
             Err(ModelRefusal::Illegal)
@@ -243,7 +255,10 @@ mod tests {
             check(json!({ "endpoint": "openAI", "model": "a".repeat(257) })),
             Err(ModelRefusal::Invalid)
         );
-        assert_eq!(check(json!({ "endpoint": "anthropic", "model": "x" })), Ok(()));
+        assert_eq!(
+            check(json!({ "endpoint": "anthropic", "model": "x" })),
+            Ok(())
+        );
         assert_eq!(m.check(true, &body(json!({ "model": "any" }))), Ok(()));
 
         let any = models(&[("*", &["m"])], false);
@@ -269,7 +284,10 @@ mod tests {
             Err(ModelRefusal::NotLoaded)
         );
         only_upstream.set_upstream(vec!["x".into()]);
-        assert_eq!(only_upstream.check(true, &body(json!({ "model": "x" }))), Ok(()));
+        assert_eq!(
+            only_upstream.check(true, &body(json!({ "model": "x" }))),
+            Ok(())
+        );
         assert_eq!(
             only_upstream.check(true, &body(json!({ "model": "y" }))),
             Err(ModelRefusal::Illegal)
