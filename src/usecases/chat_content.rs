@@ -49,7 +49,7 @@ pub async fn inspect(ctx: &AppContext, message: &ChatMessage<'_>) -> Result<()> 
         Some(id) => Subject::User { id, ip: message.ip },
         None => Subject::Ip(message.ip),
     };
-    if ctx.config.content.checks_models() {
+    if ctx.config.content.checks_models() && !stops_a_generation(message.route) {
         let v1 = message.route.starts_with("/v1/");
         if let Err(refusal) = ctx.allowed_models.check(v1, &body) {
             if refusal == ModelRefusal::Illegal {
@@ -103,15 +103,109 @@ pub async fn inspect(ctx: &AppContext, message: &ChatMessage<'_>) -> Result<()> 
     }
 }
 
+/// LibreChat's abort and steer-cancel routes (under the default `/api/agents/chat*`) stop a
+/// generation and name no model: the model list does not apply to them (there is no text to
+/// moderate either).
+fn stops_a_generation(route: &str) -> bool {
+    route.ends_with("/abort") || route.ends_with("/cancel")
+}
+
 /// The body as a JSON object. Anything else is refused while these checks are on: passing it
 /// unchecked would let a client skip them with a body the upstream still reads (a wrong
-/// `Content-Type`, a compressed body).
+/// `Content-Type`, a compressed body). So is an object with a key twice: parsers differ on
+/// which one counts, and the one checked must be the one the upstream reads.
 fn parse(body: &[u8]) -> Result<Map<String, Value>> {
+    let refused = |why: &str| {
+        Error::BadRequest(format!(
+            "A chat message must be a JSON object{why} while content moderation or ALLOWED_MODELS is on"
+        ))
+    };
+    if serde_json::from_slice::<Unique>(body).is_err() {
+        return Err(refused(" without repeated keys"));
+    }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map),
-        _ => Err(Error::BadRequest(
-            "A chat message must be a JSON object while content moderation or ALLOWED_MODELS is on"
-                .into(),
-        )),
+        _ => Err(refused("")),
+    }
+}
+
+/// Any JSON value whose objects name each key once (it deserializes only then).
+struct Unique;
+
+impl<'de> serde::Deserialize<'de> for Unique {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        d.deserialize_any(UniqueVisitor)
+    }
+}
+
+struct UniqueVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueVisitor {
+    type Value = Unique;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value without repeated keys")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_str<E>(self, _: &str) -> std::result::Result<Unique, E> {
+        Ok(Unique)
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Unique, E> {
+        Ok(Unique)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<Unique, A::Error> {
+        while seq.next_element::<Unique>()?.is_some() {}
+        Ok(Unique)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Unique, A::Error> {
+        let mut keys = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !keys.insert(key) {
+                return Err(serde::de::Error::custom("repeated key"));
+            }
+            map.next_value::<Unique>()?;
+        }
+        Ok(Unique)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_json_objects_naming_each_key_once() {
+        assert!(parse(br#"{"text":"a","messages":[{"role":"user","content":"b"}]}"#).is_ok());
+        for bad in [
+            &br#"{"model":"gpt-4o","model":"gpt-5"}"#[..],
+            br#"{"messages":[{"content":"a","content":"b"}]}"#,
+            br#"["a"]"#,
+            b"text=a",
+            br#"{"text":"#,
+        ] {
+            assert!(parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        assert!(stops_a_generation("/api/agents/chat/abort"));
+        assert!(!stops_a_generation("/api/agents/chat/openai"));
     }
 }

@@ -485,7 +485,13 @@ async fn bodies_are_bounded_and_must_be_json_while_checks_are_on() {
     let echoed: Value = small.json().await.unwrap();
     assert_eq!(echoed["_body"], r#"{"text":"hi"}"#);
     // Not a JSON object: refused, not passed unchecked.
-    for body in ["text=forbidden-word", "[\"forbidden-word\"]", "{\"text\":"] {
+    for body in [
+        "text=forbidden-word",
+        "[\"forbidden-word\"]",
+        "{\"text\":",
+        // Which of two keys counts differs between parsers: refused.
+        "{\"text\":\"hi\",\"text\":\"forbidden-word\"}",
+    ] {
         let refused = app
             .bare
             .post(app.url("/api/ask/openAI"))
@@ -560,6 +566,18 @@ async fn models_outside_an_endpoints_list_are_refused_and_scored() {
         let refusal: Value = refused.json().await.unwrap();
         assert_eq!(refusal["message"], message, "{model}");
     }
+    // Stopping a generation names no model, and is not checked.
+    let abort = app
+        .bare
+        .post(app.url("/api/agents/chat/abort"))
+        .bearer_auth(&s.token)
+        .header("User-Agent", BROWSER)
+        .json(&json!({ "endpoint": "openAI", "conversationId": "c1" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(abort.status(), 200);
+    assert_eq!(upstream.hits(), 4);
     // On a stream, LibreChat's handleError frame.
     let sse = ask(
         &app,
@@ -575,7 +593,7 @@ async fn models_outside_an_endpoints_list_are_refused_and_scored() {
     );
     assert_eq!(
         upstream.hits(),
-        3,
+        4,
         "no refused request reached the upstream"
     );
     // Two illegal requests of score 10: the score crosses BAN_INTERVAL (20).
