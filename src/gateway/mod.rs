@@ -51,6 +51,9 @@ pub(crate) fn refusal(e: Error, headers: &HeaderMap) -> Response {
         Error::RateLimited(message) if wants_stream(headers) => {
             sse_error(StatusCode::TOO_MANY_REQUESTS, &message)
         }
+        Error::Banned { .. } if wants_stream(headers) => {
+            sse_error(StatusCode::FORBIDDEN, crate::http::error_response::BANNED)
+        }
         Error::ContentRefused(denial) if wants_stream(headers) => deny_request_frames(&denial),
         Error::ModelRefused(r) if wants_stream(headers) => handle_error_frame(r.message()),
         e => e.into_response(),

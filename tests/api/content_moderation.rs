@@ -126,7 +126,7 @@ async fn moderated(upstream: &Upstream, stand_in: &str, extra: &[(&str, &str)]) 
 async fn ask(app: &TestApp, token: &str, body: &Value, stream: bool) -> reqwest::Response {
     let mut request = app
         .bare
-        .post(app.url("/api/ask/openAI"))
+        .post(app.url("/api/agents/chat/openAI"))
         .bearer_auth(token)
         .header("User-Agent", BROWSER)
         .json(body);
@@ -459,7 +459,7 @@ async fn bodies_are_bounded_and_must_be_json_while_checks_are_on() {
     ];
     let chunked = app
         .bare
-        .post(app.url("/api/ask/openAI"))
+        .post(app.url("/api/agents/chat/openAI"))
         .bearer_auth(&s.token)
         .header("User-Agent", BROWSER)
         .header("Content-Type", "application/json")
@@ -473,7 +473,7 @@ async fn bodies_are_bounded_and_must_be_json_while_checks_are_on() {
         vec![Ok(b"{\"text\":".to_vec()), Ok(b"\"hi\"}".to_vec())];
     let small = app
         .bare
-        .post(app.url("/api/ask/openAI"))
+        .post(app.url("/api/agents/chat/openAI"))
         .bearer_auth(&s.token)
         .header("User-Agent", BROWSER)
         .header("Content-Type", "application/json")
@@ -494,7 +494,7 @@ async fn bodies_are_bounded_and_must_be_json_while_checks_are_on() {
     ] {
         let refused = app
             .bare
-            .post(app.url("/api/ask/openAI"))
+            .post(app.url("/api/agents/chat/openAI"))
             .bearer_auth(&s.token)
             .header("User-Agent", BROWSER)
             .header("Content-Type", "text/plain")
