@@ -182,7 +182,11 @@ impl PathPattern {
     pub fn parse(raw: &str) -> Option<Self> {
         let (text, prefix) = match raw.strip_suffix('*') {
             Some(text) => (text, true),
-            None => (raw, false),
+            // `/a/` is `/a` to Express: one route, with or without its slash.
+            None => match raw.strip_suffix('/') {
+                Some(text) if !text.is_empty() => (text, false),
+                _ => (raw, false),
+            },
         };
         let mut wildcard = false;
         for segment in text.split('/') {
@@ -472,6 +476,8 @@ mod tests {
         assert!(exact.matches("/favicon.ico") && exact.matches("/favicon.ico/"));
         assert!(!exact.matches("/favicon.ico//") && !exact.matches("/favicon.icox"));
         assert!(p("/").matches("/") && !p("/").matches("/a"));
+        let slashed = p("/api/convos/fork/");
+        assert!(slashed.matches("/api/convos/fork") && slashed.matches("/api/convos/fork/"));
         for bad in ["/a*b/c", "/a/b*c/*", "/a/**/b"] {
             assert!(PathPattern::parse(bad).is_none(), "{bad}");
         }
