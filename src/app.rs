@@ -43,6 +43,10 @@ pub struct AppContext {
     pub changes: Arc<ChangeFeed>,
     /// The LDAP directory that checks passwords instead of the local ones, when configured.
     pub directory: Option<crate::ldap::Directory>,
+    /// The moderation API chat messages are checked with (`OPENAI_MODERATION`), when on.
+    pub content_moderator: Option<crate::moderation::content::ContentModerator>,
+    /// The models chat messages may name (`ALLOWED_MODELS`).
+    pub allowed_models: crate::moderation::models::AllowedModels,
 }
 
 impl AppContext {
@@ -137,7 +141,16 @@ impl AppContext {
             .clone()
             .map(crate::ldap::Directory::new)
             .transpose()?;
-        Ok(Arc::new(Self {
+        let content_moderator = config
+            .content
+            .moderation
+            .clone()
+            .map(crate::moderation::content::ContentModerator::new)
+            .transpose()?;
+        let allowed_models = crate::moderation::models::AllowedModels::new(&config.content);
+        let ctx = Arc::new(Self {
+            content_moderator,
+            allowed_models,
             directory,
             provider,
             upstream: crate::upstream_client::client()?,
@@ -154,6 +167,22 @@ impl AppContext {
             moderation,
             clock,
             changes,
-        }))
+        });
+        if ctx.allowed_models.reads_upstream() {
+            let every = Duration::from_millis(ctx.config.content.models_refresh_ms as u64);
+            crate::moderation::models::keep_upstream_list(
+                &ctx,
+                |c| {
+                    (
+                        &c.allowed_models,
+                        &c.upstream,
+                        c.config.gateway.upstream.as_ref(),
+                    )
+                },
+                every,
+            )
+            .await;
+        }
+        Ok(ctx)
     }
 }

@@ -80,6 +80,16 @@ pub enum Error {
     /// The user already has `CONCURRENT_MESSAGE_MAX` chat messages in flight.
     #[error("too many concurrent chat messages")]
     TooManyConcurrent { limit: u64, score: i64 },
+    /// A chat message refused by content moderation (`OPENAI_MODERATION`): flagged, or the
+    /// moderation API failed with `OPENAI_MODERATION_FAIL=closed`.
+    #[error("chat message refused by content moderation")]
+    ContentRefused(Box<crate::moderation::content::Denial>),
+    /// A chat message naming no model, or one its endpoint may not use (`ALLOWED_MODELS`).
+    #[error("model refused: {}", .0.message())]
+    ModelRefused(crate::moderation::models::ModelRefusal),
+    /// A chat message body over `CHAT_BODY_MAX`, read for content moderation or the models.
+    #[error("chat message body too large")]
+    ChatBodyTooLarge { limit: usize },
     /// The LDAP directory cannot be reached or answers too slowly: its users cannot sign in
     /// right now, which is not a wrong password.
     #[error("directory unavailable")]

@@ -8,6 +8,7 @@
 //! starts a minimal reference server that only verifies the same HS256 JWT, and drives both
 //! from this process on loopback only, for a bounded time.
 
+mod content;
 mod ldap;
 mod load;
 mod memory;

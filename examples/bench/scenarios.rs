@@ -461,6 +461,11 @@ pub async fn run_all(mode: Mode) -> anyhow::Result<Report> {
         None => eprintln!("bench: nginx is not installed; the proxy's nginx row is left out"),
     }
     rows.push(all_limiters);
+    // Chat messages with content moderation against a local stand-in, and without it.
+    match super::content::rows(&binary, &client, &token, d).await {
+        Ok(content_rows) => rows.extend(content_rows),
+        Err(e) => eprintln!("bench: {e:#}; the content moderation row is left out"),
+    }
 
     // Password hashing limit, then logins saturating the hash workers while one connection
     // keeps asking for the user (the runtime must not starve).

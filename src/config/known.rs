@@ -15,6 +15,7 @@ const TABLES: &[&[&Variable]] = &[
     super::social::VARIABLES,
     super::saml::VARIABLES,
     super::gateway::VARIABLES,
+    super::content_moderation::VARIABLES,
     super::pages::VARIABLES,
     super::provider::VARIABLES,
     super::ldap::VARIABLES,

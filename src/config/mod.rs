@@ -2,6 +2,7 @@
 //! `librechat.yaml`). Nothing else in Bouncer reads the environment.
 
 // Public for the fuzz target `fuzz/fuzz_targets/dotenv.rs`.
+pub mod content_moderation;
 pub mod database;
 pub mod dotenv;
 pub mod gateway;
@@ -143,6 +144,8 @@ pub struct Config {
     pub saml: Option<saml::SamlConfig>,
     /// The chat gateway (reverse proxy, forward-auth, message moderation).
     pub gateway: gateway::GatewayConfig,
+    /// What the reverse proxy checks inside chat messages (content moderation, allowed models).
+    pub content: content_moderation::ContentConfig,
     /// The sign-in pages and their single-sign-on cookie.
     pub pages: pages::PagesConfig,
     /// The OpenID provider (on once a client is registered).
@@ -386,6 +389,10 @@ impl Config {
             social,
             saml,
             gateway: gateway::GatewayConfig::from_vars(vars)?,
+            content: content_moderation::ContentConfig::from_vars(
+                vars,
+                vars.get(&gateway::UPSTREAM_URL).is_some(),
+            )?,
             provider,
             pages,
             ldap,

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::app::AppContext;
 use crate::error::Error;
-use crate::http::error_response::sse_error;
+use crate::http::error_response::{deny_request_frames, handle_error_frame, sse_error};
 use crate::http::extract::bearer_token;
 use crate::request_target::Target;
 use crate::sessions::AccessClaims;
@@ -43,7 +43,9 @@ fn wants_stream(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.contains("text/event-stream"))
 }
 
-/// A refusal on the wire: a rate limit is an SSE error frame for a client reading a stream.
+/// A refusal on the wire: a rate limit is an SSE error frame for a client reading a stream,
+/// and so are content moderation's refusal (LibreChat's `denyRequest`) and the model check's
+/// (LibreChat's `handleError`).
 pub(crate) fn refusal(e: Error, headers: &HeaderMap) -> Response {
     match e {
         Error::RateLimited(message) if wants_stream(headers) => {
@@ -52,6 +54,8 @@ pub(crate) fn refusal(e: Error, headers: &HeaderMap) -> Response {
         Error::Banned { .. } if wants_stream(headers) => {
             sse_error(StatusCode::FORBIDDEN, crate::http::error_response::BANNED)
         }
+        Error::ContentRefused(denial) if wants_stream(headers) => deny_request_frames(&denial),
+        Error::ModelRefused(r) if wants_stream(headers) => handle_error_frame(r.message()),
         e => e.into_response(),
     }
 }

@@ -2,8 +2,10 @@
 //! goes to the upstream with the user's identity headers. The upstream request is built from
 //! the canonical target the decision was made on (`target.rs`): no URL string is re-parsed on
 //! the way. Connections to the upstream are kept alive in a pool; bodies stream both ways
-//! unbuffered (SSE and chunked responses pass as they come); hop-by-hop headers stay on their
-//! hop.
+//! unbuffered (SSE and chunked responses pass as they come), except a chat message while
+//! content moderation or the model list is on: it is read whole (up to `CHAT_BODY_MAX`),
+//! checked (`usecases::chat_content`) and then forwarded as read. Hop-by-hop headers stay on
+//! their hop.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -14,16 +16,19 @@ use axum::body::Body;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::uri::PathAndQuery;
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use serde_json::json;
 
 use super::{admit, refusal, set_identity};
 use crate::app::AppContext;
 use crate::config::gateway::Upstream;
+use crate::error::Error;
 use crate::http::extract::ClientIp;
 use crate::request_target::{self as target, Target};
 use crate::usecases::chat_access::{Host, Slot};
+use crate::usecases::chat_content::{self, ChatMessage};
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
 const HOP_BY_HOP: [&str; 9] = [
@@ -107,6 +112,68 @@ fn upstream_uri(upstream: &Upstream, target: &Target) -> Option<Uri> {
         .ok()
 }
 
+/// The headers a request goes upstream with: hop-by-hop headers and the single-sign-on cookie
+/// out, the identity headers in, `X-Forwarded-For` grown by the peer (or replaced by it when
+/// the peer is not a trusted proxy), `X-Forwarded-Host` for the original host.
+fn upstream_headers(
+    ctx: &AppContext,
+    mut headers: HeaderMap,
+    peer: std::net::IpAddr,
+    claims: Option<&crate::sessions::AccessClaims>,
+) -> HeaderMap {
+    let host = headers.remove(header::HOST);
+    // The chain grows by the peer that reached Bouncer; a chain from a peer that is not a
+    // trusted proxy was written by the client and is replaced.
+    let trusted = ctx
+        .config
+        .moderation
+        .trusted_proxies
+        .iter()
+        .any(|n| n.contains(&peer));
+    let forwarded_for = match headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .filter(|_| trusted)
+    {
+        Some(chain) => format!("{chain}, {peer}"),
+        None => peer.to_string(),
+    };
+    strip_hop_by_hop(&mut headers);
+    strip_cookie(&mut headers, &ctx.config.pages.cookie_name);
+    set_identity(&mut headers, claims);
+    if let Ok(v) = HeaderValue::from_str(&forwarded_for) {
+        headers.insert(HeaderName::from_static("x-forwarded-for"), v);
+    }
+    if let Some(host) = host {
+        headers.insert(HeaderName::from_static("x-forwarded-host"), host);
+    }
+    headers
+}
+
+/// Reads a chat message body whole, up to `max` bytes (`CHAT_BODY_MAX`): a declared or
+/// actual length over it is `ChatBodyTooLarge` (413), and nothing of it goes upstream.
+async fn read_bounded(body: Body, headers: &HeaderMap, max: usize) -> Result<Bytes, Error> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(Error::ChatBodyTooLarge { limit: max });
+    }
+    let mut stream = body.into_data_stream();
+    // A declared length is a claim: the buffer grows with what actually arrives.
+    let mut buffer = Vec::with_capacity(declared.map_or(8 * 1024, |n| n.min(64 * 1024) as usize));
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|_| Error::BadRequest("Could not read the request body".into()))?;
+        if buffer.len() + chunk.len() > max {
+            return Err(Error::ChatBodyTooLarge { limit: max });
+        }
+        buffer.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(buffer))
+}
+
 pub async fn forward(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
@@ -142,38 +209,38 @@ pub async fn forward(
     let Some(uri) = upstream_uri(upstream, &target) else {
         return json_error(StatusCode::BAD_REQUEST, "Bad request: unusable path");
     };
+    // Content moderation and the model list read a chat message whole; every other request
+    // (and every request while both are off) streams as it comes.
+    let read = chat_content::reads_body(&ctx, parts.method == Method::POST, target.path());
+    let body = if let Some(route) = read {
+        let bytes = match read_bounded(body, &parts.headers, ctx.config.content.body_max).await {
+            Ok(bytes) => bytes,
+            Err(e) => return refusal(e, &parts.headers),
+        };
+        let message = ChatMessage {
+            ip,
+            user_id: admitted.claims.as_ref().map(|c| c.id.as_str()),
+            route: &route,
+            body: &bytes,
+        };
+        if let Err(e) = chat_content::inspect(&ctx, &message).await {
+            return refusal(e, &parts.headers);
+        }
+        Body::from(bytes)
+    } else {
+        body
+    };
 
     let peer = parts
         .extensions
         .get::<ConnectInfo<std::net::SocketAddr>>()
         .map_or(ip, |c| crate::moderation::client_ip::normalize(c.0.ip()));
-    let mut headers = std::mem::take(&mut parts.headers);
-    let host = headers.remove(header::HOST);
-    // The chain grows by the peer that reached Bouncer; a chain from a peer that is not a
-    // trusted proxy was written by the client and is replaced.
-    let trusted = ctx
-        .config
-        .moderation
-        .trusted_proxies
-        .iter()
-        .any(|n| n.contains(&peer));
-    let forwarded_for = match headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .filter(|_| trusted)
-    {
-        Some(chain) => format!("{chain}, {peer}"),
-        None => peer.to_string(),
-    };
-    strip_hop_by_hop(&mut headers);
-    strip_cookie(&mut headers, &ctx.config.pages.cookie_name);
-    set_identity(&mut headers, admitted.claims.as_ref());
-    if let Ok(v) = HeaderValue::from_str(&forwarded_for) {
-        headers.insert(HeaderName::from_static("x-forwarded-for"), v);
-    }
-    if let Some(host) = host {
-        headers.insert(HeaderName::from_static("x-forwarded-host"), host);
-    }
+    let headers = upstream_headers(
+        &ctx,
+        std::mem::take(&mut parts.headers),
+        peer,
+        admitted.claims.as_ref(),
+    );
 
     let mut outgoing = axum::http::Request::new(body);
     *outgoing.method_mut() = parts.method;
@@ -202,6 +269,59 @@ pub async fn forward(
         None => Body::new(body),
     };
     Response::from_parts(parts, body)
+}
+
+/// Sends one of Bouncer's own requests on to the upstream as well, after Bouncer's checks
+/// (the deletion of an account: the backend has its own data of the user), with the headers
+/// the proxy sets. The upstream's answer, whatever its status; `Err` is the client's answer
+/// when there is none: 404 without `UPSTREAM_URL`, 502 unreachable, 504 too slow.
+pub async fn relay(
+    ctx: &AppContext,
+    method: Method,
+    path: &str,
+    headers: HeaderMap,
+    peer: std::net::IpAddr,
+    claims: &crate::sessions::AccessClaims,
+    body: Bytes,
+) -> Result<Response, Response> {
+    let Some(upstream) = &ctx.config.gateway.upstream else {
+        return Err(json_error(StatusCode::NOT_FOUND, "Not found"));
+    };
+    let uri = target::parse(path)
+        .ok()
+        .and_then(|t| upstream_uri(upstream, &t))
+        .ok_or_else(|| json_error(StatusCode::BAD_REQUEST, "Bad request: unusable path"))?;
+    let mut headers = upstream_headers(ctx, headers, peer, Some(claims));
+    headers.remove(header::CONTENT_LENGTH);
+    if !body.is_empty() {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+    let mut outgoing = axum::http::Request::new(Body::from(body));
+    *outgoing.method_mut() = method;
+    *outgoing.uri_mut() = uri;
+    *outgoing.headers_mut() = headers;
+    let timeout = Duration::from_millis(ctx.config.gateway.upstream_timeout_ms as u64);
+    match tokio::time::timeout(timeout, ctx.upstream.request(outgoing)).await {
+        Ok(Ok(response)) => {
+            let (mut parts, body) = response.into_parts();
+            strip_hop_by_hop(&mut parts.headers);
+            Ok(Response::from_parts(parts, Body::new(body)))
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %crate::sso::chain(&e), %path, "upstream unavailable");
+            Err(json_error(StatusCode::BAD_GATEWAY, "Upstream unavailable"))
+        }
+        Err(_) => {
+            tracing::warn!(%path, timeout_ms = ctx.config.gateway.upstream_timeout_ms, "upstream did not answer in time");
+            Err(json_error(
+                StatusCode::GATEWAY_TIMEOUT,
+                "Upstream timed out",
+            ))
+        }
+    }
 }
 
 /// A response body that holds a concurrency slot until it is dropped.

@@ -7,6 +7,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::error::{Error, OAuthError};
+use crate::moderation::content::{Denial, DenialReason};
+use crate::moderation::models::ModelRefusal;
+
+/// What the client is told of a flagged chat message outside a stream.
+pub const FLAGGED: &str = "Your message was flagged by content moderation.";
 
 /// The single body for every credential failure at login: an unknown email and a wrong
 /// password must be indistinguishable (LibreChat tells them apart; the client only looks at the
@@ -27,6 +32,77 @@ pub fn sse_error(status: StatusCode, message: &str) -> Response {
             (header::CACHE_CONTROL, "no-cache"),
         ],
         format!("event: error\ndata: {data}\n\n"),
+    )
+        .into_response()
+}
+
+/// A random UUID (version 4), as LibreChat's `crypto.randomUUID()` gives message ids.
+fn random_uuid() -> String {
+    let mut b = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+/// A chat message refused by content moderation, on a stream: LibreChat's `denyRequest`, i.e.
+/// the user's message as an SSE `message` event (`created: true`), then the error message as
+/// an `error` event whose `text` is `{"type":"moderation"}` (or `error in moderation check`).
+/// 200, as LibreChat answers.
+pub fn deny_request_frames(d: &Denial) -> Response {
+    let conversation_id = d.conversation_id.clone().unwrap_or_else(random_uuid);
+    let user_message_id = d.message_id.clone().unwrap_or_else(random_uuid);
+    let user = json!({
+        "message": {
+            "sender": "User",
+            "messageId": user_message_id,
+            "parentMessageId": d.parent_message_id,
+            "conversationId": conversation_id,
+            "isCreatedByUser": true,
+            "text": d.text,
+        },
+        "created": true,
+    });
+    let error = json!({
+        "sender": d.sender,
+        "messageId": random_uuid(),
+        "conversationId": conversation_id,
+        "parentMessageId": user_message_id,
+        "unfinished": false,
+        "error": true,
+        "final": true,
+        "text": d.error_text(),
+        "isCreatedByUser": false,
+    });
+    event_stream(format!(
+        "event: message\ndata: {user}\n\nevent: error\ndata: {error}\n\n"
+    ))
+}
+
+/// LibreChat's `handleError` on a stream: 200 and one `event: error` frame `{"text": ...}`.
+pub fn handle_error_frame(text: &str) -> Response {
+    event_stream(format!(
+        "event: error\ndata: {}\n\n",
+        json!({ "text": text })
+    ))
+}
+
+fn event_stream(body: String) -> Response {
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
     )
         .into_response()
 }
@@ -149,6 +225,36 @@ impl IntoResponse for Error {
                 })),
             )
                 .into_response(),
+            Error::ContentRefused(d) => match d.reason {
+                DenialReason::Flagged => (
+                    StatusCode::FORBIDDEN,
+                    axum::Json(json!({ "type": "moderation", "message": FLAGGED })),
+                )
+                    .into_response(),
+                DenialReason::CheckFailed => json_message(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "error in moderation check",
+                ),
+            },
+            Error::ModelRefused(r) => match r {
+                ModelRefusal::NotProvided | ModelRefusal::Invalid => {
+                    json_message(StatusCode::BAD_REQUEST, r.message())
+                }
+                ModelRefusal::Illegal => (
+                    StatusCode::FORBIDDEN,
+                    axum::Json(json!({ "type": "illegal_model_request", "message": r.message() })),
+                )
+                    .into_response(),
+                ModelRefusal::NotLoaded => {
+                    json_message(StatusCode::SERVICE_UNAVAILABLE, r.message())
+                }
+            },
+            Error::ChatBodyTooLarge { limit } => json_message(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!(
+                    "Chat message body is larger than {limit} bytes (CHAT_BODY_MAX), the most Bouncer reads to moderate it"
+                ),
+            ),
             Error::DirectoryUnavailable => {
                 json_message(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable")
             }

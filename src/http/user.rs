@@ -1,17 +1,20 @@
 //! `/api/user` on the wire: the signed-in user, their acceptance of the terms, and deleting
 //! the account. The rules are `usecases::account`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{Extensions, HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::extract::{ApiJson, AuthUser, ClientIp};
 use crate::accounts::{iso_time, PublicUser};
 use crate::app::AppContext;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::gateway::proxy;
 use crate::twofactor::Code;
 use crate::usecases::{account, Client};
 
@@ -54,15 +57,51 @@ pub struct DeleteBody {
     backup_code: Option<String>,
 }
 
-/// Deletes the signed-in user's account, and clears the session cookies.
+/// Deletes the signed-in user's account, and clears the session cookies. With `UPSTREAM_URL`
+/// the chat backend deletes its data of the user first (the request goes on to it, after
+/// Bouncer's checks, with the proxy's identity headers); the account is deleted here only when
+/// the backend answered 2xx, else the client gets the backend's answer (or 502 / 504).
 pub async fn delete_account(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
     AuthUser(claims): AuthUser,
-    ApiJson(body): ApiJson<DeleteBody>,
+    extensions: Extensions,
+    headers: HeaderMap,
+    ApiJson(raw): ApiJson<Value>,
 ) -> Result<Response> {
+    let body: DeleteBody = serde_json::from_value(raw.clone())
+        .map_err(|e| Error::BadRequest(format!("Invalid JSON body: {e}")))?;
     let code = Code::from_body(body.token.as_deref(), body.backup_code.as_deref());
-    account::delete_account(&ctx, Client::at(ip), &claims.id, code).await?;
+    let client = Client::at(ip);
+    if ctx.config.gateway.upstream.is_some() {
+        let peer = extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(ip, |c| crate::moderation::client_ip::normalize(c.0.ip()));
+        let forwarded = serde_json::to_vec(&raw).unwrap_or_default();
+        let backend = async {
+            match proxy::relay(
+                &ctx,
+                Method::DELETE,
+                "/api/user/delete",
+                headers,
+                peer,
+                &claims,
+                forwarded.into(),
+            )
+            .await
+            {
+                Ok(answer) if answer.status().is_success() => Ok(()),
+                Ok(answer) | Err(answer) => Err(answer),
+            }
+        };
+        let outcome =
+            account::delete_account_with_backend(&ctx, client, &claims.id, code, backend).await?;
+        if let Err(answer) = outcome {
+            return Ok(answer);
+        }
+    } else {
+        account::delete_account(&ctx, client, &claims.id, code).await?;
+    }
     let mut out = axum::http::HeaderMap::new();
     super::cookies::clear_session(&mut out, ctx.config.sessions.secure_cookies);
     Ok((out, Json(json!({ "message": "User deleted" }))).into_response())

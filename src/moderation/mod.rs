@@ -7,8 +7,10 @@
 
 pub mod bans;
 pub mod client_ip;
+pub mod content;
 pub mod ip_prefix;
 pub mod limiter;
+pub mod models;
 pub mod redis_state;
 pub mod state;
 pub mod user_agent;

@@ -37,6 +37,38 @@ pub async fn delete_account(
     user_id: &str,
     code: Option<Code<'_>>,
 ) -> Result<()> {
+    let user = may_delete(ctx, client, user_id, code).await?;
+    ctx.accounts.delete(&user.id).await?;
+    Ok(())
+}
+
+/// As `delete_account`, with the chat backend asked in between (the gateway, `UPSTREAM_URL`):
+/// after Bouncer's own checks, `backend` runs (it forwards the deletion), and only when it
+/// succeeds is the account deleted here; a backend that refuses or cannot be reached leaves the
+/// account whole, and its answer (`R`) is the outcome.
+pub async fn delete_account_with_backend<R>(
+    ctx: &AppContext,
+    client: Client,
+    user_id: &str,
+    code: Option<Code<'_>>,
+    backend: impl std::future::Future<Output = std::result::Result<(), R>>,
+) -> Result<std::result::Result<(), R>> {
+    let user = may_delete(ctx, client, user_id, code).await?;
+    if let Err(answer) = backend.await {
+        tracing::warn!(user_id = %user.id, "the chat backend did not delete the account; it is kept");
+        return Ok(Err(answer));
+    }
+    ctx.accounts.delete(&user.id).await?;
+    Ok(Ok(()))
+}
+
+/// The checks before a deletion; the user to delete.
+async fn may_delete(
+    ctx: &AppContext,
+    client: Client,
+    user_id: &str,
+    code: Option<Code<'_>>,
+) -> Result<Arc<User>> {
     let user = existing_user(ctx, user_id).await?;
     if !ctx.config.features.allow_account_deletion && user.role != Role::Admin {
         return Err(Error::Forbidden(
@@ -47,8 +79,7 @@ pub async fn delete_account(
         limit_code_guesses(ctx, &user.id, client.ip).await?;
     }
     ctx.two_factor.check_deletion(&user.id, code).await?;
-    ctx.accounts.delete(&user.id).await?;
-    Ok(())
+    Ok(user)
 }
 
 /// Checks a signed-in user's password again before something that must not be done by

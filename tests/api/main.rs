@@ -6,6 +6,7 @@ mod binary;
 mod browser;
 mod cli;
 mod config_endpoint;
+mod content_moderation;
 mod email;
 mod forward_auth_sso;
 mod gateway;
