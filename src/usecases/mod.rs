@@ -13,6 +13,7 @@ pub mod account;
 pub mod chat_access;
 pub mod email_verification;
 mod guard;
+pub mod migration;
 pub mod notices;
 pub mod operator;
 pub mod password_reset;
