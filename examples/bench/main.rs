@@ -11,6 +11,7 @@
 mod ldap;
 mod load;
 mod memory;
+mod migration;
 mod nginx;
 mod processes;
 mod provider;
