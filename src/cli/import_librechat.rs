@@ -1,6 +1,5 @@
 //! `bouncer import-librechat`: reads LibreChat's `users` collection as mongoexport writes it
-//! and imports every user (`migration::Importer` reads and checks each document,
-//! `usecases::migration::import_batch` writes them in batches); this file frames the input,
+//! and imports every user (`usecases::migration::import_librechat`); this file reads the input,
 //! shows progress and reports.
 
 use std::io::{IsTerminal, Read};
@@ -10,10 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{fail, CliResult};
 use crate::app::AppContext;
-use crate::migration::extjson::Documents;
-use crate::migration::Importer;
-use crate::store::migration::{UserRecord, Written};
-use crate::usecases::migration::{self, ImportMode};
+use crate::usecases::migration::{self, ImportEvent, ImportMode, ImportReport, Interrupted};
 
 #[derive(clap::Args)]
 #[command(
@@ -47,17 +43,6 @@ pub struct Args {
     /// Users per transaction.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=5000))]
     batch_size: u32,
-}
-
-#[derive(Default)]
-struct Counts {
-    documents: usize,
-    imported: usize,
-    updated: usize,
-    skipped: usize,
-    rejected: usize,
-    /// Documents that were JSON at all.
-    readable: usize,
 }
 
 /// A bar with rate and ETA at a terminal; a plain line every so often otherwise.
@@ -96,7 +81,7 @@ impl Progress {
         }
     }
 
-    fn advance(&mut self, offset: usize, counts: &Counts, started: Instant) {
+    fn advance(&mut self, offset: usize, counts: &ImportReport, started: Instant) {
         let rate = counts.documents as f64 / started.elapsed().as_secs_f64().max(0.001);
         match self {
             Progress::Bar(bar) => {
@@ -147,66 +132,33 @@ pub async fn run(ctx: &AppContext, args: Args) -> CliResult {
         update: args.update,
         dry_run: args.dry_run,
     };
-    let mut importer = Importer::new(
-        ctx.config.creds_key.0,
-        ctx.config.openid.as_ref().map(|o| o.issuer.clone()),
-        ctx.clock.now_ms(),
-    );
     let mut progress = Progress::new(text.len());
     let started = Instant::now();
-    let mut counts = Counts::default();
-    let mut batch: Vec<(usize, UserRecord)> = Vec::with_capacity(args.batch_size as usize);
-
-    let mut documents = Documents::new(&text).peekable();
-    while let Some(framed) = documents.next() {
-        counts.documents += 1;
-        match framed.document {
-            Err(reason) => {
-                counts.rejected += 1;
-                progress.report(&format!("line {}: rejected: {reason}", framed.line));
+    let outcome = migration::import_librechat(
+        ctx,
+        &text,
+        mode,
+        args.batch_size as usize,
+        |event| match event {
+            ImportEvent::Rejected { line, reason } => {
+                progress.report(&format!("line {line}: rejected: {reason}"))
             }
-            Ok(doc) => {
-                counts.readable += 1;
-                match importer.read(framed.line, &doc) {
-                    Ok(record) => batch.push((framed.line, record)),
-                    Err(reason) => {
-                        counts.rejected += 1;
-                        progress.report(&format!("line {}: rejected: {reason}", framed.line));
-                    }
-                }
-            }
-        }
-        let last = documents.peek().is_none();
-        if batch.len() >= args.batch_size as usize || (last && !batch.is_empty()) {
-            let records: Vec<UserRecord> = batch.iter().map(|(_, r)| r.clone()).collect();
-            let outcomes = match migration::import_batch(ctx, &records, mode).await {
-                Ok(outcomes) => outcomes,
-                Err(e) => {
-                    progress.finish();
-                    return fail(format!(
-                        "the database failed after {} users were written in whole batches \
-                         (run the same command again to go on): {}",
-                        counts.imported + counts.updated,
-                        super::CliError::from(e)
-                    ));
-                }
-            };
-            for ((line, _), outcome) in batch.iter().zip(outcomes) {
-                match outcome {
-                    Written::Inserted => counts.imported += 1,
-                    Written::Updated => counts.updated += 1,
-                    Written::Skipped => counts.skipped += 1,
-                    Written::Refused(reason) => {
-                        counts.rejected += 1;
-                        progress.report(&format!("line {line}: rejected: {reason}"));
-                    }
-                }
-            }
-            batch.clear();
-        }
-        progress.advance(framed.offset, &counts, started);
-    }
+            ImportEvent::Progress { offset, report } => progress.advance(offset, report, started),
+        },
+    )
+    .await;
     progress.finish();
+    let counts = match outcome {
+        Ok(report) => report,
+        Err(Interrupted { report, error }) => {
+            return fail(format!(
+                "the database failed after {} users were written in whole batches \
+                 (run the same command again to go on): {}",
+                report.imported + report.updated,
+                super::CliError::from(error)
+            ))
+        }
+    };
 
     if counts.documents == 0 {
         return fail(format!(
