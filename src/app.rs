@@ -72,9 +72,10 @@ impl AppContext {
         );
         let accounts = Accounts::new(
             db.clone(),
-            PasswordHasher::per_core(Duration::from_millis(
-                config.password_hash_memory_release_ms as u64,
-            )),
+            PasswordHasher::per_core(
+                Duration::from_millis(config.password_hash_memory_release_ms as u64),
+                config.password_hash_queue_max,
+            ),
             clock.clone(),
             AccountRules::from(&config),
             sessions.clone(),
@@ -82,7 +83,7 @@ impl AppContext {
 
         let state: Arc<dyn ModerationState> = match &config.redis {
             Some(redis) => Arc::new(RedisState::connect(redis).await?),
-            None => Arc::new(MemoryState::default()),
+            None => Arc::new(MemoryState::new(config.moderation.max_keys)),
         };
         let moderation = Moderation::new(
             db.clone(),

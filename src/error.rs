@@ -64,9 +64,10 @@ pub enum Error {
     /// The refresh token names a user that no longer exists.
     #[error("refresh token user no longer exists")]
     RefreshUserGone,
-    /// The user or the client IP is banned, until then (ms since the epoch).
+    /// The user or the client IP is banned, until then (ms since the epoch); `now_ms` is when
+    /// this was decided, by the injected clock, so the answer can say how long is left.
     #[error("banned")]
-    Banned { until_ms: i64 },
+    Banned { until_ms: i64, now_ms: i64 },
     /// A request to the OpenID provider fails as OAuth 2.0 says (RFC 6749 §5.2, §4.1.2.1).
     #[error("{0}")]
     OAuth(OAuthError),
@@ -83,6 +84,10 @@ pub enum Error {
     /// right now, which is not a wrong password.
     #[error("directory unavailable")]
     DirectoryUnavailable,
+    /// Too much work waiting (the password-hash queue is full): 503 with `Retry-After`, at
+    /// once, instead of a wait that grows with the flood.
+    #[error("overloaded")]
+    Overloaded,
     /// A sign-in the identity's source accepted but the account rules refuse (LibreChat's
     /// `auth_failed`, `Email domain not allowed`): 404 with this message, like a credential
     /// failure.

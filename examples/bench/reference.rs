@@ -26,23 +26,22 @@ pub fn run_child(args: &[String]) -> ExitCode {
     };
     let key = DecodingKey::from_secret(secret.as_bytes());
     let validation = Validation::new(Algorithm::HS256);
-    let app = Router::new().route(
-        "/verify",
-        get(move |headers: HeaderMap| {
-            let key = key.clone();
-            let validation = validation.clone();
-            async move {
-                let token = headers
-                    .get("authorization")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.strip_prefix("Bearer "));
-                match token.map(|t| jsonwebtoken::decode::<Claims>(t, &key, &validation)) {
-                    Some(Ok(_)) => StatusCode::OK,
-                    _ => StatusCode::UNAUTHORIZED,
-                }
+    // GET and POST alike: the gateway's message limiters count POSTs.
+    let verify = move |headers: HeaderMap| {
+        let key = key.clone();
+        let validation = validation.clone();
+        async move {
+            let token = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "));
+            match token.map(|t| jsonwebtoken::decode::<Claims>(t, &key, &validation)) {
+                Some(Ok(_)) => StatusCode::OK,
+                _ => StatusCode::UNAUTHORIZED,
             }
-        }),
-    );
+        }
+    };
+    let app = Router::new().route("/verify", get(verify.clone()).post(verify));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -92,7 +92,7 @@ pub fn latency(r: &LoadResult) -> String {
     )
 }
 
-async fn login(
+pub async fn login(
     client: &reqwest::Client,
     base: &str,
     email: &str,
@@ -414,6 +414,9 @@ pub async fn run_all(mode: Mode) -> anyhow::Result<Report> {
     )
     .await;
     drop(proxy);
+    let all_limiters =
+        super::moderation::all_limiters_row(&binary, &client, &reference.base, &token, &proxied, d)
+            .await?;
     // nginx's proxy_pass to the same upstream, in the same run: the proxy's reference.
     let nginx = super::nginx::start(&reference.base, processes::free_port()).await?;
     let by_nginx = match &nginx {
@@ -459,6 +462,7 @@ pub async fn run_all(mode: Mode) -> anyhow::Result<Report> {
         }),
         None => eprintln!("bench: nginx is not installed; the proxy's nginx row is left out"),
     }
+    rows.push(all_limiters);
 
     // Password hashing limit, then logins saturating the hash workers while one connection
     // keeps asking for the user (the runtime must not starve).
@@ -560,6 +564,7 @@ pub async fn run_all(mode: Mode) -> anyhow::Result<Report> {
         ratio: None,
         value: idle_rss,
     });
+    rows.push(super::moderation::distinct_ips_row(&binary, &client, mode).await?);
     let memory = memory::profile(&binary, &client, 2 * cores, 8 * cores).await?;
     rows.push(Row {
         scenario: format!(

@@ -15,7 +15,7 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use tokio::sync::oneshot;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// OWASP's argon2id parameters: 19 MiB of memory, 2 passes, 1 lane, 32-byte output.
 const MEMORY_KIB: u32 = 19_456;
@@ -42,8 +42,13 @@ pub const DEFAULT_MEMORY_RELEASE: Duration = Duration::from_secs(60);
 
 type Job = Box<dyn FnOnce(&mut Workspace) + Send>;
 
+/// Jobs that may wait for a worker, per worker, unless told otherwise: at OWASP's parameters
+/// about a second of work, so no request waits long, and a flood is answered at once.
+pub const DEFAULT_QUEUE_PER_WORKER: usize = 32;
+
 pub struct PasswordHasher {
-    /// A multi-consumer queue, so each idle worker waits (and times out) on its own.
+    /// A bounded multi-consumer queue, so each idle worker waits (and times out) on its own,
+    /// and a full queue refuses at once (`Error::Overloaded`) instead of letting waits grow.
     jobs: Sender<Job>,
     /// How many workers hold a work area now.
     areas_held: Arc<AtomicUsize>,
@@ -53,12 +58,17 @@ impl PasswordHasher {
     /// Starts `workers` hashing threads, each giving its work area back after
     /// `DEFAULT_MEMORY_RELEASE` without a job. They end when the hasher is dropped.
     pub fn new(workers: usize) -> Self {
-        Self::with_memory_release(workers, DEFAULT_MEMORY_RELEASE)
+        Self::with_limits(
+            workers,
+            DEFAULT_MEMORY_RELEASE,
+            workers.max(1) * DEFAULT_QUEUE_PER_WORKER,
+        )
     }
 
-    /// As `new`, with work areas given back after `release_after` without a job.
-    pub fn with_memory_release(workers: usize, release_after: Duration) -> Self {
-        let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
+    /// As `new`, with work areas given back after `release_after` without a job, and at most
+    /// `queue_max` jobs waiting.
+    pub fn with_limits(workers: usize, release_after: Duration, queue_max: usize) -> Self {
+        let (jobs, queue) = crossbeam_channel::bounded::<Job>(queue_max.max(1));
         let areas_held = Arc::new(AtomicUsize::new(0));
         for n in 0..workers.max(1) {
             let queue = queue.clone();
@@ -71,12 +81,20 @@ impl PasswordHasher {
         Self { jobs, areas_held }
     }
 
-    /// One worker per core.
-    pub fn per_core(release_after: Duration) -> Self {
-        Self::with_memory_release(
-            std::thread::available_parallelism().map_or(1, |n| n.get()),
+    /// One worker per core; `queue_max`: jobs that may wait, or `None` for
+    /// `DEFAULT_QUEUE_PER_WORKER` per worker.
+    pub fn per_core(release_after: Duration, queue_max: Option<usize>) -> Self {
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::with_limits(
+            workers,
             release_after,
+            queue_max.unwrap_or(workers * DEFAULT_QUEUE_PER_WORKER),
         )
+    }
+
+    /// Jobs waiting for a worker now.
+    pub fn queued(&self) -> usize {
+        self.jobs.len()
     }
 
     /// How many workers hold a work area (19 MiB each) at this moment.
@@ -92,9 +110,12 @@ impl PasswordHasher {
         let job: Job = Box::new(move |ws| {
             let _ = reply.send(work(ws));
         });
-        self.jobs
-            .send(job)
-            .map_err(|_| anyhow!("password hasher stopped"))?;
+        self.jobs.try_send(job).map_err(|e| match e {
+            crossbeam_channel::TrySendError::Full(_) => Error::Overloaded,
+            crossbeam_channel::TrySendError::Disconnected(_) => {
+                anyhow!("password hasher stopped").into()
+            }
+        })?;
         answer
             .await
             .map_err(|_| anyhow!("password hashing failed").into())
@@ -410,7 +431,7 @@ mod tests {
 
     #[tokio::test]
     async fn work_areas_are_kept_between_jobs() {
-        let hasher = PasswordHasher::with_memory_release(2, Duration::from_secs(3600));
+        let hasher = PasswordHasher::with_limits(2, Duration::from_secs(3600), 64);
         assert_eq!(hasher.work_areas_held(), 0, "nothing before the first job");
         let hash = hasher.hash("kept".into()).await.unwrap();
         assert_eq!(hasher.work_areas_held(), 1);
@@ -420,7 +441,7 @@ mod tests {
 
     #[tokio::test]
     async fn work_areas_are_given_back_after_a_quiet_spell() {
-        let hasher = PasswordHasher::with_memory_release(2, Duration::from_millis(20));
+        let hasher = PasswordHasher::with_limits(2, Duration::from_millis(20), 64);
         let hash = hasher.hash("quiet".into()).await.unwrap();
         assert!(
             eventually(|| hasher.work_areas_held() == 0).await,
@@ -433,6 +454,46 @@ mod tests {
             Verification::Match { rehash: false }
         );
         assert!(eventually(|| hasher.work_areas_held() == 0).await);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once_and_the_queued_jobs_still_finish() {
+        let hasher = Arc::new(PasswordHasher::with_limits(1, Duration::from_secs(60), 2));
+        // Hold the one worker until told, so the queue fills deterministically.
+        let (release, hold) = crossbeam_channel::bounded::<()>(1);
+        let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let busy = {
+            let (h, started) = (hasher.clone(), started.clone());
+            tokio::spawn(async move {
+                h.run(move |_| {
+                    started.store(true, Ordering::SeqCst);
+                    hold.recv().unwrap();
+                })
+                .await
+            })
+        };
+        assert!(eventually(|| started.load(Ordering::SeqCst)).await);
+        let queued: Vec<_> = (0..2)
+            .map(|i| {
+                let h = hasher.clone();
+                tokio::spawn(async move { h.hash(format!("queued-{i}")).await })
+            })
+            .collect();
+        assert!(
+            eventually(|| hasher.queued() == 2).await,
+            "{} queued",
+            hasher.queued()
+        );
+        assert!(matches!(
+            hasher.hash("one too many".into()).await,
+            Err(Error::Overloaded)
+        ));
+        release.send(()).unwrap();
+        busy.await.unwrap().unwrap();
+        for job in queued {
+            assert!(job.await.unwrap().is_ok(), "a queued job finishes");
+        }
+        assert!(hasher.hash("room again".into()).await.is_ok());
     }
 
     #[tokio::test]

@@ -8,15 +8,17 @@ variables! {
     UPSTREAM_URL: "unset", "The chat backend; unset: no proxy (other paths answer 404).";
     UPSTREAM_TIMEOUT: "`1000 * 60 * 2`", "Time the upstream has to start answering (ms).";
     PUBLIC_PATHS: "empty", "Comma-separated paths that need no login; a trailing `*` makes a prefix.";
-    MESSAGE_ROUTES: "LibreChat's and OpenAI's chat routes", "`POST` paths that are chat messages (same syntax).";
+    MESSAGE_ROUTES: "LibreChat's and OpenAI's chat routes", "`POST` paths that are chat messages (same syntax; `*` as a segment is any one segment, `!` excludes).";
     NON_BROWSER_EXEMPT_ROUTES: "`/v1/*`", "Message routes where non-browser clients are expected.";
     FORWARD_AUTH_HEADERS: "`forwarded`", "Header family forward-auth reads: `forwarded` or `original`.";
     ACCESS_RULES: "empty (any signed-in user)", "Which roles may pass, per host and path: `host[/path[*]]=ROLE|ROLE;...`, first match wins.";
 }
 
-/// LibreChat's chat routes and OpenAI's generation routes.
-pub const DEFAULT_MESSAGE_ROUTES: &str =
-    "/api/agents/chat*,/api/ask/*,/api/edit/*,/v1/chat/completions,/v1/completions,/v1/responses";
+/// LibreChat v0.8.8's chat routes (its agents' chat, resume and steer routes, not the abort;
+/// the assistants' chat of both versions) and OpenAI's generation routes.
+pub const DEFAULT_MESSAGE_ROUTES: &str = "/api/agents/chat,/api/agents/chat/*,\
+     !/api/agents/chat/abort,/api/assistants/v1/chat,/api/assistants/v2/chat,\
+     /v1/chat/completions,/v1/completions,/v1/responses";
 
 /// API clients (an OpenAI SDK with a Bouncer token) are not browsers, and need not be.
 pub const DEFAULT_NON_BROWSER_EXEMPT: &str = "/v1/*";
@@ -65,9 +67,9 @@ pub struct GatewayConfig {
     pub upstream: Option<Upstream>,
     /// `UPSTREAM_TIMEOUT`: how long the upstream may take to start answering.
     pub upstream_timeout_ms: i64,
-    pub public_paths: Vec<PathPattern>,
-    pub message_routes: Vec<PathPattern>,
-    pub non_browser_exempt: Vec<PathPattern>,
+    pub public_paths: Routes,
+    pub message_routes: Routes,
+    pub non_browser_exempt: Routes,
     /// `FORWARD_AUTH_HEADERS`: the header family forward-auth reads.
     pub forward_auth_headers: ForwardAuthHeaders,
     /// `ACCESS_RULES`: which roles may pass where; empty lets any signed-in user through.
@@ -143,11 +145,9 @@ fn access_rules(raw: &str) -> Result<Vec<AccessRule>, ConfigError> {
             let path = match path {
                 None => None,
                 Some(p)
-                    if !p[..p.len() - 1].contains('*')
-                        && p.bytes().all(|b| b.is_ascii_graphic())
-                        && !p.contains(['?', '#', '\\']) =>
+                    if p.bytes().all(|b| b.is_ascii_graphic()) && !p.contains(['?', '#', '\\']) =>
                 {
-                    Some(PathPattern::parse(p))
+                    Some(PathPattern::parse(p).ok_or_else(|| invalid(rule))?)
                 }
                 Some(_) => return Err(invalid(rule)),
             };
@@ -165,56 +165,122 @@ fn access_rules(raw: &str) -> Result<Vec<AccessRule>, ConfigError> {
         .collect()
 }
 
-/// A path, or a prefix when it ends with `*`.
+/// A path pattern: a path; a prefix when it ends with `*`; and a segment written `*` stands for
+/// any one non-empty segment (`/api/share/*/fork`, as Express's `/:shareId/fork`). Paths are
+/// compared as Express routes them: one trailing slash makes no difference to an exact
+/// pattern (`/api/convos/fork/` is `/api/convos/fork` to LibreChat, so to its limiter too).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PathPattern {
     text: String,
     prefix: bool,
+    /// Whether some segment is `*` (else the plain string comparison is enough).
+    wildcard: bool,
 }
 
 impl PathPattern {
-    pub fn parse(raw: &str) -> Self {
-        match raw.strip_suffix('*') {
-            Some(prefix) => Self {
-                text: prefix.to_string(),
-                prefix: true,
+    /// Reads a pattern; `None` when a `*` stands anywhere but at the end or as a whole segment.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (text, prefix) = match raw.strip_suffix('*') {
+            Some(text) => (text, true),
+            // `/a/` is `/a` to Express: one route, with or without its slash.
+            None => match raw.strip_suffix('/') {
+                Some(text) if !text.is_empty() => (text, false),
+                _ => (raw, false),
             },
-            None => Self {
-                text: raw.to_string(),
-                prefix: false,
-            },
+        };
+        let mut wildcard = false;
+        for segment in text.split('/') {
+            if segment == "*" {
+                wildcard = true;
+            } else if segment.contains('*') {
+                return None;
+            }
         }
+        Some(Self {
+            text: text.to_string(),
+            prefix,
+            wildcard,
+        })
     }
 
     pub fn matches(&self, path: &str) -> bool {
-        if self.prefix {
-            path.starts_with(&self.text)
-        } else {
-            path == self.text
+        if !self.wildcard {
+            return if self.prefix {
+                path.starts_with(&self.text)
+            } else {
+                path == self.text || path.strip_suffix('/') == Some(&self.text)
+            };
         }
+        let mut wanted = self.text.split('/');
+        let trimmed = match path.strip_suffix('/') {
+            Some(p) if !self.prefix && !p.is_empty() => p,
+            _ => path,
+        };
+        let mut given = trimmed.split('/');
+        let mut last = wanted.next();
+        while let Some(want) = last {
+            last = wanted.next();
+            let Some(seg) = given.next() else {
+                return false;
+            };
+            let fits = match want {
+                "*" => !seg.is_empty(),
+                w if self.prefix && last.is_none() => seg.starts_with(w),
+                w => seg == w,
+            };
+            if !fits {
+                return false;
+            }
+        }
+        self.prefix || given.next().is_none()
     }
 }
 
-pub fn any_matches(patterns: &[PathPattern], path: &str) -> bool {
-    patterns.iter().any(|p| p.matches(path))
+/// A list of path patterns, where a pattern written with a leading `!` takes paths out again:
+/// `/api/agents/chat/*,!/api/agents/chat/abort` is every chat route but the abort.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Routes {
+    include: Vec<PathPattern>,
+    exclude: Vec<PathPattern>,
 }
 
-fn patterns(variable: &'static Variable, raw: &str) -> Result<Vec<PathPattern>, ConfigError> {
-    raw.split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            if p.starts_with('/') && !p[..p.len() - 1].contains('*') {
-                Ok(PathPattern::parse(p))
-            } else {
-                Err(ConfigError::invalid(
+impl Routes {
+    pub fn matches(&self, path: &str) -> bool {
+        self.include.iter().any(|p| p.matches(path))
+            && !self.exclude.iter().any(|p| p.matches(path))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.include.is_empty()
+    }
+}
+
+pub fn any_matches(routes: &Routes, path: &str) -> bool {
+    routes.matches(path)
+}
+
+/// Reads a comma-separated route list (see `Routes`).
+pub fn routes(variable: &'static Variable, raw: &str) -> Result<Routes, ConfigError> {
+    let mut routes = Routes::default();
+    for item in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (list, text) = match item.strip_prefix('!') {
+            Some(rest) => (&mut routes.exclude, rest.trim()),
+            None => (&mut routes.include, item),
+        };
+        let pattern = Some(text)
+            .filter(|t| t.starts_with('/') && !t.contains(['?', '#', '\\', ' ']))
+            .and_then(PathPattern::parse)
+            .ok_or_else(|| {
+                ConfigError::invalid(
                     variable.name,
-                    p,
-                    "paths starting with /, comma-separated, each optionally ending with * (a prefix)",
-                ))
-            }
-        })
-        .collect()
+                    item,
+                    "paths starting with /, comma-separated; a trailing * makes a prefix, a \
+                     segment * stands for any one segment, and a leading ! takes paths out",
+                )
+            })?;
+        list.push(pattern);
+    }
+    Ok(routes)
 }
 
 impl GatewayConfig {
@@ -236,16 +302,16 @@ impl GatewayConfig {
         Ok(Self {
             upstream,
             upstream_timeout_ms: vars.duration(&UPSTREAM_TIMEOUT, 120_000)?,
-            public_paths: patterns(&PUBLIC_PATHS, vars.get(&PUBLIC_PATHS).unwrap_or(""))?,
+            public_paths: routes(&PUBLIC_PATHS, vars.get(&PUBLIC_PATHS).unwrap_or(""))?,
             // Compared with the lower-cased, normalized path (see `normalized`).
-            message_routes: patterns(
+            message_routes: routes(
                 &MESSAGE_ROUTES,
                 &vars
                     .get(&MESSAGE_ROUTES)
                     .unwrap_or(DEFAULT_MESSAGE_ROUTES)
                     .to_lowercase(),
             )?,
-            non_browser_exempt: patterns(
+            non_browser_exempt: routes(
                 &NON_BROWSER_EXEMPT_ROUTES,
                 &vars
                     .get(&NON_BROWSER_EXEMPT_ROUTES)
@@ -385,19 +451,78 @@ mod tests {
     }
 
     #[test]
+    fn segment_wildcards_match_one_segment_and_prefixes_keep_their_meaning() {
+        let p = |raw: &str| PathPattern::parse(raw).unwrap();
+        let fork = p("/api/share/*/fork");
+        assert!(fork.matches("/api/share/abc/fork"));
+        assert!(fork.matches("/api/share/abc/fork/"));
+        for no in [
+            "/api/share//fork",
+            "/api/share/fork",
+            "/api/share/a/b/fork",
+            "/api/share/abc/fork/x",
+            "/api/share/abc/forks",
+        ] {
+            assert!(!fork.matches(no), "{no}");
+        }
+        let tools = p("/api/agents/tools/*/call*");
+        assert!(tools.matches("/api/agents/tools/web_search/call"));
+        assert!(tools.matches("/api/agents/tools/web_search/calls"));
+        assert!(!tools.matches("/api/agents/tools/call"));
+        let prefix = p("/v1/*");
+        assert!(prefix.matches("/v1/models") && prefix.matches("/v1/"));
+        assert!(!prefix.matches("/v1") && !prefix.matches("/v10/x"));
+        let exact = p("/favicon.ico");
+        assert!(exact.matches("/favicon.ico") && exact.matches("/favicon.ico/"));
+        assert!(!exact.matches("/favicon.ico//") && !exact.matches("/favicon.icox"));
+        assert!(p("/").matches("/") && !p("/").matches("/a"));
+        let slashed = p("/api/convos/fork/");
+        assert!(slashed.matches("/api/convos/fork") && slashed.matches("/api/convos/fork/"));
+        for bad in ["/a*b/c", "/a/b*c/*", "/a/**/b"] {
+            assert!(PathPattern::parse(bad).is_none(), "{bad}");
+        }
+        let vars = HashMap::from([(
+            "MESSAGE_ROUTES".to_string(),
+            "/chat/*, ! /chat/abort ,!/chat/*/abort".to_string(),
+        )]);
+        let c = GatewayConfig::from_vars(Vars::new(&vars)).unwrap();
+        assert!(c.message_routes.matches("/chat/x"));
+        assert!(!c.message_routes.matches("/chat/abort"));
+        assert!(!c.message_routes.matches("/chat/x/abort"));
+        assert!(c.message_routes.matches("/chat/x/abort/y"));
+    }
+
+    #[test]
     fn patterns_and_defaults() {
         let c = GatewayConfig::from_vars(Vars::new(&HashMap::new())).unwrap();
         assert!(c.upstream.is_none());
         assert_eq!(c.upstream_timeout_ms, 120_000);
         for chat in [
             "/api/agents/chat",
-            "/api/agents/chat/abc",
-            "/api/ask/openAI",
+            "/api/agents/chat/",
+            "/api/agents/chat/agents",
+            "/api/agents/chat/resume",
+            "/api/agents/chat/steer/cancel",
+            "/api/assistants/v1/chat",
+            "/api/assistants/v2/chat/",
             "/v1/chat/completions",
+            "/v1/chat/completions/",
         ] {
             assert!(any_matches(&c.message_routes, chat), "{chat}");
         }
-        for other in ["/api/convos", "/v1/models", "/v1/chat/completions/x"] {
+        // v0.8.8 has no /api/ask or /api/edit; an abort is no message (it must pass when
+        // every concurrency slot is taken).
+        for other in [
+            "/api/convos",
+            "/v1/models",
+            "/v1/chat/completions/x",
+            "/api/ask/openai",
+            "/api/edit/openai",
+            "/api/agents/chat/abort",
+            "/api/agents/chat/abort/",
+            "/api/assistants/v2/chat/abort",
+            "/api/agents/chatx",
+        ] {
             assert!(!any_matches(&c.message_routes, other), "{other}");
         }
         assert!(any_matches(&c.non_browser_exempt, "/v1/chat/completions"));
@@ -411,6 +536,9 @@ mod tests {
         for (var, value) in [
             ("PUBLIC_PATHS", "assets"),
             ("MESSAGE_ROUTES", "/a*b"),
+            ("MESSAGE_ROUTES", "/a/*b/c"),
+            ("MESSAGE_ROUTES", "!"),
+            ("MESSAGE_ROUTES", "/a?b"),
             ("UPSTREAM_URL", "localhost:3081"),
             ("UPSTREAM_TIMEOUT", "long"),
         ] {

@@ -9,6 +9,7 @@ const TABLES: &[&[&Variable]] = &[
     super::VARIABLES,
     super::server::VARIABLES,
     super::moderation::VARIABLES,
+    super::route_limits::VARIABLES,
     super::mail::VARIABLES,
     super::openid::VARIABLES,
     super::social::VARIABLES,

@@ -12,6 +12,7 @@ pub mod moderation;
 pub mod openid;
 pub mod pages;
 pub mod provider;
+pub mod route_limits;
 pub mod saml;
 pub mod secrets;
 pub mod server;
@@ -89,6 +90,7 @@ variables! {
     ALLOW_PASSWORD_RESET: "`false`", "The emailed password reset.";
     MIN_PASSWORD_LENGTH: "`8`", "Minimum password length, 1-128; echoed to the client when set.";
     PASSWORD_HASH_MEMORY_RELEASE: "`1000 * 60`", "A password-hash worker gives its argon2 work area back after this long without a job (ms).";
+    PASSWORD_HASH_QUEUE_MAX: "32 per core", "Password checks that may wait for a hashing thread; past it, 503 with `Retry-After` at once.";
     SESSION_EXPIRY: "`1000 * 60 * 15`", "Access-token lifetime (ms).";
     REFRESH_TOKEN_EXPIRY: "`(1000 * 60 * 60 * 24) * 7`", "Absolute lifetime of a login session (ms).";
     JWT_SECRET: "generated into `./data/secrets.env`", "Access-token key, at least 32 characters.";
@@ -126,6 +128,8 @@ pub struct Config {
     /// `PASSWORD_HASH_MEMORY_RELEASE`: a hash worker gives its argon2 work area back after
     /// this long without a job.
     pub password_hash_memory_release_ms: i64,
+    /// `PASSWORD_HASH_QUEUE_MAX`: jobs that may wait for a hashing thread (`None`: 32 per core).
+    pub password_hash_queue_max: Option<usize>,
     pub yaml: AuthYaml,
     pub moderation: ModerationConfig,
     pub mail: MailConfig,
@@ -360,6 +364,7 @@ impl Config {
             min_password_length_set: min_password_length.is_some(),
             password_hash_memory_release_ms: vars
                 .duration(&PASSWORD_HASH_MEMORY_RELEASE, 1000 * 60)?,
+            password_hash_queue_max: vars.optional_number(&PASSWORD_HASH_QUEUE_MAX, 1..)?,
             mail: MailConfig::from_vars(vars, &app_title)?,
             client: ClientSettings {
                 domain_client,

@@ -48,18 +48,37 @@ variables! {
     TRUST_PROXY: "`1`", "Hops of `X-Forwarded-For` to believe; `0` ignores the header.";
     TRUSTED_PROXIES: "loopback and private ranges", "Peers allowed to set `X-Forwarded-For` (IPs or CIDR ranges).";
     IPV6_PREFIX_LENGTH: "`64`", "IPv6 clients are limited and banned by this prefix of their address (1-128).";
+    VIOLATION_SCORE_WINDOW: "`1440`", "A score is forgotten this many minutes after its last violation of the type; `0` keeps it forever (LibreChat).";
+    MODERATION_MAX_KEYS: "`250000`", "In memory (no Redis): most limiter windows, scores and in-flight counts kept, each; the least recently used go first.";
 }
 
-/// A fixed-window limiter: at most `max` requests per `window_minutes`.
+/// A fixed-window limiter: at most `max` requests per window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LimiterSettings {
     pub max: u64,
-    pub window_minutes: u64,
+    window_ms: i64,
 }
 
 impl LimiterSettings {
+    pub fn per_minutes(max: u64, window_minutes: u64) -> Self {
+        Self {
+            max,
+            window_ms: window_minutes as i64 * 60_000,
+        }
+    }
+
+    /// LibreChat's tool-call limiter counts per second.
+    pub fn per_ms(max: u64, window_ms: i64) -> Self {
+        Self { max, window_ms }
+    }
+
     pub fn window_ms(&self) -> i64 {
-        self.window_minutes as i64 * 60_000
+        self.window_ms
+    }
+
+    /// The window in whole minutes, as the limiters' messages say it.
+    pub fn window_minutes(&self) -> i64 {
+        self.window_ms / 60_000
     }
 }
 
@@ -109,6 +128,12 @@ pub struct ModerationConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// IPv6 clients are limited and banned by this prefix of their address (1..=128).
     pub ipv6_prefix_length: u8,
+    /// A violation type's score is forgotten this long after its last violation; 0: never.
+    pub violation_window_ms: i64,
+    /// The in-memory state keeps at most this many entries per map.
+    pub max_keys: usize,
+    /// The limiters of LibreChat's other costly routes, in matching order.
+    pub routes: Vec<super::route_limits::RouteLimit>,
 }
 
 pub const DEFAULT_TRUSTED_PROXIES: &str =
@@ -121,11 +146,11 @@ pub const DEFAULT_IPV6_PREFIX_LENGTH: u8 = 64;
 /// may overflow.
 const MAX_WINDOW_MINUTES: u64 = (MAX_DURATION_MS / 60_000) as u64;
 
-fn score(vars: Vars, var: &'static Variable, default: i64) -> Result<i64, ConfigError> {
+pub(super) fn score(vars: Vars, var: &'static Variable, default: i64) -> Result<i64, ConfigError> {
     vars.number(var, default, 0..)
 }
 
-fn limiter(
+pub(super) fn limiter(
     vars: Vars,
     max: &'static Variable,
     window: &'static Variable,
@@ -133,22 +158,19 @@ fn limiter(
 ) -> Result<LimiterSettings, ConfigError> {
     let window_minutes = vars.number(
         window,
-        default.window_minutes,
+        default.window_minutes() as u64,
         Accepted::from(1..=MAX_WINDOW_MINUTES)
             .noun("a whole number of minutes")
             .note(" (at most 100 years)"),
     )?;
-    Ok(LimiterSettings {
-        max: vars.number(max, default.max, 1..)?,
+    Ok(LimiterSettings::per_minutes(
+        vars.number(max, default.max, 1..)?,
         window_minutes,
-    })
+    ))
 }
 
-fn limits(max: u64, window_minutes: u64) -> LimiterSettings {
-    LimiterSettings {
-        max,
-        window_minutes,
-    }
+pub(super) fn limits(max: u64, window_minutes: u64) -> LimiterSettings {
+    LimiterSettings::per_minutes(max, window_minutes)
 }
 
 impl ModerationConfig {
@@ -224,7 +246,21 @@ impl ModerationConfig {
                 .noun("a prefix length")
                 .note(" (64 keys each IPv6 /64 as one client, 128 each address)"),
         )?;
+        let violation_window_minutes: u64 = vars.number(
+            &VIOLATION_SCORE_WINDOW,
+            1440,
+            Accepted::from(0..=MAX_WINDOW_MINUTES)
+                .noun("a whole number of minutes")
+                .note(" (0 keeps scores forever; at most 100 years)"),
+        )?;
         Ok(Self {
+            violation_window_ms: violation_window_minutes as i64 * 60_000,
+            max_keys: vars.number(
+                &MODERATION_MAX_KEYS,
+                250_000,
+                Accepted::from(1_000..=100_000_000).noun("a number of entries"),
+            )?,
+            routes: super::route_limits::from_vars(vars)?,
             ban_violations: vars.flag(&BAN_VIOLATIONS, true),
             ban_duration_ms,
             ban_interval,

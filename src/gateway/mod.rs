@@ -49,6 +49,9 @@ pub(crate) fn refusal(e: Error, headers: &HeaderMap) -> Response {
         Error::RateLimited(message) if wants_stream(headers) => {
             sse_error(StatusCode::TOO_MANY_REQUESTS, &message)
         }
+        Error::Banned { .. } if wants_stream(headers) => {
+            sse_error(StatusCode::FORBIDDEN, crate::http::error_response::BANNED)
+        }
         e => e.into_response(),
     }
 }

@@ -93,6 +93,7 @@ pub async fn register(
 
 pub async fn refresh(
     State(ctx): State<Arc<AppContext>>,
+    ClientIp(ip): ClientIp,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response> {
@@ -106,7 +107,7 @@ pub async fn refresh(
         )
             .into_response());
     };
-    let signed_in = sign_in::refresh(&ctx, &token, retry).await?;
+    let signed_in = sign_in::refresh(&ctx, ip, &token, retry).await?;
     Ok(session_response(&ctx, &signed_in))
 }
 

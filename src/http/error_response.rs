@@ -2,7 +2,7 @@
 //! spec's exact message. The only place that maps `Error` to HTTP; the gateway's SSE refusals
 //! and the OAuth redirects start from the same errors.
 
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -33,6 +33,29 @@ pub fn sse_error(status: StatusCode, message: &str) -> Response {
 
 fn json_message(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(json!({ "message": message }))).into_response()
+}
+
+/// LibreChat's ban answer, which the web client maps by its status, saying until when: the
+/// `expiresAt` of LibreChat's ban records (ms since the epoch), the same in words, and
+/// `Retry-After` in seconds.
+fn banned(until_ms: i64, now_ms: i64) -> Response {
+    let seconds_left = ((until_ms - now_ms).max(0) + 999) / 1000;
+    let until = chrono::DateTime::from_timestamp_millis(until_ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default();
+    let retry_after = HeaderValue::from_str(&seconds_left.max(1).to_string())
+        .unwrap_or(HeaderValue::from_static("1"));
+    (
+        StatusCode::FORBIDDEN,
+        [(axum::http::header::RETRY_AFTER, retry_after)],
+        axum::Json(json!({
+            "message": BANNED,
+            "type": "ban",
+            "expiresAt": until_ms,
+            "until": until,
+        })),
+    )
+        .into_response()
 }
 
 fn text(status: StatusCode, body: &'static str) -> Response {
@@ -110,7 +133,7 @@ impl IntoResponse for Error {
             Error::RefreshUserGone => {
                 (StatusCode::FOUND, [(header::LOCATION, "/login")]).into_response()
             }
-            Error::Banned { .. } => json_message(StatusCode::FORBIDDEN, BANNED),
+            Error::Banned { until_ms, now_ms } => banned(until_ms, now_ms),
             Error::RateLimited(m) => json_message(StatusCode::TOO_MANY_REQUESTS, &m),
             Error::OAuth(e) => oauth_error(&e),
             // LibreChat answers 200 with an SSE error frame.
@@ -129,6 +152,14 @@ impl IntoResponse for Error {
             Error::DirectoryUnavailable => {
                 json_message(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable")
             }
+            Error::Overloaded => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(axum::http::header::RETRY_AFTER, "1")],
+                axum::Json(json!({
+                    "message": "The server is busy, please try again in a moment."
+                })),
+            )
+                .into_response(),
             Error::SignInRefused(m) => json_message(StatusCode::NOT_FOUND, m),
             Error::Unavailable(e) => {
                 // Debug: the availability probe logs an outage once; under load there is one

@@ -113,7 +113,10 @@ impl Moderation {
             .ip_banned_until(ip, now)
             .max(user_id.and_then(|id| self.bans.user_banned_until(id, now)));
         match until {
-            Some(until_ms) => Err(Error::Banned { until_ms }),
+            Some(until_ms) => Err(Error::Banned {
+                until_ms,
+                now_ms: now,
+            }),
             None => Ok(()),
         }
     }
@@ -234,9 +237,24 @@ impl Moderation {
         violation_type: &str,
         score: i64,
     ) -> Result<bool> {
+        // A score of 0 records nothing (LibreChat's prompt-usage limiter; an operator's choice).
+        if score <= 0 {
+            return Ok(false);
+        }
         let subject_key = subject.key(self.config.ipv6_prefix_length);
-        let key = format!("violations:{violation_type}:{subject_key}");
-        let (before, after) = match self.state.add_score(&key, score).await {
+        // `scores:`, not LibreChat-era `violations:`: a score is now a hash with the time of its
+        // last violation, and an old plain counter under the old name is simply not read.
+        let key = format!("scores:{violation_type}:{subject_key}");
+        let (before, after) = match self
+            .state
+            .add_score(
+                &key,
+                score,
+                self.config.violation_window_ms,
+                self.clock.now_ms(),
+            )
+            .await
+        {
             Ok(scores) => scores,
             Err(e) => return self.degraded(e).map(|()| false),
         };
@@ -361,7 +379,9 @@ impl Moderation {
     /// Removes expired bans and spent limiter windows.
     pub async fn purge_expired(&self) -> Result<u64> {
         let now = self.clock.now_ms();
-        self.state.purge(now).await?;
+        self.state
+            .purge(now, self.config.violation_window_ms)
+            .await?;
         store::bans::delete_expired(&self.db, now).await
     }
 }

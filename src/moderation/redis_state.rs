@@ -1,7 +1,8 @@
 //! Moderation state in Redis, shared by every instance (`USE_REDIS=true`). Each operation is one
 //! atomic command or Lua script, so N instances together let exactly the limit through.
 //! Limiter windows end by the injected clock, like the in-memory state; Redis expiry only
-//! cleans up.
+//! cleans up, a minute after a window would have ended (so a one-second window is not lost to
+//! Redis's own clock before the injected one ends it).
 
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ pub struct RedisState {
     connection: ConnectionManager,
     prefix: String,
     hit: Script,
+    add_score: Script,
     enter: Script,
     leave: Script,
 }
@@ -49,10 +51,23 @@ impl RedisState {
                   local now = tonumber(ARGV[1])
                   if ends <= now then
                     redis.call('HSET', KEYS[1], 'ends', now + tonumber(ARGV[2]), 'count', 1)
-                    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+                    redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + 60000)
                     return 1
                   end
                   return redis.call('HINCRBY', KEYS[1], 'count', 1)",
+            ),
+            // A score and the time of its last violation; by the injected clock, as the windows.
+            // The key expires a window after its last violation (never without a window).
+            add_score: Script::new(
+                r"local now = tonumber(ARGV[2])
+                  local forget = tonumber(ARGV[3])
+                  local last = tonumber(redis.call('HGET', KEYS[1], 'last') or '0')
+                  local before = tonumber(redis.call('HGET', KEYS[1], 'score') or '0')
+                  if forget > 0 and now - last >= forget then before = 0 end
+                  local after = before + tonumber(ARGV[1])
+                  redis.call('HSET', KEYS[1], 'score', after, 'last', now)
+                  if forget > 0 then redis.call('PEXPIRE', KEYS[1], forget) end
+                  return {before, after}",
             ),
             enter: Script::new(
                 r"local c = redis.call('INCR', KEYS[1])
@@ -92,15 +107,22 @@ impl ModerationState for RedisState {
             .map_err(failed)
     }
 
-    async fn add_score(&self, key: &str, score: i64) -> Result<(i64, i64)> {
+    async fn add_score(
+        &self,
+        key: &str,
+        score: i64,
+        forget_after_ms: i64,
+        now_ms: i64,
+    ) -> Result<(i64, i64)> {
         let mut c = self.connection.clone();
-        let after: i64 = redis::cmd("INCRBY")
-            .arg(self.key(key))
+        self.add_score
+            .key(self.key(key))
             .arg(score)
-            .query_async(&mut c)
+            .arg(now_ms)
+            .arg(forget_after_ms)
+            .invoke_async(&mut c)
             .await
-            .map_err(failed)?;
-        Ok((after - score, after))
+            .map_err(failed)
     }
 
     async fn enter(&self, key: &str, ttl_ms: i64, _now_ms: i64) -> Result<u64> {
@@ -124,7 +146,7 @@ impl ModerationState for RedisState {
         Ok(())
     }
 
-    async fn purge(&self, _now_ms: i64) -> Result<()> {
+    async fn purge(&self, _now_ms: i64, _forget_scores_after_ms: i64) -> Result<()> {
         // Redis expires keys by itself.
         Ok(())
     }

@@ -36,7 +36,7 @@ fn minutes_left(until_ms: i64, now_ms: i64) -> i64 {
 
 pub async fn failure(req: &PageRequest, e: Error) -> Failure {
     match &e {
-        Error::Banned { until_ms } => {
+        Error::Banned { until_ms, .. } => {
             let minutes = minutes_left(*until_ms, req.ctx.clock.now_ms()).max(1);
             return Failure {
                 status: StatusCode::FORBIDDEN,

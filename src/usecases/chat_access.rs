@@ -100,15 +100,10 @@ pub async fn admit(ctx: &Arc<AppContext>, request: &ChatRequest<'_>) -> Result<A
         (bearer, _) => access::authenticate_gateway(ctx, &request.client, bearer, Access::Full)?,
     };
     check_rules(ctx, request, &claims)?;
-    if !request.is_post {
-        return Ok(Admitted {
-            claims: Some(claims),
-            slot: None,
-        });
-    }
-    // Express, LibreChat's server, routes without regard to case: so does this check.
+    // Express, LibreChat's server, routes without regard to case: so do these checks.
     let route = path.to_ascii_lowercase();
-    if !any_matches(&gateway.message_routes, &route) {
+    limit_route(ctx, request.is_post, &route, &claims, ip).await?;
+    if !request.is_post || !any_matches(&gateway.message_routes, &route) {
         return Ok(Admitted {
             claims: Some(claims),
             slot: None,
@@ -151,6 +146,32 @@ fn check_rules(ctx: &AppContext, request: &ChatRequest<'_>, claims: &AccessClaim
             "Your role may not use this address".into(),
         ))
     }
+}
+
+/// LibreChat's limiters of its other costly routes (speech, uploads, import, fork, tool calls,
+/// prompt usage): the first whose routes hold this one counts it, per IP and per user; a
+/// violation of either is scored against the user, from this IP (LibreChat scores users only).
+async fn limit_route(
+    ctx: &AppContext,
+    is_post: bool,
+    route: &str,
+    claims: &AccessClaims,
+    ip: IpAddr,
+) -> Result<()> {
+    let limiters = &ctx.moderation.limiters.routes;
+    let Some(limiter) = limiters.iter().find(|l| l.applies(is_post, route)) else {
+        return Ok(());
+    };
+    let user = Subject::User { id: &claims.id, ip };
+    if let Some(per_ip) = &limiter.ip {
+        ctx.moderation
+            .limit_scoring(per_ip, Subject::Ip(ip), user)
+            .await?;
+    }
+    if let Some(per_user) = &limiter.user {
+        ctx.moderation.limit(per_user, user).await?;
+    }
+    Ok(())
 }
 
 /// The rules of a chat message: the non-browser check, the message limiters, the slot.

@@ -7,11 +7,19 @@ use crate::app::AppContext;
 use crate::error::Result;
 use crate::moderation::{Limiter, Subject};
 
-/// The ban check of the anonymous account routes (login, registration, reset request): the
-/// client IP, then the account the submitted email names, so a banned user is refused from any
-/// IP.
-pub async fn refuse_banned(ctx: &AppContext, ip: IpAddr, email: Option<&str>) -> Result<()> {
+/// The opening of the anonymous account routes (login, registration, reset request): the
+/// client IP's ban, the route's limiter, then the ban of the account the submitted email
+/// names, so a banned user is refused from any IP. The account's ban comes after the limiter:
+/// a prober the limiter stopped learns nothing of which emails are banned (nor costs a
+/// database read per attempt).
+pub async fn refuse_banned(
+    ctx: &AppContext,
+    limiter: &Limiter,
+    ip: IpAddr,
+    email: Option<&str>,
+) -> Result<()> {
     ctx.moderation.check(ip, None)?;
+    limit_ip(ctx, limiter, ip).await?;
     if let Some(email) = email.filter(|e| !e.trim().is_empty()) {
         if let Some(user) = ctx
             .accounts

@@ -17,8 +17,8 @@ pub async fn request_reset(
     client: Client,
     email: Option<&str>,
 ) -> Result<()> {
-    refuse_banned(ctx, client.ip, email).await?;
-    limit_ip(ctx, &ctx.moderation.limiters.reset_password, client.ip).await?;
+    let limiter = &ctx.moderation.limiters.reset_password;
+    refuse_banned(ctx, limiter, client.ip, email).await?;
     if !ctx.config.features.allow_password_reset {
         return Err(Error::PasswordResetDisabled);
     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::guard::{limit_ip, refuse_banned};
+use super::guard::refuse_banned;
 use super::{notices, Client};
 use crate::accounts::validation::RegistrationInput;
 use crate::accounts::{Email, RegisterOptions, Registration};
@@ -19,8 +19,8 @@ pub async fn register(
     input: &RegistrationInput,
     invitation: Option<&str>,
 ) -> Result<()> {
-    refuse_banned(ctx, client.ip, input.email.as_deref()).await?;
-    limit_ip(ctx, &ctx.moderation.limiters.register, client.ip).await?;
+    let limiter = &ctx.moderation.limiters.register;
+    refuse_banned(ctx, limiter, client.ip, input.email.as_deref()).await?;
     if ctx.directory.is_some() {
         // Not even by invitation: with LDAP on, a local account could never sign in.
         return Err(Error::RegistrationDisabled);

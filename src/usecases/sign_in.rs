@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::guard::{limit_code_guesses, limit_ip, refuse_banned};
+use super::guard::{limit_code_guesses, refuse_banned};
 use super::{Client, SignedIn};
 use crate::app::AppContext;
 use crate::error::{Error, Result};
@@ -39,16 +39,16 @@ pub(super) async fn start_session(
     })
 }
 
-/// Email and password (`ALLOW_EMAIL_LOGIN`): bans, the login limiter, the switch, then the
-/// password. Every credential failure is the same `InvalidCredentials`.
+/// Email and password (`ALLOW_EMAIL_LOGIN`): the IP's ban, the login limiter, the ban of the
+/// account the email names, the switch, then the password. Every credential failure is the
+/// same `InvalidCredentials`.
 pub async fn sign_in(
     ctx: &AppContext,
     client: Client,
     email: Option<&str>,
     password: Option<&str>,
 ) -> Result<SignIn> {
-    refuse_banned(ctx, client.ip, email).await?;
-    limit_ip(ctx, &ctx.moderation.limiters.login, client.ip).await?;
+    refuse_banned(ctx, &ctx.moderation.limiters.login, client.ip, email).await?;
     if !ctx.config.features.allow_email_login {
         return Err(Error::EmailLoginDisabled);
     }
@@ -143,9 +143,18 @@ pub async fn complete_second_factor(
 }
 
 /// A new access token (and, unless a concurrent refresh just rotated it, a new refresh token)
-/// for the session the refresh token names. `retry` is the client's second attempt.
-pub async fn refresh(ctx: &AppContext, refresh_token: &str, retry: bool) -> Result<SignedIn> {
+/// for the session the refresh token names. `retry` is the client's second attempt. A banned
+/// IP or user is refused, as on every other route (a ban also ends the user's sessions, but a
+/// session of another account must not be renewed from a banned address either).
+pub async fn refresh(
+    ctx: &AppContext,
+    ip: std::net::IpAddr,
+    refresh_token: &str,
+    retry: bool,
+) -> Result<SignedIn> {
+    ctx.moderation.check(ip, None)?;
     let claims = ctx.sessions.verify_refresh(refresh_token)?;
+    ctx.moderation.check(ip, Some(&claims.id))?;
     let user = ctx
         .accounts
         .user(&claims.id)

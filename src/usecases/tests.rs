@@ -495,22 +495,43 @@ async fn access_rules_name_the_roles_that_pass_per_host_and_path() {
 }
 
 #[tokio::test]
+async fn refresh_from_a_banned_ip_is_refused_and_the_session_stays() {
+    let w = world(&[]).await;
+    w.user("ada@example.com").await;
+    let first = w.signed_in("ada@example.com").await;
+    let token = first.issued.refresh_token.clone().unwrap();
+    let banned = ip("203.0.113.9");
+    w.ctx
+        .moderation
+        .ban(Subject::Ip(banned.ip), "logins", 20, 60_000)
+        .await
+        .unwrap();
+    let refused = sign_in::refresh(&w.ctx, banned.ip, &token, false).await;
+    assert!(matches!(refused, Err(Error::Banned { .. })));
+    // Nothing was rotated: the same token renews from an address that is not banned.
+    let renewed = sign_in::refresh(&w.ctx, ip("10.0.0.1").ip, &token, false).await;
+    assert!(renewed.is_ok());
+}
+
+#[tokio::test]
 async fn refresh_rotates_and_a_replayed_token_ends_the_session() {
     let w = world(&[]).await;
     w.user("ada@example.com").await;
     let first = w.signed_in("ada@example.com").await;
     let old = first.issued.refresh_token.clone().unwrap();
-    let renewed = sign_in::refresh(&w.ctx, &old, false).await.unwrap();
+    let renewed = sign_in::refresh(&w.ctx, ip("10.0.0.1").ip, &old, false)
+        .await
+        .unwrap();
     let new = renewed.issued.refresh_token.clone().unwrap();
     assert_ne!(new, old, "every refresh rotates the token");
     // Past the grace window for tabs refreshing together, the old token is theft.
     w.clock.advance_ms(60_000);
-    let replayed = sign_in::refresh(&w.ctx, &old, false).await;
+    let replayed = sign_in::refresh(&w.ctx, ip("10.0.0.1").ip, &old, false).await;
     assert!(matches!(
         replayed,
         Err(Error::SessionNotFound { retry: false })
     ));
-    let after = sign_in::refresh(&w.ctx, &new, false).await;
+    let after = sign_in::refresh(&w.ctx, ip("10.0.0.1").ip, &new, false).await;
     assert!(
         matches!(after, Err(Error::SessionNotFound { .. })),
         "the whole session was revoked"

@@ -194,7 +194,7 @@ async fn message_limits_score_and_ban() {
     let s = app.signed_in_user("ada@example.com").await;
     let ask = || {
         app.bare
-            .post(app.url("/api/ask/openAI"))
+            .post(app.url("/api/agents/chat/openAI"))
             .bearer_auth(&s.token)
             .header("User-Agent", BROWSER)
             .json(&json!({ "text": "hi" }))
@@ -238,7 +238,7 @@ async fn message_limits_score_and_ban() {
     let b = app.signed_in_user("b@example.com").await;
     let sse = |token: String| {
         app.bare
-            .post(app.url("/api/ask/openAI"))
+            .post(app.url("/api/agents/chat/openAI"))
             .bearer_auth(token)
             .header("User-Agent", BROWSER)
             .header("Accept", "text/event-stream")
@@ -272,7 +272,7 @@ async fn non_browser_clients_of_the_chat_routes_are_scored_but_api_routes_are_ex
 
     let curl = app
         .bare
-        .post(app.url("/api/ask/openAI"))
+        .post(app.url("/api/agents/chat/openAI"))
         .bearer_auth(&s.token)
         .header("User-Agent", "curl/8.5.0")
         .json(&json!({}))
@@ -327,14 +327,14 @@ async fn forward_auth_answers_with_identity_headers() {
         401
     );
     assert_eq!(
-        verify(Some(&s.token), "POST", "/api/ask/openAI")
+        verify(Some(&s.token), "POST", "/api/agents/chat/openAI")
             .await
             .unwrap()
             .status(),
         200
     );
     assert_eq!(
-        verify(Some(&s.token), "POST", "/api/ask/openAI")
+        verify(Some(&s.token), "POST", "/api/agents/chat/openAI")
             .await
             .unwrap()
             .status(),
@@ -463,7 +463,7 @@ async fn path_tricks_do_not_escape_the_checks() {
     // Express routes without regard to case or doubled slashes: neither do the message checks.
     let upper = app
         .bare
-        .post(app.url("/API/Ask/openAI"))
+        .post(app.url("/API/Agents/Chat/openAI"))
         .bearer_auth(&s.token)
         .header("User-Agent", "curl/8.5.0")
         .json(&json!({}))
@@ -476,7 +476,7 @@ async fn path_tricks_do_not_escape_the_checks() {
     );
     let doubled = app
         .bare
-        .post(app.url("/api//ask/openAI"))
+        .post(app.url("/api//agents/chat/openAI"))
         .bearer_auth(&s.token)
         .header("User-Agent", "curl/8.5.0")
         .json(&json!({}))

@@ -28,6 +28,7 @@ mod proxies;
 mod raw_http;
 mod refresh;
 mod register;
+mod route_limits;
 mod saml;
 mod scale;
 mod social;

@@ -255,11 +255,11 @@ async fn a_banned_user_is_refused_everywhere_and_loses_every_session() {
         .unwrap();
     assert!(banned, "a single score-20 hit bans");
 
-    // Every session and access token of the user ends at once.
+    // Every session and access token of the user ends at once; a refresh is told of the ban.
     assert_eq!(app.get_user(&mallory.token).await.status(), 401);
     assert_eq!(
-        app.refresh_with_cookie(&mallory.refresh, "").await.status(),
-        401
+        status_and_message(app.refresh_with_cookie(&mallory.refresh, "").await).await,
+        (403, BANNED.into())
     );
     // Refused from any IP, at login and at registration.
     assert_eq!(

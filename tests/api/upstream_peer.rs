@@ -88,7 +88,7 @@ impl Upstream {
         };
         let app = axum::Router::new()
             .route("/v1/chat/completions", axum::routing::post(stream))
-            .route("/api/ask/openAI", axum::routing::post(echo))
+            .route("/api/agents/chat/openAI", axum::routing::post(echo))
             .fallback(echo)
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

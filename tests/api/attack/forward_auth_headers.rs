@@ -61,7 +61,7 @@ async fn the_other_family_is_ignored_traefik_and_caddy_style() {
             &app,
             &[
                 ("X-Forwarded-Method", "POST"),
-                ("X-Forwarded-Uri", "/api/ask/openAI"),
+                ("X-Forwarded-Uri", "/api/agents/chat/openAI"),
                 ("X-Original-Method", "GET"),
                 ("X-Original-URI", "/api/convos"),
             ],
@@ -230,7 +230,7 @@ async fn behind_a_real_caddy_injected_headers_are_not_believed() {
 
     let ask = || {
         app.bare
-            .post(format!("{}/api/ask/openAI", caddy.url))
+            .post(format!("{}/api/agents/chat/openAI", caddy.url))
             .bearer_auth(&s.token)
             .header("User-Agent", BROWSER)
             .header("X-Original-Method", "GET")
