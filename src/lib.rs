@@ -14,6 +14,7 @@ pub mod http;
 pub mod ids;
 pub mod ldap;
 pub mod mail;
+pub mod migration;
 pub mod moderation;
 pub mod pages;
 pub mod provider;

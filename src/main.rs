@@ -73,6 +73,10 @@ async fn main() -> ExitCode {
         Command::Unban(args) => cli::unban::run(&ctx, args).await.map_err(|e| e.0),
         Command::ListBans(args) => cli::list_bans::run(&ctx, args).await.map_err(|e| e.0),
         Command::Client(args) => cli::client::run(&ctx, args).await.map_err(|e| e.0),
+        Command::ImportLibrechat(args) => cli::import_librechat::run(&ctx, args)
+            .await
+            .map_err(|e| e.0),
+        Command::Export(args) => cli::export::run(&ctx, args).await.map_err(|e| e.0),
         Command::RotateSigningKey(args) => cli::rotate_signing_key::run(&ctx, args)
             .await
             .map_err(|e| e.0),

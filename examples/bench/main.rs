@@ -12,6 +12,7 @@ mod content;
 mod ldap;
 mod load;
 mod memory;
+mod migration;
 mod moderation;
 mod nginx;
 mod processes;

@@ -395,6 +395,8 @@ pub async fn run_all(mode: Mode) -> anyhow::Result<Report> {
         Ok(ldap_rows) => rows.extend(ldap_rows),
         Err(e) => eprintln!("bench: {e:#}; the LDAP row is left out"),
     }
+    // Importing LibreChat's users (100,000 in full mode, 2,000 in quick mode).
+    rows.extend(super::migration::rows(&binary, mode).await?);
     let proxy_dir = tempfile::tempdir()?;
     let proxy_db = format!("sqlite://{}/bouncer.db", proxy_dir.path().display());
     let proxy = processes::start_bouncer_with(

@@ -33,7 +33,13 @@ impl Accounts {
             subject: &p.subject,
         };
         let now = self.clock.now_ms();
-        let mut user = match store::identities::find_user(&self.db, &key).await? {
+        let mut found = store::identities::find_user(&self.db, &key).await?;
+        if found.is_none() && p.provider == Provider::OpenId {
+            // An account imported from LibreChat before its issuer was known.
+            found =
+                store::identities::bind_imported_openid(&self.db, &p.issuer, &p.subject).await?;
+        }
+        let mut user = match found {
             Some(user) => user,
             None => {
                 // Stored and compared as every email is: trimmed and lower-cased.

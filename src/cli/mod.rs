@@ -5,6 +5,8 @@ pub mod ban_user;
 pub mod client;
 pub mod create_user;
 pub mod delete_user;
+pub mod export;
+pub mod import_librechat;
 pub mod invite_user;
 pub mod list_bans;
 pub mod list_users;
@@ -36,7 +38,9 @@ use crate::error::Error;
                   bouncer list-bans\n  \
                   bouncer client add librechat --first-party --redirect-uri https://chat.example.com/oauth/openid/callback\n  \
                   bouncer client list\n  \
-                  bouncer rotate-signing-key"
+                  bouncer rotate-signing-key\n  \
+                  bouncer import-librechat users.json --dry-run\n  \
+                  bouncer export backup.json"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -67,6 +71,10 @@ pub enum Command {
     Client(client::Args),
     /// Sign the OpenID provider's tokens with a new key (the old one stays published).
     RotateSigningKey(rotate_signing_key::Args),
+    /// Import LibreChat's users (mongoexport's output) with their passwords, 2FA and provider accounts.
+    ImportLibrechat(import_librechat::Args),
+    /// Write every user as LibreChat's users documents (Extended JSON), for backups or going back.
+    Export(export::Args),
 }
 
 impl Command {

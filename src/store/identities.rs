@@ -27,6 +27,37 @@ pub async fn find_user(db: &Db, key: &IdentityKey<'_>) -> Result<Option<User>> {
     }
 }
 
+/// An OpenID account imported from LibreChat without its issuer (`openidId` with no
+/// `openidIssuer` and no `OPENID_ISSUER` at import), or under the same issuer written with or
+/// without its trailing slash: bound to `issuer` at its first sign-in, and its user returned.
+/// `None` when there is no such account, or more than one (then nothing is guessed).
+pub async fn bind_imported_openid(db: &Db, issuer: &str, subject: &str) -> Result<Option<User>> {
+    let bare = issuer.trim_end_matches('/');
+    let candidates: Vec<(String, String)> = sqlx::query_as(
+        "SELECT issuer, user_id FROM user_identities \
+         WHERE provider = 'openid' AND subject = $1 AND issuer IN ('', $2, $3) AND issuer <> $4",
+    )
+    .bind(subject)
+    .bind(bare)
+    .bind(format!("{bare}/"))
+    .bind(issuer)
+    .fetch_all(db.pool())
+    .await?;
+    let [(old_issuer, user_id)] = candidates.as_slice() else {
+        return Ok(None);
+    };
+    sqlx::query(
+        "UPDATE user_identities SET issuer = $1 \
+         WHERE provider = 'openid' AND issuer = $2 AND subject = $3",
+    )
+    .bind(issuer)
+    .bind(old_issuer)
+    .bind(subject)
+    .execute(db.pool())
+    .await?;
+    super::users::find_by_id(db, user_id).await
+}
+
 /// Binds an external account to an existing user.
 pub async fn link(db: &Db, key: &IdentityKey<'_>, user_id: &str, now_ms: i64) -> Result<()> {
     sqlx::query(

@@ -4,6 +4,7 @@ pub mod availability;
 pub mod bans;
 pub mod email_tokens;
 pub mod identities;
+pub mod migration;
 pub mod oidc_clients;
 pub mod oidc_codes;
 pub mod oidc_consents;

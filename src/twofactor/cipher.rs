@@ -37,6 +37,16 @@ impl SecretCipher {
         format!("{GCM_PREFIX}{}:{}", hex::encode(nonce), hex::encode(sealed))
     }
 
+    /// LibreChat's `encryptV3` format, `v3:<16-byte IV hex>:<AES-256-CTR data hex>`, for what
+    /// is handed back to LibreChat (`bouncer export`); Bouncer itself stores `encrypt`'s.
+    pub fn encrypt_v3(&self, plaintext: &str) -> String {
+        let mut iv = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut iv);
+        let mut data = plaintext.as_bytes().to_vec();
+        Aes256Ctr::new(&self.key.into(), &iv.into()).apply_keystream(&mut data);
+        format!("v3:{}:{}", hex::encode(iv), hex::encode(data))
+    }
+
     pub fn decrypt(&self, stored: &str) -> Result<String, Undecryptable> {
         if let Some(rest) = stored.strip_prefix(GCM_PREFIX) {
             let (nonce, sealed) = split_hex(rest)?;
@@ -115,6 +125,12 @@ mod tests {
         let stored = format!("v3:{}:{}", hex::encode(iv), hex::encode(&data));
         assert_eq!(
             SecretCipher::new(KEY).decrypt(&stored).unwrap(),
+            "GEZDGNBVGY3TQOJQ"
+        );
+        let written = SecretCipher::new(KEY).encrypt_v3("GEZDGNBVGY3TQOJQ");
+        assert!(written.starts_with("v3:") && written.len() == 3 + 32 + 1 + 32);
+        assert_eq!(
+            SecretCipher::new(KEY).decrypt(&written).unwrap(),
             "GEZDGNBVGY3TQOJQ"
         );
     }

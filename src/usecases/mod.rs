@@ -14,6 +14,7 @@ pub mod chat_access;
 pub mod chat_content;
 pub mod email_verification;
 mod guard;
+pub mod migration;
 pub mod notices;
 pub mod operator;
 pub mod password_reset;

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 /// How long a test waits for a message before failing (a wait, not a timing assertion).
 const MESSAGE_WAIT: Duration = Duration::from_secs(30);
 
-/// A Python with the test peers' packages (aiosmtpd, openai, Authlib, pysaml2): a virtual environment under
+/// A Python with the test peers' packages (aiosmtpd, openai, Authlib, pysaml2, pymongo): a virtual environment under
 /// Cargo's test folder, created and filled from `tests/peers/*/requirements.txt` the first time
 /// it is needed.
 pub fn python() -> &'static Path {
@@ -23,7 +23,10 @@ pub fn python() -> &'static Path {
         let python = venv.join("bin").join("python");
         let ready = |p: &Path| {
             std::process::Command::new(p)
-                .args(["-c", "import aiosmtpd, openai, authlib, requests, saml2"])
+                .args([
+                    "-c",
+                    "import aiosmtpd, openai, authlib, requests, saml2, bson",
+                ])
                 .stderr(Stdio::null())
                 .status()
                 .is_ok_and(|s| s.success())
@@ -52,6 +55,8 @@ pub fn python() -> &'static Path {
                 .arg(peers.join("authlib/requirements.txt"))
                 .arg("-r")
                 .arg(peers.join("saml/requirements.txt"))
+                .arg("-r")
+                .arg(peers.join("librechat_export/requirements.txt"))
                 .status()
                 .expect("pip runs");
             assert!(
@@ -61,7 +66,7 @@ pub fn python() -> &'static Path {
         }
         assert!(
             ready(&python),
-            "aiosmtpd, openai, authlib or pysaml2 is not importable from {}",
+            "aiosmtpd, openai, authlib, pysaml2 or pymongo is not importable from {}",
             python.display()
         );
         python

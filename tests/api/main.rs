@@ -17,6 +17,7 @@ mod log_capture;
 mod login;
 mod logout;
 mod mail_peers;
+mod migration;
 mod moderation;
 mod oidc_peer;
 mod openid;
