@@ -618,6 +618,8 @@ async fn models_outside_an_endpoints_list_are_refused_and_scored() {
 struct Backend {
     url: String,
     models: Arc<Mutex<Vec<String>>>,
+    /// How many times `GET /v1/models` was answered.
+    lists_served: Arc<AtomicU16>,
     delete_status: Arc<AtomicU16>,
     /// Requests that reached it (other than `GET /v1/models`), with their headers.
     seen: Arc<Mutex<Vec<(String, HeaderMap, String)>>>,
@@ -626,6 +628,7 @@ struct Backend {
 #[derive(Clone)]
 struct BackendState {
     models: Arc<Mutex<Vec<String>>>,
+    lists_served: Arc<AtomicU16>,
     delete_status: Arc<AtomicU16>,
     seen: Arc<Mutex<Vec<(String, HeaderMap, String)>>>,
 }
@@ -634,6 +637,7 @@ impl Backend {
     async fn start(models: &[&str]) -> Self {
         let state = BackendState {
             models: Arc::new(Mutex::new(models.iter().map(|m| m.to_string()).collect())),
+            lists_served: Arc::default(),
             delete_status: Arc::new(AtomicU16::new(200)),
             seen: Arc::default(),
         };
@@ -647,6 +651,7 @@ impl Backend {
                 .iter()
                 .map(|id| json!({ "id": id, "object": "model", "owned_by": "test" }))
                 .collect();
+            s.lists_served.fetch_add(1, Ordering::SeqCst);
             axum::Json(json!({ "object": "list", "data": data }))
         }
         async fn any(
@@ -680,6 +685,7 @@ impl Backend {
         Self {
             url,
             models: state.models,
+            lists_served: state.lists_served,
             delete_status: state.delete_status,
             seen: state.seen,
         }
@@ -728,9 +734,16 @@ async fn the_v1_routes_may_name_only_the_upstreams_models_read_at_start_and_refr
     assert_eq!(librechat.status(), 200);
 
     // The list is read again: a model added upstream becomes usable, a removed one not.
+    // Refreshes run one after another, so once a second read has begun after the change, the
+    // first one's answer is in force. (Polling with chat requests instead would score each
+    // refusal and ban the user before the refresh on a slow machine.)
     *backend.models.lock().unwrap() = vec!["new-model".into()];
-    let refreshed = eventually(|| async { chat("new-model").await.unwrap().status() == 200 }).await;
-    assert!(refreshed, "the refreshed list admits the new model");
+    let read_before = backend.lists_served.load(Ordering::SeqCst);
+    let refreshed =
+        eventually(|| async { backend.lists_served.load(Ordering::SeqCst) >= read_before + 2 })
+            .await;
+    assert!(refreshed, "the upstream's list is read again");
+    assert_eq!(chat("new-model").await.unwrap().status(), 200);
     assert_eq!(chat("test-model").await.unwrap().status(), 403);
 }
 
