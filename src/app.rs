@@ -47,6 +47,8 @@ pub struct AppContext {
     pub content_moderator: Option<crate::moderation::content::ContentModerator>,
     /// The models chat messages may name (`ALLOWED_MODELS`).
     pub allowed_models: crate::moderation::models::AllowedModels,
+    /// The audit log's queue (`audit.record(...)` never waits).
+    pub audit: crate::audit::Audit,
 }
 
 impl AppContext {
@@ -148,7 +150,9 @@ impl AppContext {
             .map(crate::moderation::content::ContentModerator::new)
             .transpose()?;
         let allowed_models = crate::moderation::models::AllowedModels::new(&config.content);
+        let audit = crate::audit::Audit::start(db.clone(), clock.clone());
         let ctx = Arc::new(Self {
+            audit,
             content_moderator,
             allowed_models,
             directory,

@@ -23,6 +23,8 @@ pub async fn run(ctx: Arc<AppContext>) -> anyhow::Result<()> {
     crate::serve(listener, ctx.clone(), shutdown_signal()).await?;
     // Messages already promised to someone (a verification, a reset link) still go out.
     let _ = tokio::time::timeout(crate::mail::SEND_TIMEOUT, ctx.mail.idle()).await;
+    // Events of the requests just finished are stored before the database closes.
+    ctx.audit.shutdown(crate::audit::DRAIN_BOUND).await;
     // Purges under way would meet the closed database and warn about it.
     maintenance.abort();
     let _ = maintenance.await;

@@ -104,6 +104,8 @@ pub struct User {
     pub updated_at: i64,
     /// An unverified registration is deleted after this time.
     pub expires_at: Option<i64>,
+    /// Since when an operator has disabled this user (no sign-in by any route).
+    pub disabled_at: Option<i64>,
 }
 
 /// The row as both engines return it: flags are 0/1 integers.
@@ -124,6 +126,7 @@ struct Row {
     created_at: i64,
     updated_at: i64,
     expires_at: Option<i64>,
+    disabled_at: Option<i64>,
 }
 
 impl From<Row> for User {
@@ -144,12 +147,14 @@ impl From<Row> for User {
             created_at: r.created_at,
             updated_at: r.updated_at,
             expires_at: r.expires_at,
+            disabled_at: r.disabled_at,
         }
     }
 }
 
 const COLUMNS: &str = "id, email, name, username, password_hash, email_verified, avatar, provider, \
-                       role, two_factor_enabled, terms_accepted, terms_accepted_at, created_at, updated_at, expires_at";
+                       role, two_factor_enabled, terms_accepted, terms_accepted_at, created_at, updated_at, expires_at, \
+                       disabled_at";
 
 /// What registration stores for a new local user.
 pub struct NewLocalUser<'a> {
