@@ -70,6 +70,11 @@ pub fn router(ctx: Arc<AppContext>) -> Router {
             "/api/auth/verify",
             get(crate::gateway::forward_auth::verify),
         )
+        // The admin API: its unknown paths are Bouncer's 404, never the backend's.
+        .nest(
+            "/api/bouncer",
+            crate::http::admin::routes().fallback(not_found),
+        )
         // The sign-in pages (their own 404 page and security headers).
         .nest(&ctx.config.pages.prefix, crate::pages::router(&ctx))
         .merge(provider_routes(&ctx))

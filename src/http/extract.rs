@@ -180,3 +180,24 @@ impl FromRequestParts<Arc<AppContext>> for OptionalAuthUser {
         Ok(OptionalAuthUser(claims.filter(|c| c.scope.is_none())))
     }
 }
+
+/// A caller of the admin API (`/api/bouncer/*`): an ADMIN's access token (401 without a valid
+/// token, 403 for anyone else), through `usecases::admin::authorize`.
+pub struct AdminCaller(pub crate::usecases::admin::Admin);
+
+impl FromRequestParts<Arc<AppContext>> for AdminCaller {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &Arc<AppContext>) -> Result<Self, Error> {
+        let user_agent = parts
+            .headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok());
+        let client = Client::api(client_ip(parts, ctx), user_agent);
+        let claims =
+            access::authenticate(ctx, &client, bearer_token(&parts.headers), Access::Full)?;
+        crate::usecases::admin::authorize(ctx, &client, &claims)
+            .await
+            .map(AdminCaller)
+    }
+}

@@ -2,6 +2,7 @@
 //! live in the use cases (`usecases/`); this layer only translates between HTTP and them. The
 //! routing table that joins it with the gateway is `router.rs`.
 
+pub mod admin;
 pub mod auth;
 pub mod body_limit;
 pub mod canonical_target;

@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod account;
+pub mod admin;
 pub mod chat_access;
 pub mod chat_content;
 pub mod email_verification;
