@@ -8,6 +8,7 @@
 //! address passes `return_to::check`.
 
 mod account;
+mod admin;
 mod csrf;
 mod errors;
 mod layout;
@@ -50,6 +51,7 @@ pub fn router(ctx: &AppContext) -> Router<Arc<AppContext>> {
         .route("/account/apps/withdraw", post(account::withdraw_app))
         .route("/account/delete", post(account::delete))
         .route("/consent", post(provider::consent))
+        .nest("/admin", admin::router())
         .fallback(errors::not_found)
         .layer(middleware::map_response(move |response: Response| {
             let csp = csp.clone();
