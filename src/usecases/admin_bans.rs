@@ -25,6 +25,28 @@ const REASON_MAX: usize = 500;
 const IPV4_PREFIX_MIN: u8 = 8;
 const IPV6_PREFIX_MIN: u8 = 16;
 
+/// Reads `30s`, `90m`, `2h`, `1d` or plain milliseconds (as `bouncer ban-user` does).
+pub fn parse_duration(text: &str) -> Result<i64> {
+    let text = text.trim();
+    let bad = || {
+        Error::BadRequest(format!(
+            "duration: {text:?} is not a duration; use e.g. 30s, 90m, 2h, 1d or milliseconds"
+        ))
+    };
+    let (digits, unit_ms) = match text.char_indices().last() {
+        Some((i, 's')) => (&text[..i], 1_000),
+        Some((i, 'm')) => (&text[..i], 60_000),
+        Some((i, 'h')) => (&text[..i], 3_600_000),
+        Some((i, 'd')) => (&text[..i], 86_400_000),
+        _ => (text, 1),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let n: i64 = digits.parse().map_err(|_| bad())?;
+    n.checked_mul(unit_ms).ok_or_else(bad)
+}
+
 /// Whom a ban names, as the operator gives it.
 #[derive(Debug, Clone)]
 pub enum BanTarget {
@@ -37,6 +59,7 @@ pub enum BanTarget {
 
 #[derive(Debug, Clone)]
 pub struct NewBan {
+    /// 1 ms ..= 100 years.
     pub target: BanTarget,
     pub duration_ms: i64,
     pub reason: Option<String>,
@@ -241,4 +264,28 @@ pub async fn lift(ctx: &AppContext, by: &Actor, target: BanTarget) -> Result<Vec
         );
     }
     Ok(lifted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations_in_units_or_milliseconds() {
+        assert_eq!(parse_duration("30s").unwrap(), 30_000);
+        assert_eq!(parse_duration(" 2h ").unwrap(), 7_200_000);
+        assert_eq!(parse_duration("1d").unwrap(), 86_400_000);
+        assert_eq!(parse_duration("5000").unwrap(), 5_000);
+        for bad in [
+            "",
+            "h",
+            "-5m",
+            "+5m",
+            "1.5h",
+            "2 hours",
+            "99999999999999999999d",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 }

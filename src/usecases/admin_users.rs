@@ -24,6 +24,8 @@ use crate::store::users::{ListQuery, Role, SortColumn, SortValue, User};
 /// The most users one page holds, and how many when the caller does not say.
 pub const PAGE_MAX: i64 = 200;
 pub const PAGE_DEFAULT: i64 = 50;
+/// Longer than any id Bouncer stores (24 hex characters, or an imported id).
+const ID_MAX: usize = 128;
 /// The longest search text taken.
 const SEARCH_MAX: usize = 200;
 
@@ -274,6 +276,10 @@ pub struct UserDetail {
 /// The user with this id, or `UserNotFound` (read from the database: an operator looks at the
 /// state as it is).
 pub async fn find(ctx: &AppContext, id: &str) -> Result<User> {
+    // No stored id is long or holds a NUL (which PostgreSQL would refuse with an error).
+    if id.len() > ID_MAX || id.contains('\0') {
+        return Err(Error::UserNotFound);
+    }
     crate::store::users::find_by_id(&ctx.db, id)
         .await?
         .ok_or(Error::UserNotFound)
@@ -484,6 +490,9 @@ pub async fn revoke_session(
     session_id: &str,
 ) -> Result<()> {
     let user = find(ctx, user_id).await?;
+    if session_id.len() > ID_MAX || session_id.contains('\0') {
+        return Err(Error::NotFound("Session not found".into()));
+    }
     if !ctx.sessions.revoke_own(&user.id, session_id).await? {
         return Err(Error::NotFound("Session not found".into()));
     }
