@@ -68,6 +68,7 @@ pub fn spawn_maintenance(ctx: Arc<AppContext>) -> tokio::task::JoinHandle<()> {
         async move {
             let _ = ctx.sessions.sync_revocations().await;
             let _ = ctx.moderation.sync_bans().await;
+            let _ = ctx.accounts.sync_disabled().await;
         }
     });
     let sync = ctx.clone();
@@ -86,6 +87,9 @@ pub fn spawn_maintenance(ctx: Arc<AppContext>) -> tokio::task::JoinHandle<()> {
             }
             if let Err(e) = sync.moderation.sync_bans().await {
                 tracing::warn!(error = %e, "reading bans failed");
+            }
+            if let Err(e) = sync.accounts.sync_disabled().await {
+                tracing::warn!(error = %e, "reading disabled users failed");
             }
         }
     });

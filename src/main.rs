@@ -72,6 +72,9 @@ async fn main() -> ExitCode {
         Command::BanUser(args) => cli::ban_user::run(&ctx, args).await.map_err(|e| e.0),
         Command::Unban(args) => cli::unban::run(&ctx, args).await.map_err(|e| e.0),
         Command::ListBans(args) => cli::list_bans::run(&ctx, args).await.map_err(|e| e.0),
+        Command::DisableUser(args) => cli::disable_user::run(&ctx, args).await.map_err(|e| e.0),
+        Command::EnableUser(args) => cli::enable_user::run(&ctx, args).await.map_err(|e| e.0),
+        Command::Sessions(args) => cli::sessions::run(&ctx, args).await.map_err(|e| e.0),
         Command::Client(args) => cli::client::run(&ctx, args).await.map_err(|e| e.0),
         Command::ImportLibrechat(args) => cli::import_librechat::run(&ctx, args)
             .await

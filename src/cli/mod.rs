@@ -5,6 +5,8 @@ pub mod ban_user;
 pub mod client;
 pub mod create_user;
 pub mod delete_user;
+pub mod disable_user;
+pub mod enable_user;
 pub mod export;
 pub mod import_librechat;
 pub mod invite_user;
@@ -14,6 +16,7 @@ mod prompt;
 pub mod reset_password;
 pub mod rotate_signing_key;
 pub mod serve;
+pub mod sessions;
 pub mod unban;
 
 use clap::{Parser, Subcommand};
@@ -36,6 +39,8 @@ use crate::error::Error;
                   bouncer delete-user ada@example.com --yes\n  \
                   bouncer ban-user spammer@example.com 2h\n  \
                   bouncer list-bans\n  \
+                  bouncer disable-user mallory@example.com\n  \
+                  bouncer sessions ada@example.com --all\n  \
                   bouncer client add librechat --first-party --redirect-uri https://chat.example.com/oauth/openid/callback\n  \
                   bouncer client list\n  \
                   bouncer rotate-signing-key\n  \
@@ -67,6 +72,12 @@ pub enum Command {
     Unban(unban::Args),
     /// List the bans in force.
     ListBans(list_bans::Args),
+    /// Stop a user from signing in by any route, and end their sessions.
+    DisableUser(disable_user::Args),
+    /// Let a disabled user sign in again.
+    EnableUser(enable_user::Args),
+    /// List a user's sessions, or end one (--revoke ID) or all (--all).
+    Sessions(sessions::Args),
     /// Register, list, change or remove the OpenID provider's clients.
     Client(client::Args),
     /// Sign the OpenID provider's tokens with a new key (the old one stays published).
@@ -106,6 +117,7 @@ impl From<Error> for CliError {
                 "the email's domain is not in registration.allowedDomains of librechat.yaml".into()
             }
             Error::UserNotFound => "no such user".into(),
+            Error::Conflict(message) | Error::NotFound(message) => message,
             Error::Unavailable(e) => format!("database unavailable: {e}"),
             Error::Internal(e) => format!("{e:#}"),
             other => other.to_string(),

@@ -1,6 +1,6 @@
 //! Who a request's access token (or browser session cookie) names, for every route that needs a signed-in user (the API's
 //! extractors and the gateway): a valid, unrevoked token of a user who is not banned, by user
-//! or by IP. Memory only: no database round trip.
+//! or by IP, and not disabled by an operator. Memory only: no database round trip.
 
 use super::Client;
 use crate::app::AppContext;
@@ -83,13 +83,14 @@ pub fn authenticate_browser(
     admit(ctx, client, claims, access)
 }
 
-fn admit(
+pub fn admit(
     ctx: &AppContext,
     client: &Client,
     claims: AccessClaims,
     access: Access,
 ) -> Result<AccessClaims> {
     ctx.moderation.check(client.ip, Some(&claims.id))?;
+    ctx.accounts.refuse_disabled(&claims.id)?;
     if access == Access::Full && claims.scope.is_some() {
         return Err(Error::TwoFactorSetupRequired);
     }
