@@ -2,6 +2,7 @@
 //! `librechat.yaml`). Nothing else in Bouncer reads the environment.
 
 // Public for the fuzz target `fuzz/fuzz_targets/dotenv.rs`.
+pub mod audit;
 pub mod content_moderation;
 pub mod database;
 pub mod dotenv;
@@ -152,6 +153,8 @@ pub struct Config {
     pub provider: provider::ProviderConfig,
     /// LDAP sign-in, when `LDAP_URL` and `LDAP_USER_SEARCH_BASE` are set.
     pub ldap: Option<ldap::LdapConfig>,
+    /// The audit log's retention.
+    pub audit: audit::AuditConfig,
 }
 
 /// The `ALLOW_*` switches: what users may do.
@@ -396,6 +399,7 @@ impl Config {
             provider,
             pages,
             ldap,
+            audit: audit::AuditConfig::from_vars(vars)?,
         })
     }
 
