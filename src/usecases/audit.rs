@@ -69,6 +69,28 @@ impl AuditRecord {
     }
 }
 
+/// The one JSON form of an event, for the API, its export and the command line: the time both
+/// as RFC 3339 and as ms.
+impl serde::Serialize for AuditRecord {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
+        serde_json::json!({
+            "id": self.id,
+            "at": crate::accounts::iso_time(self.at_ms),
+            "at_ms": self.at_ms,
+            "kind": self.kind,
+            "user_id": self.user_id,
+            "actor_id": self.actor_id,
+            "ip": self.ip,
+            "user_agent": self.user_agent,
+            "detail": self.detail,
+        })
+        .serialize(serializer)
+    }
+}
+
 impl From<AuditRow> for AuditRecord {
     fn from(row: AuditRow) -> Self {
         Self {
@@ -116,6 +138,52 @@ pub async fn recent_for_user(
     };
     let rows = store::list(&ctx.db, &filter, limit.clamp(1, LIMIT_MAX)).await?;
     Ok(rows.into_iter().map(AuditRecord::from).collect())
+}
+
+/// A reading's filters as a person wrote them (the API's query, the command's options).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FilterText<'a> {
+    /// An id or an email.
+    pub user: Option<&'a str>,
+    /// Kinds separated by commas.
+    pub kind: Option<&'a str>,
+    /// ms since the epoch, or RFC 3339.
+    pub since: Option<&'a str>,
+    pub until: Option<&'a str>,
+    pub cursor: Option<&'a str>,
+    pub limit: Option<&'a str>,
+}
+
+/// Reads the filters into a query; a bad one is a 400 naming it (an unknown email a 404).
+pub async fn query_from_text(ctx: &AppContext, text: &FilterText<'_>) -> Result<AuditQuery> {
+    let user_id = match text.user {
+        Some(user) => Some(user_filter(ctx, user).await?),
+        None => None,
+    };
+    let since_ms = text.since.map(parse_time).transpose()?;
+    let until_ms = text.until.map(parse_time).transpose()?;
+    if let (Some(since), Some(until)) = (since_ms, until_ms) {
+        if since > until {
+            return Err(Error::BadRequest("since is after until".into()));
+        }
+    }
+    let limit = match text.limit {
+        Some(limit) => limit
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|l| (1..=LIMIT_MAX).contains(l))
+            .ok_or_else(|| Error::BadRequest(format!("limit must be between 1 and {LIMIT_MAX}")))?,
+        None => LIMIT_DEFAULT,
+    };
+    Ok(AuditQuery {
+        user_id,
+        kinds: text.kind.map(parse_kinds).transpose()?.unwrap_or_default(),
+        since_ms,
+        until_ms,
+        before_id: text.cursor.map(parse_cursor).transpose()?,
+        limit,
+    })
 }
 
 /// The user a filter names: an email is looked up (404 when no account has it); anything else
