@@ -8,6 +8,7 @@
 //! address passes `return_to::check`.
 
 mod account;
+mod account_activity;
 mod csrf;
 mod errors;
 mod layout;
