@@ -48,7 +48,7 @@ pub struct AppContext {
     /// The models chat messages may name (`ALLOWED_MODELS`).
     pub allowed_models: crate::moderation::models::AllowedModels,
     /// The audit log's queue (`audit.record(...)` never waits).
-    pub audit: crate::audit::Audit,
+    pub audit: Arc<crate::audit::Audit>,
 }
 
 impl AppContext {
@@ -95,6 +95,7 @@ impl AppContext {
             Some(redis) => Arc::new(RedisState::connect(redis).await?),
             None => Arc::new(MemoryState::new(config.moderation.max_keys)),
         };
+        let audit = Arc::new(crate::audit::Audit::start(db.clone(), clock.clone()));
         let moderation = Moderation::new(
             db.clone(),
             clock.clone(),
@@ -102,6 +103,7 @@ impl AppContext {
             state,
             changes.clone(),
             sessions.clone(),
+            audit.clone(),
         )
         .await
         .map_err(|e| anyhow::anyhow!("loading bans: {e}"))?;
@@ -154,7 +156,6 @@ impl AppContext {
             .map(crate::moderation::content::ContentModerator::new)
             .transpose()?;
         let allowed_models = crate::moderation::models::AllowedModels::new(&config.content);
-        let audit = crate::audit::Audit::start(db.clone(), clock.clone());
         let ctx = Arc::new(Self {
             audit,
             content_moderator,

@@ -131,6 +131,13 @@ pub fn spawn_maintenance(ctx: Arc<AppContext>) -> tokio::task::JoinHandle<()> {
                 Ok(n) => tracing::info!(bans = n, "purged expired bans"),
                 Err(e) => tracing::warn!(error = %e, "purging expired bans failed"),
             }
+            match usecases::audit::purge_expired(&ctx).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(events = n, "purged audit events past AUDIT_RETENTION_DAYS")
+                }
+                Err(e) => tracing::warn!(error = %e, "purging old audit events failed"),
+            }
         }
     })
 }

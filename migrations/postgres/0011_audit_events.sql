@@ -13,5 +13,7 @@ CREATE TABLE audit_events (
     detail     TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX audit_events_at ON audit_events (at);
-CREATE INDEX audit_events_user ON audit_events (user_id, at);
-CREATE INDEX audit_events_kind ON audit_events (kind, at);
+-- Readings go newest first by id (keyset pagination): the per-user and per-kind indexes
+-- end in the id so a filtered page is one index range.
+CREATE INDEX audit_events_user ON audit_events (user_id, id);
+CREATE INDEX audit_events_kind ON audit_events (kind, id);

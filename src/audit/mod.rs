@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::Clock;
 use crate::store::Db;
@@ -163,8 +163,15 @@ pub struct Stamped {
     pub event: Event,
 }
 
+/// What the writer is sent: an event, or a request to answer once everything queued before
+/// it is stored.
+enum Message {
+    Event(Stamped),
+    Flush(oneshot::Sender<()>),
+}
+
 pub struct Audit {
-    queue: Mutex<Option<mpsc::Sender<Stamped>>>,
+    queue: Mutex<Option<mpsc::Sender<Message>>>,
     writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
     clock: Arc<dyn Clock>,
     dropped: Arc<AtomicU64>,
@@ -183,21 +190,24 @@ impl Audit {
         }
     }
 
+    fn sender(&self) -> Option<mpsc::Sender<Message>> {
+        self.queue.lock().ok().and_then(|q| q.clone())
+    }
+
     /// Queues `event`; never waits. A full queue drops the event and counts it.
     pub fn record(&self, event: Event) {
         let stamped = Stamped {
             at_ms: self.clock.now_ms(),
             event,
         };
-        let queue = self.queue.lock().ok().and_then(|q| q.clone());
-        let Some(queue) = queue else {
+        let Some(queue) = self.sender() else {
             tracing::warn!(
                 kind = stamped.event.kind.as_str(),
                 "audit event after shutdown, not stored"
             );
             return;
         };
-        if queue.try_send(stamped).is_err() {
+        if queue.try_send(Message::Event(stamped)).is_err() {
             let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
             if n.is_power_of_two() {
                 tracing::warn!(
@@ -205,6 +215,18 @@ impl Audit {
                     "the audit queue is full; events are being dropped"
                 );
             }
+        }
+    }
+
+    /// Waits until every event recorded before the call is stored (or the writer is gone):
+    /// for readers that must see what just happened, e.g. tests, without guessing a delay.
+    pub async fn flush(&self) {
+        let Some(queue) = self.sender() else {
+            return;
+        };
+        let (done, stored) = oneshot::channel();
+        if queue.send(Message::Flush(done)).await.is_ok() {
+            let _ = stored.await;
         }
     }
 
@@ -227,21 +249,39 @@ impl Audit {
     }
 }
 
-/// Takes what has queued (up to `BATCH_MAX`) and stores it in one statement; a failed write is
-/// retried (with a pause) until it succeeds or the queue is closed and drained.
-async fn write_batches(db: Db, mut rx: mpsc::Receiver<Stamped>) {
+/// Takes what has queued (up to `BATCH_MAX`) and stores its events in one statement, then
+/// answers the flushes among them. A failed write is retried with a growing pause (the
+/// database briefly down, a failover) while the queue holds the rest; once shutdown has
+/// closed the queue, a write that keeps failing is given up after `ATTEMPTS_AT_SHUTDOWN`.
+async fn write_batches(db: Db, mut rx: mpsc::Receiver<Message>) {
+    let mut messages = Vec::with_capacity(BATCH_MAX);
     let mut batch = Vec::with_capacity(BATCH_MAX);
-    while rx.recv_many(&mut batch, BATCH_MAX).await > 0 {
+    let mut flushes = Vec::new();
+    while rx.recv_many(&mut messages, BATCH_MAX).await > 0 {
+        for message in messages.drain(..) {
+            match message {
+                Message::Event(stamped) => batch.push(stamped),
+                Message::Flush(done) => flushes.push(done),
+            }
+        }
         let mut attempts = 0;
         while let Err(e) = crate::store::audit::insert_batch(&db, &batch).await {
             attempts += 1;
             tracing::warn!(error = %e, events = batch.len(), attempts, "writing audit events failed");
-            if attempts >= 5 && rx.is_closed() {
+            if attempts >= ATTEMPTS_AT_SHUTDOWN && rx.is_closed() {
                 tracing::error!(events = batch.len(), "audit events lost at shutdown");
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(500 * attempts.min(10))).await;
+            tokio::time::sleep(RETRY_PAUSE * attempts.min(10)).await;
         }
         batch.clear();
+        for done in flushes.drain(..) {
+            let _ = done.send(());
+        }
     }
 }
+
+/// The pause before a failed write is tried again, times the attempts so far (at most 10).
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
+/// Failed writes of one batch after which a shutdown gives it up (within `DRAIN_BOUND`).
+const ATTEMPTS_AT_SHUTDOWN: u32 = 5;

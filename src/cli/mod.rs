@@ -1,6 +1,7 @@
 //! The `bouncer` command line: the server and the user-management commands. Every command
 //! reads the same configuration as the server and goes through the same services.
 
+pub mod audit;
 pub mod ban_user;
 pub mod client;
 pub mod create_user;
@@ -45,7 +46,8 @@ use crate::error::Error;
                   bouncer client list\n  \
                   bouncer rotate-signing-key\n  \
                   bouncer import-librechat users.json --dry-run\n  \
-                  bouncer export backup.json"
+                  bouncer export backup.json\n  \
+                  bouncer audit export --kind sign_in.failed"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -86,6 +88,8 @@ pub enum Command {
     ImportLibrechat(import_librechat::Args),
     /// Write every user as LibreChat's users documents (Extended JSON), for backups or going back.
     Export(export::Args),
+    /// Read the audit log (sign-ins, resets, 2FA, sessions, bans, operators' actions).
+    Audit(audit::Args),
 }
 
 impl Command {

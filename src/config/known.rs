@@ -20,6 +20,7 @@ const TABLES: &[&[&Variable]] = &[
     super::pages::VARIABLES,
     super::provider::VARIABLES,
     super::ldap::VARIABLES,
+    super::audit::VARIABLES,
     super::unsupported::VARIABLES,
 ];
 

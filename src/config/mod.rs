@@ -3,6 +3,7 @@
 
 // Public for the fuzz target `fuzz/fuzz_targets/dotenv.rs`.
 pub mod admin;
+pub mod audit;
 pub mod content_moderation;
 pub mod database;
 pub mod dotenv;
@@ -155,6 +156,8 @@ pub struct Config {
     pub ldap: Option<ldap::LdapConfig>,
     /// The operators' rules (`REQUIRE_2FA_FOR_ADMINS`).
     pub admin: admin::AdminConfig,
+    /// The audit log's retention.
+    pub audit: audit::AuditConfig,
 }
 
 /// The `ALLOW_*` switches: what users may do.
@@ -400,6 +403,7 @@ impl Config {
             pages,
             ldap,
             admin: admin::AdminConfig::from_vars(vars)?,
+            audit: audit::AuditConfig::from_vars(vars)?,
         })
     }
 

@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 
+use crate::audit::{Audit, Event, Kind as AuditKind};
 use crate::change_feed::ChangeFeed;
 use bans::{crosses_interval, BanKind, BanList};
 pub use limiter::{Limiter, Limiters};
@@ -70,6 +71,9 @@ pub struct Moderation {
     changes: Arc<ChangeFeed>,
     /// A ban ends the banned user's sessions at once.
     sessions: Arc<Sessions>,
+    /// Where the automatic bans are recorded (an operator's ban is recorded by its use case,
+    /// with the acting admin).
+    audit: Arc<Audit>,
 }
 
 impl Moderation {
@@ -81,6 +85,7 @@ impl Moderation {
         state: Arc<dyn ModerationState>,
         changes: Arc<ChangeFeed>,
         sessions: Arc<Sessions>,
+        audit: Arc<Audit>,
     ) -> Result<Self> {
         let moderation = Self {
             limiters: Limiters::new(&config),
@@ -92,6 +97,7 @@ impl Moderation {
             clock,
             changes,
             sessions,
+            audit,
         };
         moderation.sync_bans().await?;
         Ok(moderation)
@@ -268,7 +274,29 @@ impl Moderation {
         }
         self.ban(subject, violation_type, after, self.config.ban_duration_ms)
             .await?;
+        self.record_automatic_ban(subject, violation_type, after);
         Ok(true)
+    }
+
+    /// The audit event of a ban the scores made: no actor, Bouncer itself banned.
+    fn record_automatic_ban(&self, subject: Subject<'_>, violation_type: &str, score: i64) {
+        let (kind, user_id, ip) = match subject {
+            Subject::User { id, ip } => ("user", Some(id), ip),
+            Subject::Ip(ip) => ("ip", None, ip),
+        };
+        let net = ip_prefix::client_net(ip, self.config.ipv6_prefix_length);
+        let mut event = Event::new(AuditKind::Banned)
+            .detail("kind", kind)
+            .detail("violation_type", violation_type)
+            .detail("score", score)
+            .detail("duration_ms", self.config.ban_duration_ms.max(0))
+            .detail("ip_subject", ip_prefix::subject_text(net))
+            .detail("automatic", true);
+        event.ip = Some(ip);
+        if let Some(id) = user_id {
+            event = event.user(id);
+        }
+        self.audit.record(event);
     }
 
     /// Bans a subject: a user loses every session at once and is banned with the IP they came

@@ -51,6 +51,8 @@ pub struct AccountPage {
     pub sessions: Vec<SessionRow>,
     /// The apps the user allowed (OpenID provider consents).
     pub apps: Vec<AppRow>,
+    /// The user's latest audit events.
+    pub activity: Vec<super::account_activity::ActivityRow>,
     pub notice: Option<String>,
     pub error: Option<String>,
     /// The section the message belongs to.
@@ -111,7 +113,7 @@ pub fn describe_device(user_agent: Option<&str>) -> String {
     }
 }
 
-fn when(ms: Option<i64>) -> String {
+pub(super) fn when(ms: Option<i64>) -> String {
     let Some(ms) = ms else {
         return "-".into();
     };
@@ -193,6 +195,16 @@ async fn account_page(
             client_id: consent.client_id,
         });
     }
+    let activity = match crate::usecases::audit::recent_for_user(
+        &req.ctx,
+        &user.id,
+        super::account_activity::SHOWN,
+    )
+    .await
+    {
+        Ok(events) => super::account_activity::rows(events),
+        Err(e) => return req.failure_page(e).await,
+    };
     let features = &req.ctx.config.features;
     let (error, error_section) = match error {
         Some((message, section)) => (Some(message), section.to_string()),
@@ -209,6 +221,7 @@ async fn account_page(
             || user.role == crate::store::users::Role::Admin,
         sessions: rows(sessions, &claims.sid),
         apps,
+        activity,
         notice,
         error,
         error_section,

@@ -8,6 +8,7 @@
 //! address passes `return_to::check`.
 
 mod account;
+mod account_activity;
 mod admin;
 mod csrf;
 mod errors;

@@ -70,6 +70,11 @@ pub struct Text {
     pub revoke: &'static str,
     pub session_revoked: &'static str,
     pub unknown_device: &'static str,
+    pub activity: &'static str,
+    pub activity_help: &'static str,
+    pub activity_when: &'static str,
+    pub activity_event: &'static str,
+    pub activity_none: &'static str,
     pub delete_account: &'static str,
     pub delete_help: &'static str,
     pub delete_confirm: &'static str,
@@ -170,6 +175,11 @@ pub const EN: Text = Text {
     revoke: "Sign out",
     session_revoked: "That session was signed out.",
     unknown_device: "Unknown device",
+    activity: "Recent activity",
+    activity_help: "Sign-ins and security changes of your account. Something you do not recognise? Change your password and sign out the sessions above.",
+    activity_when: "When",
+    activity_event: "What",
+    activity_none: "Nothing yet.",
     delete_account: "Delete account",
     delete_help: "This deletes your account and signs you out everywhere. It cannot be undone.",
     delete_confirm: "Delete my account",
@@ -421,3 +431,42 @@ pub const ADMIN: AdminText = AdminText {
     done_deleted: "The user was deleted.",
     done_session_revoked: "The session was revoked.",
 };
+
+/// The account page's words for an audit event's kind (`audit::Kind::as_str`).
+pub fn activity_label(kind: &str) -> &'static str {
+    match kind {
+        "sign_in.succeeded" => "Signed in",
+        "sign_in.failed" => "Sign-in refused",
+        "registered" => "Account created",
+        "email.verified" => "Email address verified",
+        "password_reset.requested" => "Password reset requested",
+        "password_reset.done" => "Password reset",
+        "password.changed" => "Password changed",
+        "two_factor.enabled" => "Two-factor authentication turned on",
+        "two_factor.disabled" => "Two-factor authentication turned off",
+        "two_factor.reset" => "Two-factor authentication reset by an administrator",
+        "two_factor.backup_code_used" => "Backup code used",
+        "session.revoked" => "Session signed out",
+        "sessions.revoked" => "Signed out everywhere",
+        "ban.created" => "Account suspended",
+        "ban.lifted" => "Suspension lifted",
+        "user.created" => "Account created by an administrator",
+        "user.role_changed" => "Role changed",
+        "user.disabled" => "Account disabled",
+        "user.enabled" => "Account enabled",
+        "api_key.created" => "API key created",
+        "api_key.revoked" => "API key revoked",
+        _ => "Account event",
+    }
+}
+
+/// How a sign-in was made, in the account page's words (an event's `method` detail).
+pub fn activity_method(method: &str) -> String {
+    match method {
+        "password" => "password".into(),
+        "ldap" => "directory password".into(),
+        "openid" => "OpenID".into(),
+        "saml" => "SAML".into(),
+        other => other.to_string(),
+    }
+}

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use super::guard::limit_code_guesses;
 use super::Client;
 use crate::app::AppContext;
+use crate::audit::{Event, Kind};
 use crate::error::{Error, Result};
 use crate::store::users::{Role, User};
 use crate::twofactor::Code;
@@ -37,9 +38,21 @@ pub async fn delete_account(
     user_id: &str,
     code: Option<Code<'_>>,
 ) -> Result<()> {
-    let user = may_delete(ctx, client, user_id, code).await?;
+    let user = may_delete(ctx, &client, user_id, code).await?;
     ctx.accounts.delete(&user.id).await?;
+    record_deleted(ctx, &client, &user);
     Ok(())
+}
+
+/// The account's deletion by its user (an operator's is recorded by its use case).
+fn record_deleted(ctx: &AppContext, client: &Client, user: &User) {
+    ctx.audit.record(
+        Event::new(Kind::UserDeleted)
+            .user(&user.id)
+            .client(client)
+            .detail("email", user.email.as_str())
+            .detail("by", "self"),
+    );
 }
 
 /// As `delete_account`, with the chat backend asked in between (the gateway, `UPSTREAM_URL`):
@@ -53,19 +66,20 @@ pub async fn delete_account_with_backend<R>(
     code: Option<Code<'_>>,
     backend: impl std::future::Future<Output = std::result::Result<(), R>>,
 ) -> Result<std::result::Result<(), R>> {
-    let user = may_delete(ctx, client, user_id, code).await?;
+    let user = may_delete(ctx, &client, user_id, code).await?;
     if let Err(answer) = backend.await {
         tracing::warn!(user_id = %user.id, "the chat backend did not delete the account; it is kept");
         return Ok(Err(answer));
     }
     ctx.accounts.delete(&user.id).await?;
+    record_deleted(ctx, &client, &user);
     Ok(Ok(()))
 }
 
 /// The checks before a deletion; the user to delete.
 async fn may_delete(
     ctx: &AppContext,
-    client: Client,
+    client: &Client,
     user_id: &str,
     code: Option<Code<'_>>,
 ) -> Result<Arc<User>> {
@@ -117,6 +131,11 @@ pub async fn change_password(
         ));
     }
     ctx.accounts.set_password(&user.id, new).await?;
+    ctx.audit.record(
+        Event::new(Kind::PasswordChanged)
+            .user(&user.id)
+            .client(&client),
+    );
     let user = existing_user(ctx, user_id).await?;
     super::sign_in::start_session(ctx, &client, user).await
 }
@@ -133,6 +152,11 @@ pub async fn sessions(
 pub async fn revoke_session(ctx: &AppContext, user_id: &str, session_id: &str) -> Result<()> {
     if ctx.sessions.revoke_own(user_id, session_id).await? {
         tracing::info!(user_id, session_id, "session signed out by its owner");
+        ctx.audit.record(
+            Event::new(Kind::SessionRevoked)
+                .user(user_id)
+                .detail("session_id", session_id),
+        );
         Ok(())
     } else {
         Err(Error::BadRequest("No such session".into()))

@@ -7,6 +7,7 @@ use super::guard::limit_ip;
 use super::{notices, Client};
 use crate::accounts::Email;
 use crate::app::AppContext;
+use crate::audit::{Event, Kind};
 use crate::error::{Error, Result};
 
 pub async fn verify_email(
@@ -27,9 +28,17 @@ pub async fn verify_email(
     };
     // The web client passes the email on as it found it in the link: maybe still URL-encoded.
     let email = percent_encoding::percent_decode_str(email).decode_utf8_lossy();
-    ctx.accounts
-        .verify_email(&Email::normalized(&email), token)
-        .await
+    let email = Email::normalized(&email);
+    ctx.accounts.verify_email(&email, token).await?;
+    // The account is read again for its id (a rare step, after the verification is done).
+    if let Some(user) = ctx.accounts.find_by_email(&email).await? {
+        ctx.audit.record(
+            Event::new(Kind::EmailVerified)
+                .user(&user.id)
+                .client(&client),
+        );
+    }
+    Ok(())
 }
 
 /// Sends a new verification link to an unverified account, after the answer.

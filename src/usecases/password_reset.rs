@@ -8,6 +8,7 @@ use super::guard::{limit_ip, refuse_banned};
 use super::{notices, Client};
 use crate::accounts::Email;
 use crate::app::AppContext;
+use crate::audit::{Event, Kind};
 use crate::error::{Error, Result};
 
 /// Asks for a reset link. `Ok` looks and takes the same whether or not the account exists: the
@@ -30,6 +31,12 @@ pub async fn request_reset(
     }
     if let Some(user) = ctx.accounts.find_by_email(&email).await? {
         if ctx.mail.configured() {
+            // Recorded only when a mail goes to a real account; the answer stays the same.
+            ctx.audit.record(
+                Event::new(Kind::PasswordResetRequested)
+                    .user(&user.id)
+                    .client(&client),
+            );
             notices::send_reset_link_later(ctx, user, notices::links_for(&client));
         } else {
             tracing::warn!(
@@ -78,6 +85,11 @@ pub async fn reset_password(
             form.confirm_password,
         )
         .await?;
+    ctx.audit.record(
+        Event::new(Kind::PasswordResetDone)
+            .user(&user.id)
+            .client(&client),
+    );
     if ctx.mail.configured() {
         notices::send_reset_done_later(ctx, user);
     }

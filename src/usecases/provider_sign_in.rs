@@ -7,6 +7,7 @@ use super::sign_in::start_session;
 use super::{Client, SignedIn};
 use crate::accounts::ExternalRules;
 use crate::app::AppContext;
+use crate::audit::{Event, Kind};
 use crate::error::Error;
 use crate::sso::social::CallbackExtras;
 use crate::sso::state::FlowState;
@@ -84,7 +85,31 @@ pub async fn finish(
     provider: &Provider,
     callback: Result<Callback, SsoFailure>,
 ) -> Outcome<SignedIn> {
-    guard(ctx, &client).await?;
+    let outcome = finish_flow(ctx, &client, provider, callback).await;
+    let event = match &outcome {
+        Ok(signed_in) => Event::new(Kind::SignInSucceeded).user(&signed_in.user.id),
+        Err(refusal) => {
+            let reason = match refusal {
+                ProviderSignInError::Refused(Error::Banned { .. }) => "banned",
+                ProviderSignInError::Refused(Error::RateLimited(_)) => "rate_limited",
+                ProviderSignInError::Refused(_) => "refused",
+                ProviderSignInError::Failed(_) => "provider_failed",
+            };
+            Event::new(Kind::SignInFailed).detail("reason", reason)
+        }
+    };
+    ctx.audit
+        .record(event.client(&client).detail("method", provider.as_str()));
+    outcome
+}
+
+async fn finish_flow(
+    ctx: &AppContext,
+    client: &Client,
+    provider: &Provider,
+    callback: Result<Callback, SsoFailure>,
+) -> Outcome<SignedIn> {
+    guard(ctx, client).await?;
     let callback = callback?;
     let (profile, rules) = match provider {
         Provider::OpenId => {
@@ -135,7 +160,7 @@ pub async fn finish(
     ctx.accounts
         .refuse_disabled(&user.id)
         .map_err(ProviderSignInError::Refused)?;
-    let signed_in = start_session(ctx, &client, std::sync::Arc::new(user))
+    let signed_in = start_session(ctx, client, std::sync::Arc::new(user))
         .await
         .map_err(SsoFailure::Internal)?;
     tracing::info!(user_id = %signed_in.user.id, provider = %profile.provider, "login through the identity provider");

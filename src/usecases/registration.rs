@@ -8,6 +8,7 @@ use super::{notices, Client};
 use crate::accounts::validation::RegistrationInput;
 use crate::accounts::{Email, RegisterOptions, Registration};
 use crate::app::AppContext;
+use crate::audit::{Event, Kind};
 use crate::error::{Error, Result};
 
 /// Registers an account. `Ok` tells nothing about whether the email was new: a taken email gets
@@ -36,6 +37,7 @@ pub async fn register(
         ),
         None => None,
     };
+    let invited = invite.is_some();
     if invite.is_none() && !ctx.config.features.allow_registration {
         return Err(Error::RegistrationDisabled);
     }
@@ -44,6 +46,14 @@ pub async fn register(
         .register(input, &RegisterOptions::public(invite))
         .await?;
     if let Registration::Created(user) = registration {
+        // Only a created account is recorded: a taken email leaves the log as it was.
+        ctx.audit.record(
+            Event::new(Kind::Registered)
+                .user(&user.id)
+                .client(&client)
+                .detail("method", "password")
+                .detail("invited", invited),
+        );
         if !user.email_verified {
             notices::send_verification_later(ctx, *user, notices::links_for(&client));
         }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::guard::limit_code_guesses;
 use super::Client;
 use crate::app::AppContext;
+use crate::audit::{Event, Kind};
 use crate::error::{Error, Result};
 use crate::store::users::User;
 use crate::twofactor::backup_codes::StoredCode;
@@ -50,7 +51,13 @@ pub async fn confirm(
     totp: Option<&str>,
 ) -> Result<()> {
     limit_code_guesses(ctx, user_id, client.ip).await?;
-    ctx.two_factor.confirm(user_id, totp).await
+    ctx.two_factor.confirm(user_id, totp).await?;
+    ctx.audit.record(
+        Event::new(Kind::TwoFactorEnabled)
+            .user(user_id)
+            .client(&client),
+    );
+    Ok(())
 }
 
 pub async fn disable(
@@ -60,7 +67,21 @@ pub async fn disable(
     code: Option<Code<'_>>,
 ) -> Result<()> {
     limit_code_guesses(ctx, user_id, client.ip).await?;
-    ctx.two_factor.disable(user_id, code).await
+    let backup = matches!(code, Some(Code::Backup(_)));
+    ctx.two_factor.disable(user_id, code).await?;
+    if backup {
+        ctx.audit.record(
+            Event::new(Kind::BackupCodeUsed)
+                .user(user_id)
+                .client(&client),
+        );
+    }
+    ctx.audit.record(
+        Event::new(Kind::TwoFactorDisabled)
+            .user(user_id)
+            .client(&client),
+    );
+    Ok(())
 }
 
 /// New backup codes in place of the old: the plain codes (shown once) and what is stored.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::guard::{limit_code_guesses, refuse_banned};
 use super::{Client, SignedIn};
 use crate::app::AppContext;
+use crate::audit::{Event, Kind};
 use crate::error::{Error, Result};
 use crate::ldap::{Directory, DirectoryError};
 use crate::moderation::Subject;
@@ -50,12 +51,113 @@ pub async fn sign_in(
     email: Option<&str>,
     password: Option<&str>,
 ) -> Result<SignIn> {
+    let outcome = password_sign_in(ctx, &client, email, password).await;
+    let method = password_method(ctx);
+    match &outcome {
+        Ok(SignIn::SignedIn(signed_in)) => ctx.audit.record(
+            Event::new(Kind::SignInSucceeded)
+                .user(&signed_in.user.id)
+                .client(&client)
+                .detail("method", method),
+        ),
+        // The success is recorded when the second factor completes it.
+        Ok(SignIn::SecondFactorRequired { .. }) => {}
+        Err(e) => record_password_failure(ctx, &client, method, email, e).await,
+    }
+    outcome
+}
+
+/// The `method` of a password sign-in: the directory's, or the local password.
+fn password_method(ctx: &AppContext) -> &'static str {
+    if ctx.directory.is_some() {
+        "ldap"
+    } else {
+        "password"
+    }
+}
+
+/// The longest attempted login kept in a failure's detail: enough for any real address, not
+/// a place to store whatever a client sends.
+const ATTEMPTED_LOGIN_MAX: usize = 256;
+
+/// Records a refused password sign-in with its reason class. A refusal by a ban or a limiter is
+/// recorded without reading the account (under attack there is one per request, and the guard
+/// reads no account for them either); a credential failure reads the account the login names,
+/// on every such failure alike, to tell a wrong password from an unknown user in the log only.
+async fn record_password_failure(
+    ctx: &AppContext,
+    client: &Client,
+    method: &str,
+    login: Option<&str>,
+    error: &Error,
+) {
+    let login = login.map(str::trim).filter(|l| !l.is_empty());
+    let attempted = |event: Event| match login {
+        Some(l) => event.detail("email", truncate(l, ATTEMPTED_LOGIN_MAX)),
+        None => event,
+    };
+    let event = Event::new(Kind::SignInFailed)
+        .client(client)
+        .detail("method", method);
+    let reason = match error {
+        Error::Banned { .. } => Some("banned"),
+        Error::RateLimited(_) => Some("rate_limited"),
+        // Not a verdict on the attempt: the server could not judge it, or nothing was tried.
+        Error::Unavailable(_)
+        | Error::Internal(_)
+        | Error::Overloaded
+        | Error::DirectoryUnavailable
+        | Error::EmailLoginDisabled => return,
+        _ => None,
+    };
+    if let Some(reason) = reason {
+        ctx.audit.record(attempted(event.detail("reason", reason)));
+        return;
+    }
+    let Some(login) = login else {
+        return;
+    };
+    let user = ctx
+        .accounts
+        .find_by_email(&crate::accounts::Email::normalized(login))
+        .await
+        .ok()
+        .flatten();
+    let event = match user {
+        None => attempted(event.detail("reason", "unknown_user")),
+        Some(user) => {
+            let reason = if user.disabled_at.is_some() {
+                "disabled"
+            } else if matches!(error, Error::EmailNotVerified) {
+                "email_not_verified"
+            } else {
+                "invalid_credentials"
+            };
+            event.user(&user.id).detail("reason", reason)
+        }
+    };
+    ctx.audit.record(event);
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
+}
+
+async fn password_sign_in(
+    ctx: &AppContext,
+    client: &Client,
+    email: Option<&str>,
+    password: Option<&str>,
+) -> Result<SignIn> {
     refuse_banned(ctx, &ctx.moderation.limiters.login, client.ip, email).await?;
     if !ctx.config.features.allow_email_login {
         return Err(Error::EmailLoginDisabled);
     }
     let user = match &ctx.directory {
-        Some(directory) => directory_user(ctx, directory, &client, email, password).await?,
+        Some(directory) => directory_user(ctx, directory, client, email, password).await?,
         None => ctx.accounts.login(email, password).await?,
     };
     // Only now that the password checked out: a wrong one is told nothing of the account.
@@ -65,7 +167,7 @@ pub async fn sign_in(
         tracing::info!(user_id = %user.id, "password accepted, waiting for the second factor");
         return Ok(SignIn::SecondFactorRequired { temp_token });
     }
-    let signed_in = start_session(ctx, &client, Arc::new(user)).await?;
+    let signed_in = start_session(ctx, client, Arc::new(user)).await?;
     tracing::info!(user_id = %signed_in.user.id, "login");
     Ok(SignIn::SignedIn(signed_in))
 }
@@ -120,6 +222,55 @@ pub async fn complete_second_factor(
         .sessions
         .verify_two_factor_temp(temp_token)
         .ok_or_else(|| Error::Unauthorized(INVALID_TEMP_TOKEN.into()))?;
+    let backup = matches!(code, Some(Code::Backup(_)));
+    let outcome = second_step(ctx, &client, &user_id, code).await;
+    let method = password_method(ctx);
+    let second_factor = if backup { "backup_code" } else { "totp" };
+    match &outcome {
+        Ok(_) => {
+            if backup {
+                ctx.audit.record(
+                    Event::new(Kind::BackupCodeUsed)
+                        .user(&user_id)
+                        .client(&client),
+                );
+            }
+            ctx.audit.record(
+                Event::new(Kind::SignInSucceeded)
+                    .user(&user_id)
+                    .client(&client)
+                    .detail("method", method)
+                    .detail("second_factor", second_factor),
+            );
+        }
+        Err(e) => {
+            let reason = match e {
+                Error::Unauthorized(_) => "second_factor_failed",
+                Error::RateLimited(_) => "rate_limited",
+                Error::Banned { .. } => "banned",
+                _ => return outcome,
+            };
+            ctx.audit.record(
+                Event::new(Kind::SignInFailed)
+                    .user(&user_id)
+                    .client(&client)
+                    .detail("method", method)
+                    .detail("second_factor", second_factor)
+                    .detail("reason", reason),
+            );
+        }
+    }
+    outcome
+}
+
+/// The second step once the temp token named its user: limiters, bans, then the code.
+async fn second_step(
+    ctx: &AppContext,
+    client: &Client,
+    user_id: &str,
+    code: Option<Code<'_>>,
+) -> Result<SignedIn> {
+    let user_id = user_id.to_string();
     let ip = client.ip;
     let limiter = &ctx.moderation.limiters.two_factor_temp;
     let account = Subject::User { id: &user_id, ip };
@@ -141,7 +292,7 @@ pub async fn complete_second_factor(
             "Invalid 2FA code or backup code".into(),
         ));
     }
-    let signed_in = start_session(ctx, &client, user).await?;
+    let signed_in = start_session(ctx, client, user).await?;
     tracing::info!(user_id = %signed_in.user.id, "login with second factor");
     Ok(signed_in)
 }
