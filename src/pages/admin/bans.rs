@@ -9,8 +9,9 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use crate::pages::layout::Chrome;
-use super::gate::{AdminRequest, CsrfField, Done, Frame, Section};
+use super::gate::{when, AdminRequest, CsrfField, Done, Frame, Section};
 use crate::error::Error;
+use crate::usecases::admin::{self, BanTarget, NewBan};
 
 /// One ban in force.
 pub struct BanRow {
@@ -82,8 +83,30 @@ async fn show(
     ar.page.render(status, &page)
 }
 
-async fn load(_ar: &AdminRequest) -> Result<Vec<BanRow>, Error> {
-    Ok(Vec::new())
+async fn load(ar: &AdminRequest) -> Result<Vec<BanRow>, Error> {
+    let bans = admin::list_bans(&ar.page.ctx, &ar.actor()).await?;
+    Ok(bans
+        .into_iter()
+        .map(|b| {
+            let is_user = b.kind == "user";
+            BanRow {
+                label: match (&b.email, is_user) {
+                    (Some(email), true) => email.clone(),
+                    _ => b.subject.clone(),
+                },
+                user_id: is_user.then(|| b.subject.clone()),
+                reason: match b.reason {
+                    Some(reason) if !reason.is_empty() => reason,
+                    _ => b.violation_type,
+                },
+                by: b.created_by.unwrap_or_else(|| "Bouncer".into()),
+                created: when(Some(b.created_at)),
+                expires: when(Some(b.expires_at)),
+                kind: b.kind,
+                subject: b.subject,
+            }
+        })
+        .collect())
 }
 
 #[derive(Deserialize, Default)]
@@ -119,8 +142,16 @@ pub async fn ban_ip(ar: AdminRequest, form: Result<Form<BanIpForm>, FormRejectio
     }
 }
 
-async fn ban(_ar: &AdminRequest, _ip: &str, _duration: &str, _reason: &str) -> Result<(), Error> {
-    Err(Error::BadRequest("not yet".into()))
+async fn ban(ar: &AdminRequest, ip: &str, duration: &str, reason: &str) -> Result<(), Error> {
+    if ip.is_empty() {
+        return Err(Error::BadRequest("ip: an address or prefix is required".into()));
+    }
+    let ban = NewBan {
+        target: BanTarget::Ip(ip.to_string()),
+        duration_ms: admin::parse_duration(duration)?,
+        reason: (!reason.is_empty()).then(|| reason.to_string()),
+    };
+    admin::ban(&ar.page.ctx, &ar.actor(), ban).await.map(drop)
 }
 
 #[derive(Deserialize)]
@@ -153,6 +184,14 @@ pub async fn lift(ar: AdminRequest, form: Result<Form<LiftForm>, FormRejection>)
     }
 }
 
-async fn lift_ban(_ar: &AdminRequest, _kind: &str, _subject: &str) -> Result<(), Error> {
-    Err(Error::BadRequest("not yet".into()))
+async fn lift_ban(ar: &AdminRequest, kind: &str, subject: &str) -> Result<(), Error> {
+    let target = match kind {
+        "user" => BanTarget::User(subject.to_string()),
+        "ip" => BanTarget::Ip(subject.to_string()),
+        _ => return Err(Error::BadRequest("kind: must be user or ip".into())),
+    };
+    if subject.is_empty() {
+        return Err(Error::BadRequest("subject: required".into()));
+    }
+    admin::lift(&ar.page.ctx, &ar.actor(), target).await.map(drop)
 }

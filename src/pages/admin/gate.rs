@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::pages::errors::failure;
 use crate::pages::layout::PageRequest;
 use crate::pages::text::{AdminText, ADMIN, EN};
-use crate::usecases::admin::{self, Admin};
+use crate::usecases::admin::{self, Actor, Admin};
 
 /// A console request from an admin.
 pub struct AdminRequest {
@@ -114,6 +114,11 @@ impl AdminRequest {
             notice: None,
             error: None,
         }
+    }
+
+    /// The admin as the use cases take them.
+    pub fn actor(&self) -> Actor {
+        Actor::Admin(self.admin.clone())
     }
 
     /// A path under the console's root.

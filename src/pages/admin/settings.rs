@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::pages::layout::Chrome;
 use super::gate::{AdminRequest, Frame, Section};
 use crate::pages::text::ADMIN;
+use crate::usecases::admin;
 
 #[derive(Template)]
 #[template(path = "pages/admin/settings.html")]
@@ -53,13 +54,43 @@ fn flatten(path: &str, value: &Value, rows: &mut Vec<(String, String)>) {
                 flatten(&path, inner, rows);
             }
         }
+        // A list of named things (the limiters): one row per field of each, by its name.
+        Value::Array(items) if items.iter().all(Value::is_object) && !items.is_empty() => {
+            for (i, item) in items.iter().enumerate() {
+                let name = item
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| (i + 1).to_string());
+                let path = if path.is_empty() {
+                    name
+                } else {
+                    format!("{path} · {name}")
+                };
+                if let Value::Object(fields) = item {
+                    for (field, inner) in fields.iter().filter(|(k, _)| *k != "name") {
+                        flatten(&format!("{path} · {}", label(field)), inner, rows);
+                    }
+                }
+            }
+        }
         other => rows.push((path.to_string(), scalar(other))),
     }
 }
 
-/// `email_login` → `Email login`.
+/// `email_login` or `emailLogin` → `Email login`.
 fn label(name: &str) -> String {
-    let spaced = name.replace('_', " ");
+    let mut spaced = String::with_capacity(name.len() + 4);
+    for ch in name.chars() {
+        if ch == '_' {
+            spaced.push(' ');
+        } else if ch.is_ascii_uppercase() {
+            spaced.push(' ');
+            spaced.push(ch.to_ascii_lowercase());
+        } else {
+            spaced.push(ch);
+        }
+    }
     let mut chars = spaced.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
@@ -99,8 +130,9 @@ pub async fn page(ar: AdminRequest) -> Response {
     ar.page.render(status, &page)
 }
 
-async fn load(_ar: &AdminRequest) -> crate::error::Result<Value> {
-    Ok(Value::Null)
+async fn load(ar: &AdminRequest) -> crate::error::Result<Value> {
+    let view = admin::settings(&ar.page.ctx, &ar.actor()).await?;
+    serde_json::to_value(view).map_err(|e| crate::error::Error::Internal(e.into()))
 }
 
 #[cfg(test)]
@@ -112,8 +144,9 @@ mod tests {
     fn a_report_reads_as_groups_of_named_values() {
         let report = json!({
             "version": "1.2",
-            "features": { "registration": true, "email_login": false },
-            "moderation": { "login": { "max": 7, "window_ms": 300000 } },
+            "features": { "registration": true, "emailLogin": false },
+            "moderation": { "login": { "max": 7, "window_ms": 300000 },
+                "limiters": [{ "name": "register", "max": 5 }] },
             "providers": { "names": ["openid", "github"] }
         });
         let groups = groups(&report);
@@ -123,6 +156,7 @@ mod tests {
         assert!(features.1.contains(&("Email login".into(), "off".into())));
         let moderation = groups.iter().find(|(h, _)| h == "Moderation").unwrap();
         assert!(moderation.1.contains(&("Login · Max".into(), "7".into())));
+        assert!(moderation.1.contains(&("Limiters · register · Max".into(), "5".into())));
         let providers = groups.iter().find(|(h, _)| h == "Providers").unwrap();
         assert_eq!(providers.1, vec![("Names".into(), "openid, github".into())]);
     }

@@ -10,9 +10,15 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use crate::pages::layout::Chrome;
-use super::gate::{AdminRequest, CsrfField, Done, Frame, Section};
+use super::gate::{when, AdminRequest, CsrfField, Done, Frame, Section};
+use super::users::flags;
 use crate::error::Error;
-use crate::pages::text::ADMIN;
+use crate::pages::account::describe_device;
+use crate::pages::text::{ADMIN, EN};
+use crate::store::sessions::SessionSummary;
+use crate::store::users::Role;
+use crate::usecases::admin::{self, BanTarget, NewBan};
+use crate::usecases::audit::{self, AuditQuery, AuditRecord};
 
 /// The user as the page shows them.
 #[derive(Default)]
@@ -91,10 +97,10 @@ pub struct DeletePage {
 /// answered before it reaches an address or a query.
 fn plausible_id(id: &str) -> bool {
     !id.is_empty()
-        && id.len() <= 64
+        && id.len() <= 128
         && id
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 fn user_path(id: &str) -> String {
@@ -156,11 +162,91 @@ async fn not_a_user(ar: &AdminRequest, e: Error) -> Response {
     )
 }
 
-async fn load(_ar: &AdminRequest, id: &str) -> Result<Detail, Error> {
+/// How many of the user's latest events the page shows.
+const RECENT_EVENTS: i64 = 20;
+
+async fn load(ar: &AdminRequest, id: &str) -> Result<Detail, Error> {
     if !plausible_id(id) {
         return Err(Error::UserNotFound);
     }
-    Err(Error::UserNotFound)
+    let ctx = &ar.page.ctx;
+    let detail = admin::user_detail(ctx, &ar.actor(), id).await?;
+    let query = AuditQuery {
+        user_id: Some(detail.user.id.clone()),
+        limit: RECENT_EVENTS,
+        ..AuditQuery::default()
+    };
+    let events = audit::list(ctx, &ar.admin, &query).await?;
+    let u = &detail.user;
+    let user = UserView {
+        id: u.id.clone(),
+        email: u.email.clone(),
+        name: u.name.clone(),
+        username: u.username.clone(),
+        role: u.role.clone(),
+        provider: u.provider.clone(),
+        created: when(Some(u.created_at)),
+        flags: flags(u),
+        disabled: u.disabled_at.is_some(),
+        two_factor: u.two_factor_enabled,
+    };
+    Ok(Detail {
+        user,
+        sessions: detail.sessions.into_iter().map(session_row).collect(),
+        identities: detail
+            .identities
+            .into_iter()
+            .map(|i| {
+                if i.issuer.is_empty() {
+                    format!("{}: {}", i.provider, i.subject)
+                } else {
+                    format!("{} ({}): {}", i.provider, i.issuer, i.subject)
+                }
+            })
+            .collect(),
+        bans: detail
+            .bans
+            .into_iter()
+            .map(|b| UserBanRow {
+                reason: b.reason.unwrap_or(b.violation_type),
+                by: b.created_by.unwrap_or_else(|| "Bouncer".into()),
+                expires: when(Some(b.expires_at)),
+            })
+            .collect(),
+        events: events.events.iter().map(event_row).collect(),
+    })
+}
+
+fn session_row(s: SessionSummary) -> SessionRow {
+    SessionRow {
+        device: describe_device(s.user_agent.as_deref()),
+        kind: match (s.kind.as_str(), s.client_id.as_deref()) {
+            (crate::store::sessions::BROWSER, _) => EN.session_kind_browser.to_string(),
+            (crate::store::sessions::PROVIDER, Some(client)) => {
+                format!("{}: {client}", EN.session_kind_provider)
+            }
+            _ => EN.session_kind_api.to_string(),
+        },
+        ip: s.ip.unwrap_or_else(|| "-".into()),
+        started: when(Some(s.created_at)),
+        last_used: when(s.last_used_at),
+        id: s.id,
+    }
+}
+
+/// An audit event as a row of the tables.
+pub fn event_row(e: &AuditRecord) -> EventRow {
+    EventRow {
+        at: when(Some(e.at_ms)),
+        kind: e.kind.clone(),
+        user_id: e.user_id.clone().unwrap_or_default(),
+        actor_id: e.actor_id.clone().unwrap_or_default(),
+        ip: e.ip.clone().unwrap_or_default(),
+        detail: match &e.detail {
+            serde_json::Value::Object(map) if map.is_empty() => String::new(),
+            other => other.to_string(),
+        },
+    }
 }
 
 /// What an admin asks for on this page.
@@ -196,11 +282,43 @@ impl Action {
 }
 
 /// The one place this page calls the admin use cases' actions.
-async fn act(_ar: &AdminRequest, id: &str, _action: &Action) -> Result<(), Error> {
+async fn act(ar: &AdminRequest, id: &str, action: &Action) -> Result<(), Error> {
     if !plausible_id(id) {
         return Err(Error::UserNotFound);
     }
-    Err(Error::UserNotFound)
+    let ctx = &ar.page.ctx;
+    let by = ar.actor();
+    match action {
+        Action::SetRole(role) => {
+            let role = match role.as_str() {
+                "ADMIN" => Role::Admin,
+                "USER" => Role::User,
+                _ => return Err(Error::BadRequest("role: must be ADMIN or USER".into())),
+            };
+            admin::set_role(ctx, &by, id, role).await.map(drop)
+        }
+        Action::Disable => admin::disable(ctx, &by, id).await.map(drop),
+        Action::Enable => admin::enable(ctx, &by, id).await.map(drop),
+        Action::SignOut | Action::RevokeAll => {
+            admin::sign_out_everywhere(ctx, &by, id).await.map(drop)
+        }
+        Action::ResetTwoFactor => admin::reset_two_factor(ctx, &by, id).await.map(drop),
+        Action::SendPasswordReset => admin::send_password_reset(ctx, &by, id).await,
+        Action::Ban { duration, reason } => {
+            let duration_ms = admin::parse_duration(duration)?;
+            let ban = NewBan {
+                target: BanTarget::User(id.to_string()),
+                duration_ms,
+                reason: (!reason.is_empty()).then(|| reason.clone()),
+            };
+            admin::ban(ctx, &by, ban).await.map(drop)
+        }
+        Action::LiftBan => admin::lift(ctx, &by, BanTarget::User(id.to_string()))
+            .await
+            .map(drop),
+        Action::RevokeSession(session) => admin::revoke_session(ctx, &by, id, session).await,
+        Action::Delete => admin::delete_user(ctx, &by, id).await.map(drop),
+    }
 }
 
 /// Runs a checked form's action: back here with its notice (the users list after a
@@ -417,6 +535,6 @@ mod tests {
         assert!(!plausible_id(""));
         assert!(!plausible_id("a/b"));
         assert!(!plausible_id("a%0d%0aSet-Cookie"));
-        assert!(!plausible_id(&"a".repeat(65)));
+        assert!(!plausible_id(&"a".repeat(129)));
     }
 }

@@ -7,9 +7,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use crate::pages::layout::Chrome;
-use super::gate::{when, AdminRequest, Frame, Section};
+use super::gate::{when, AdminRequest, Done, Frame, Section};
 use crate::error::Error;
-use crate::pages::text::AdminText;
+use crate::pages::text::{AdminText, ADMIN};
+use crate::usecases::admin::{self, Order, UserQuery, UserSort, UserSummary};
 
 /// The list's query as the browser sent it (kept as text: what the use case refuses is
 /// shown back in the form with its message).
@@ -25,6 +26,8 @@ pub struct UsersQuery {
     pub sort: String,
     pub order: String,
     pub cursor: String,
+    /// The notice of the action that led here (`?done=deleted`).
+    pub done: String,
     /// The cursors of the pages before this one (the first page's is empty), for "Previous".
     pub back: Vec<String>,
 }
@@ -49,6 +52,7 @@ impl UsersQuery {
                 "sort" => q.sort = value,
                 "order" => q.order = value,
                 "cursor" => q.cursor = value,
+                "done" => q.done = value,
                 "back" if q.back.len() < BACK_MAX => q.back.push(value),
                 _ => {}
             }
@@ -68,7 +72,7 @@ impl UsersQuery {
 
     pub fn sorts(&self, a: &AdminText) -> Vec<(&'static str, &'static str)> {
         vec![
-            ("created_at", a.sort_created),
+            ("", a.sort_created),
             ("email", a.sort_email),
             ("name", a.sort_name),
             ("username", a.sort_username),
@@ -155,6 +159,7 @@ pub struct UsersPage {
 pub async fn list(ar: AdminRequest, RawQuery(raw): RawQuery) -> Response {
     let q = UsersQuery::parse(raw.as_deref());
     let mut f = ar.frame(Section::Users);
+    f.notice = Done::notice(Some(&q.done));
     let root = f.root.clone();
     let (rows, next, status) = match load(&ar, &q).await {
         Ok((rows, next)) => (rows, next, StatusCode::OK),
@@ -175,10 +180,85 @@ pub async fn list(ar: AdminRequest, RawQuery(raw): RawQuery) -> Response {
     ar.page.render(status, &page)
 }
 
+/// A yes/no filter: empty is "any"; anything else but `true`/`false` is refused by name.
+fn flag(name: &str, value: &str) -> Result<Option<bool>, Error> {
+    match value {
+        "" => Ok(None),
+        "true" => Ok(Some(true)),
+        "false" => Ok(Some(false)),
+        _ => Err(Error::BadRequest(format!("{name}: must be true or false"))),
+    }
+}
+
+fn nonempty(value: &str) -> Option<String> {
+    (!value.is_empty()).then(|| value.to_string())
+}
+
+/// The use case's query for the browser's.
+fn user_query(q: &UsersQuery) -> Result<UserQuery, Error> {
+    let sort = match q.sort.as_str() {
+        "" => UserSort::default(),
+        text => UserSort::parse(text)
+            .ok_or_else(|| Error::BadRequest("sort: must be created_at, email, name or username".into()))?,
+    };
+    // Newest first unless asked otherwise: an admin looks for recent sign-ups first.
+    let order = match q.order.as_str() {
+        "" => Order::Desc,
+        text => Order::parse(text)
+            .ok_or_else(|| Error::BadRequest("order: must be asc or desc".into()))?,
+    };
+    Ok(UserQuery {
+        search: nonempty(&q.search),
+        role: nonempty(&q.role),
+        provider: nonempty(&q.provider),
+        two_factor: flag("two_factor", &q.two_factor)?,
+        banned: flag("banned", &q.banned)?,
+        unverified: flag("unverified", &q.unverified)?,
+        disabled: flag("disabled", &q.disabled)?,
+        sort,
+        order,
+        cursor: nonempty(&q.cursor),
+        limit: None,
+    })
+}
+
+/// A user's flags in a few words.
+pub fn flags(u: &UserSummary) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if u.disabled_at.is_some() {
+        out.push(ADMIN.disabled);
+    }
+    if u.banned_until.is_some() {
+        out.push(ADMIN.banned);
+    }
+    if !u.email_verified {
+        out.push(ADMIN.unverified);
+    }
+    if u.two_factor_enabled {
+        out.push(ADMIN.two_factor);
+    }
+    out
+}
+
 /// The page of users the query asks for, and the next page's cursor.
-async fn load(_ar: &AdminRequest, _q: &UsersQuery) -> Result<(Vec<UserRow>, Option<String>), Error> {
-    let _ = when;
-    Ok((Vec::new(), None))
+async fn load(ar: &AdminRequest, q: &UsersQuery) -> Result<(Vec<UserRow>, Option<String>), Error> {
+    let query = user_query(q)?;
+    let page = admin::list_users(&ar.page.ctx, &ar.actor(), &query).await?;
+    let rows = page
+        .users
+        .iter()
+        .map(|u| UserRow {
+            id: u.id.clone(),
+            email: u.email.clone(),
+            name: u.name.clone(),
+            username: u.username.clone(),
+            role: u.role.clone(),
+            provider: u.provider.clone(),
+            flags: flags(u),
+            created: when(Some(u.created_at)),
+        })
+        .collect();
+    Ok((rows, page.next))
 }
 
 #[cfg(test)]
@@ -200,7 +280,7 @@ mod tests {
         assert_eq!(again.cursor, "c2");
         assert_eq!(
             again.prev_href("/ui/admin").as_deref(),
-            Some("/ui/admin?search=ada&role=USER&back=").map(|s| s.trim_end_matches("&back="))
+            Some("/ui/admin?search=ada&role=USER")
         );
     }
 }
