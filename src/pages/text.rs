@@ -393,7 +393,8 @@ pub const ADMIN: AdminText = AdminText {
     lift: "Lift",
     delete_user: "Delete user",
     delete_confirm_heading: "Delete this user?",
-    delete_confirm_help: "This deletes the account, its sessions and its identities. It cannot be undone.",
+    delete_confirm_help:
+        "This deletes the account, its sessions and its identities. It cannot be undone.",
     delete_confirm: "Delete for good",
     cancel: "Cancel",
     subject: "Subject",

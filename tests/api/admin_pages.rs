@@ -40,7 +40,11 @@ async fn sign_in(app: &TestApp, browser: &reqwest::Client, email: &str) {
     let csrf = input_value(&html, "csrf").expect("a csrf token");
     let response = browser
         .post(app.url("/ui/login"))
-        .form(&[("csrf", csrf.as_str()), ("email", email), ("password", PASSWORD)])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", email),
+            ("password", PASSWORD),
+        ])
         .send()
         .await
         .unwrap();
@@ -102,8 +106,14 @@ async fn anonymous_visitors_are_sent_to_sign_in_and_back() {
     let browser = new_browser();
     for (path, back) in [
         ("/ui/admin", "/ui/admin"),
-        ("/ui/admin/users/abc?done=role", "/ui/admin/users/abc?done=role"),
-        ("/ui/admin/audit?kind=ban.created", "/ui/admin/audit?kind=ban.created"),
+        (
+            "/ui/admin/users/abc?done=role",
+            "/ui/admin/users/abc?done=role",
+        ),
+        (
+            "/ui/admin/audit?kind=ban.created",
+            "/ui/admin/audit?kind=ban.created",
+        ),
     ] {
         let response = browser.get(app.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 303, "{path}");
@@ -135,7 +145,14 @@ async fn a_user_gets_a_403_page_and_an_admin_the_console() {
     let c = console().await;
     let user = new_browser();
     sign_in(&c.app, &user, USER_EMAIL).await;
-    for path in ["", "/bans", "/audit", "/settings", "/users/x", "/audit/export"] {
+    for path in [
+        "",
+        "/bans",
+        "/audit",
+        "/settings",
+        "/users/x",
+        "/audit/export",
+    ] {
         let (status, html) = get(&user, &c.url(path)).await;
         assert_eq!(status, 403, "{path}: {html}");
         assert!(html.contains("Forbidden"), "{html}");
@@ -170,13 +187,22 @@ fn forms(user_id: &str) -> Vec<(String, Vec<(&'static str, &'static str)>)> {
         (format!("{u}/sign-out"), vec![]),
         (format!("{u}/reset-2fa"), vec![]),
         (format!("{u}/password-reset"), vec![]),
-        (format!("{u}/ban"), vec![("duration", "1h"), ("reason", "spam")]),
+        (
+            format!("{u}/ban"),
+            vec![("duration", "1h"), ("reason", "spam")],
+        ),
         (format!("{u}/unban"), vec![]),
         (format!("{u}/sessions/revoke"), vec![("session_id", "x")]),
         (format!("{u}/sessions/revoke-all"), vec![]),
         (format!("{u}/delete"), vec![("confirm", "yes")]),
-        ("/bans".into(), vec![("ip", "203.0.113.9"), ("duration", "1h")]),
-        ("/bans/lift".into(), vec![("kind", "ip"), ("subject", "203.0.113.9")]),
+        (
+            "/bans".into(),
+            vec![("ip", "203.0.113.9"), ("duration", "1h")],
+        ),
+        (
+            "/bans/lift".into(),
+            vec![("kind", "ip"), ("subject", "203.0.113.9")],
+        ),
     ]
 }
 
@@ -193,7 +219,12 @@ async fn every_form_is_refused_without_this_browsers_token() {
     assert_ne!(foreign, own);
 
     for (rest, fields) in forms(&c.user.user_id) {
-        for token in [None, Some(""), Some(foreign.as_str()), Some("0".repeat(64).as_str())] {
+        for token in [
+            None,
+            Some(""),
+            Some(foreign.as_str()),
+            Some("0".repeat(64).as_str()),
+        ] {
             let mut form: Vec<(&str, &str)> = fields.clone();
             if let Some(token) = token {
                 form.push(("csrf", token));
@@ -248,7 +279,9 @@ fn notice(html: &str) -> String {
 
 /// The text of the page's refusal (`role=alert`).
 fn alert(html: &str) -> String {
-    let at = html.find("id=\"form-error\"").expect("an error on the page");
+    let at = html
+        .find("id=\"form-error\"")
+        .expect("an error on the page");
     let rest = &html[at..];
     let start = rest.find('>').unwrap() + 1;
     rest[start..start + rest[start..].find('<').unwrap()].to_string()
@@ -295,7 +328,14 @@ async fn the_user_page_shows_sessions_and_changing_the_role_counts_at_once() {
     assert!(html.contains(USER_EMAIL));
     assert!(html.contains("id=\"sessions-table\""), "{html}");
     assert_eq!(html.matches("class=\"revoke-session-form\"").count(), 1);
-    for id in ["role-form", "disable-form", "sign-out-form", "password-reset-form", "ban-form", "delete-link"] {
+    for id in [
+        "role-form",
+        "disable-form",
+        "sign-out-form",
+        "password-reset-form",
+        "ban-form",
+        "delete-link",
+    ] {
         assert!(html.contains(&format!("id=\"{id}\"")), "{id}");
     }
     let (status, html) = user_page(&c, "no-such-user").await;
@@ -333,7 +373,10 @@ async fn disabling_refuses_the_users_token_at_once_and_enabling_restores_sign_in
     let c = console().await;
     let base = format!("/users/{}", c.user.user_id);
     let (_, html) = landed(&c, c.act(&format!("{base}/disable"), &[]).await).await;
-    assert_eq!(notice(&html), "The user was disabled and signed out everywhere.");
+    assert_eq!(
+        notice(&html),
+        "The user was disabled and signed out everywhere."
+    );
     assert!(html.contains("id=\"enable-form\""), "{html}");
     assert!(html.contains("Disabled"), "{html}");
     let (status, _) = status_and_json(c.app.get_user(&c.user.token).await).await;
@@ -359,11 +402,17 @@ async fn revoking_sessions_ends_them() {
         .as_str()
         .map(str::to_string)
         .expect("a session id in the token");
-    assert!(html.contains(&format!("data-session-id=\"{session_id}\"")), "{html}");
+    assert!(
+        html.contains(&format!("data-session-id=\"{session_id}\"")),
+        "{html}"
+    );
     let (_, html) = landed(
         &c,
-        c.act(&format!("{base}/sessions/revoke"), &[("session_id", &session_id)])
-            .await,
+        c.act(
+            &format!("{base}/sessions/revoke"),
+            &[("session_id", &session_id)],
+        )
+        .await,
     )
     .await;
     assert_eq!(notice(&html), "The session was revoked.");
@@ -372,10 +421,17 @@ async fn revoking_sessions_ends_them() {
     assert_eq!(c.app.get_user(&second.token).await.status(), 200);
     // A session that is not (or no longer) theirs: the use case's 404, on the user page.
     let response = c
-        .act(&format!("{base}/sessions/revoke"), &[("session_id", &session_id)])
+        .act(
+            &format!("{base}/sessions/revoke"),
+            &[("session_id", &session_id)],
+        )
         .await;
     assert_eq!(response.status(), 404);
-    assert!(response.text().await.unwrap().contains("id=\"profile-section\""));
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("id=\"profile-section\""));
     // Revoke all.
     landed(&c, c.act(&format!("{base}/sessions/revoke-all"), &[]).await).await;
     assert_ne!(c.app.get_user(&second.token).await.status(), 200);
@@ -394,7 +450,10 @@ async fn a_ban_from_the_user_page_refuses_the_user_until_lifted() {
     let base = format!("/users/{}", c.user.user_id);
     // A duration that is not one: refused on the page, nothing banned.
     let response = c
-        .act(&format!("{base}/ban"), &[("duration", "forever"), ("reason", "spam")])
+        .act(
+            &format!("{base}/ban"),
+            &[("duration", "forever"), ("reason", "spam")],
+        )
         .await;
     assert_eq!(response.status(), 400);
     assert!(alert(&response.text().await.unwrap()).contains("duration"));
@@ -402,8 +461,11 @@ async fn a_ban_from_the_user_page_refuses_the_user_until_lifted() {
 
     let (_, html) = landed(
         &c,
-        c.act(&format!("{base}/ban"), &[("duration", "2h"), ("reason", "spam links")])
-            .await,
+        c.act(
+            &format!("{base}/ban"),
+            &[("duration", "2h"), ("reason", "spam links")],
+        )
+        .await,
     )
     .await;
     assert_eq!(notice(&html), "The ban is in force.");
@@ -411,7 +473,10 @@ async fn a_ban_from_the_user_page_refuses_the_user_until_lifted() {
     assert!(html.contains("spam links"));
     assert_ne!(c.app.get_user(&c.user.token).await.status(), 200);
     let (_, bans) = get(&c.admin, &c.url("/bans")).await;
-    assert!(bans.contains(USER_EMAIL) && bans.contains("spam links"), "{bans}");
+    assert!(
+        bans.contains(USER_EMAIL) && bans.contains("spam links"),
+        "{bans}"
+    );
 
     let (_, html) = landed(&c, c.act(&format!("{base}/unban"), &[]).await).await;
     assert_eq!(notice(&html), "The ban was lifted.");
@@ -428,13 +493,19 @@ async fn an_ip_prefix_ban_from_the_bans_page_refuses_its_clients_until_lifted() 
         form.push(("csrf", csrf.clone()));
         c.admin.post(c.url("/bans")).form(&form).send()
     };
-    let response = post(vec![("ip", "not an address".into()), ("duration", "1h".into())])
-        .await
-        .unwrap();
+    let response = post(vec![
+        ("ip", "not an address".into()),
+        ("duration", "1h".into()),
+    ])
+    .await
+    .unwrap();
     assert_eq!(response.status(), 400);
     let html = response.text().await.unwrap();
     assert!(!alert(&html).is_empty());
-    assert!(html.contains("value=\"not an address\""), "the form keeps what was sent");
+    assert!(
+        html.contains("value=\"not an address\""),
+        "the form keeps what was sent"
+    );
 
     let response = post(vec![
         ("ip", "203.0.113.0/24".into()),
@@ -457,7 +528,11 @@ async fn an_ip_prefix_ban_from_the_bans_page_refuses_its_clients_until_lifted() 
     let response = c
         .admin
         .post(c.url("/bans/lift"))
-        .form(&[("csrf", csrf.as_str()), ("kind", "ip"), ("subject", "203.0.113.0/24")])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("kind", "ip"),
+            ("subject", "203.0.113.0/24"),
+        ])
         .send()
         .await
         .unwrap();
@@ -476,7 +551,11 @@ async fn an_ip_prefix_ban_from_the_bans_page_refuses_its_clients_until_lifted() 
     let response = c
         .admin
         .post(c.url("/bans/lift"))
-        .form(&[("csrf", csrf.as_str()), ("kind", "ip"), ("subject", "198.51.100.1")])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("kind", "ip"),
+            ("subject", "198.51.100.1"),
+        ])
         .send()
         .await
         .unwrap();
@@ -526,7 +605,11 @@ async fn deleting_takes_a_confirmation_step() {
 async fn the_audit_log_filters_pages_and_exports_for_the_signed_in_admin() {
     let c = console().await;
     let base = format!("/users/{}", c.user.user_id);
-    landed(&c, c.act(&format!("{base}/ban"), &[("duration", "1h")]).await).await;
+    landed(
+        &c,
+        c.act(&format!("{base}/ban"), &[("duration", "1h")]).await,
+    )
+    .await;
     landed(&c, c.act(&format!("{base}/unban"), &[]).await).await;
     c.app.ctx.audit.flush().await;
 
@@ -549,7 +632,10 @@ async fn the_audit_log_filters_pages_and_exports_for_the_signed_in_admin() {
 
     // The export: every matching event as JSON lines, by the browser session.
     let (_, html) = get(&c.admin, &c.url("/audit?kind=ban.created")).await;
-    assert!(html.contains("href=\"/ui/admin/audit/export?kind=ban.created\""), "{html}");
+    assert!(
+        html.contains("href=\"/ui/admin/audit/export?kind=ban.created\""),
+        "{html}"
+    );
     let response = c
         .admin
         .get(c.url("/audit/export?kind=ban.created,ban.lifted"))
@@ -561,13 +647,22 @@ async fn the_audit_log_filters_pages_and_exports_for_the_signed_in_admin() {
     let body = response.text().await.unwrap();
     let kinds: Vec<String> = body
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(kinds, ["ban.lifted", "ban.created"], "{body}");
     let (status, _) = get(&c.admin, &c.url("/audit/export?since=never")).await;
     assert_eq!(status, 400);
     // Not for anyone else.
-    let response = new_browser().get(c.url("/audit/export")).send().await.unwrap();
+    let response = new_browser()
+        .get(c.url("/audit/export"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 303);
 }
 

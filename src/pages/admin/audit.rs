@@ -155,7 +155,10 @@ async fn audit_query(ar: &AdminRequest, q: &AuditFilter) -> Result<AuditQuery, E
     audit::query_from_text(&ar.page.ctx, &text).await
 }
 
-async fn load(ar: &AdminRequest, q: &AuditFilter) -> Result<(Vec<EventRow>, Option<String>), Error> {
+async fn load(
+    ar: &AdminRequest,
+    q: &AuditFilter,
+) -> Result<(Vec<EventRow>, Option<String>), Error> {
     let mut query = audit_query(ar, q).await?;
     query.limit = PAGE;
     let page = audit::list(&ar.page.ctx, &ar.admin, &query).await?;

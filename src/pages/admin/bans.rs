@@ -8,9 +8,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
-use crate::pages::layout::Chrome;
 use super::gate::{when, AdminRequest, CsrfField, Done, Frame, Section};
 use crate::error::Error;
+use crate::pages::layout::Chrome;
 use crate::usecases::admin::{self, BanTarget, NewBan};
 
 /// One ban in force.
@@ -144,7 +144,9 @@ pub async fn ban_ip(ar: AdminRequest, form: Result<Form<BanIpForm>, FormRejectio
 
 async fn ban(ar: &AdminRequest, ip: &str, duration: &str, reason: &str) -> Result<(), Error> {
     if ip.is_empty() {
-        return Err(Error::BadRequest("ip: an address or prefix is required".into()));
+        return Err(Error::BadRequest(
+            "ip: an address or prefix is required".into(),
+        ));
     }
     let ban = NewBan {
         target: BanTarget::Ip(ip.to_string()),
@@ -193,5 +195,7 @@ async fn lift_ban(ar: &AdminRequest, kind: &str, subject: &str) -> Result<(), Er
     if subject.is_empty() {
         return Err(Error::BadRequest("subject: required".into()));
     }
-    admin::lift(&ar.page.ctx, &ar.actor(), target).await.map(drop)
+    admin::lift(&ar.page.ctx, &ar.actor(), target)
+        .await
+        .map(drop)
 }

@@ -58,7 +58,10 @@ fn to_sign_in(page: &PageRequest, parts: &Parts) -> Response {
     };
     let back = page.path(&format!("/admin{here}"));
     let rd = url::form_urlencoded::byte_serialize(back.as_bytes()).collect::<String>();
-    page.see_other(&format!("{}?rd={rd}", page.path("/login")), HeaderMap::new())
+    page.see_other(
+        &format!("{}?rd={rd}", page.path("/login")),
+        HeaderMap::new(),
+    )
 }
 
 /// A caller who may not use the console: the refusal's own status and words (403
@@ -249,7 +252,10 @@ mod tests {
     #[test]
     fn every_notice_key_reads_back_as_its_own_words() {
         for done in Done::ALL {
-            assert_eq!(Done::notice(Some(done.key())).as_deref(), Some(done.words()));
+            assert_eq!(
+                Done::notice(Some(done.key())).as_deref(),
+                Some(done.words())
+            );
         }
         assert_eq!(Done::notice(Some("<script>")), None);
         assert_eq!(Done::notice(None), None);

@@ -28,7 +28,10 @@ pub fn router() -> Router<Arc<AppContext>> {
         .route("/users/{id}/enable", post(user::enable))
         .route("/users/{id}/sign-out", post(user::sign_out))
         .route("/users/{id}/reset-2fa", post(user::reset_two_factor))
-        .route("/users/{id}/password-reset", post(user::send_password_reset))
+        .route(
+            "/users/{id}/password-reset",
+            post(user::send_password_reset),
+        )
         .route("/users/{id}/ban", post(user::ban))
         .route("/users/{id}/unban", post(user::lift_ban))
         .route("/users/{id}/sessions/revoke", post(user::revoke_session))

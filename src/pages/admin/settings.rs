@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::Value;
 
-use crate::pages::layout::Chrome;
 use super::gate::{AdminRequest, Frame, Section};
+use crate::pages::layout::Chrome;
 use crate::pages::text::ADMIN;
 use crate::usecases::admin;
 
@@ -150,13 +150,18 @@ mod tests {
             "providers": { "names": ["openid", "github"] }
         });
         let groups = groups(&report);
-        assert_eq!(groups[0], ("General".into(), vec![("Version".into(), "1.2".into())]));
+        assert_eq!(
+            groups[0],
+            ("General".into(), vec![("Version".into(), "1.2".into())])
+        );
         let features = groups.iter().find(|(h, _)| h == "Features").unwrap();
         assert!(features.1.contains(&("Registration".into(), "on".into())));
         assert!(features.1.contains(&("Email login".into(), "off".into())));
         let moderation = groups.iter().find(|(h, _)| h == "Moderation").unwrap();
         assert!(moderation.1.contains(&("Login · Max".into(), "7".into())));
-        assert!(moderation.1.contains(&("Limiters · register · Max".into(), "5".into())));
+        assert!(moderation
+            .1
+            .contains(&("Limiters · register · Max".into(), "5".into())));
         let providers = groups.iter().find(|(h, _)| h == "Providers").unwrap();
         assert_eq!(providers.1, vec![("Names".into(), "openid, github".into())]);
     }

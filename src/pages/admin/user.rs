@@ -9,11 +9,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
-use crate::pages::layout::Chrome;
 use super::gate::{when, AdminRequest, CsrfField, Done, Frame, Section};
 use super::users::flags;
 use crate::error::Error;
 use crate::pages::account::describe_device;
+use crate::pages::layout::Chrome;
 use crate::pages::text::{ADMIN, EN};
 use crate::store::sessions::SessionSummary;
 use crate::store::users::Role;
@@ -517,9 +517,10 @@ pub async fn delete(
         Err(answer) => return answer,
     };
     if form.confirm.as_deref() != Some("yes") {
-        return ar
-            .page
-            .see_other(&ar.path(&format!("{}/delete", user_path(&id))), Default::default());
+        return ar.page.see_other(
+            &ar.path(&format!("{}/delete", user_path(&id))),
+            Default::default(),
+        );
     }
     run(ar, id, Action::Delete).await
 }

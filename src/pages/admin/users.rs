@@ -6,9 +6,9 @@ use axum::extract::RawQuery;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use crate::pages::layout::Chrome;
 use super::gate::{when, AdminRequest, Done, Frame, Section};
 use crate::error::Error;
+use crate::pages::layout::Chrome;
 use crate::pages::text::{AdminText, ADMIN};
 use crate::usecases::admin::{self, Order, UserQuery, UserSort, UserSummary};
 
@@ -198,8 +198,9 @@ fn nonempty(value: &str) -> Option<String> {
 fn user_query(q: &UsersQuery) -> Result<UserQuery, Error> {
     let sort = match q.sort.as_str() {
         "" => UserSort::default(),
-        text => UserSort::parse(text)
-            .ok_or_else(|| Error::BadRequest("sort: must be created_at, email, name or username".into()))?,
+        text => UserSort::parse(text).ok_or_else(|| {
+            Error::BadRequest("sort: must be created_at, email, name or username".into())
+        })?,
     };
     // Newest first unless asked otherwise: an admin looks for recent sign-ups first.
     let order = match q.order.as_str() {
