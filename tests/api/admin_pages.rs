@@ -2,6 +2,7 @@
 //! who may open it, that every form needs this browser's CSRF token, and what each action
 //! does, seen through the console and through the accounts it acts on.
 
+use bouncer::clock::Clock;
 use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION};
 
 use crate::helpers::*;
@@ -60,9 +61,22 @@ struct Console {
 }
 
 async fn console() -> Console {
-    let app = spawn_app().await;
-    let root = app.signed_in_user(ADMIN_EMAIL).await;
-    let user = app.signed_in_user(USER_EMAIL).await;
+    console_on(spawn_app().await).await
+}
+
+async fn console_on(app: TestApp) -> Console {
+    // Verified, so that sign-in works whether or not the app sends verification mail.
+    let db = app.db().await;
+    for email in [ADMIN_EMAIL, USER_EMAIL] {
+        assert_eq!(app.register("Test User", email, PASSWORD).await.status(), 200);
+        sqlx::query("UPDATE users SET email_verified = 1 WHERE email = $1")
+            .bind(email)
+            .execute(&db)
+            .await
+            .unwrap();
+    }
+    let root = app.signed_in_user_again(ADMIN_EMAIL).await;
+    let user = app.signed_in_user_again(USER_EMAIL).await;
     let admin = new_browser();
     sign_in(&app, &admin, ADMIN_EMAIL).await;
     Console {
@@ -676,4 +690,67 @@ async fn the_settings_page_shows_the_settings_at_a_glance() {
     }
     assert!(!html.contains(crate::helpers::JWT_SECRET));
     assert!(!html.contains(crate::helpers::JWT_REFRESH_SECRET));
+}
+
+/// The current TOTP code for a base32 secret, by the app's clock.
+fn totp_now(app: &TestApp, secret: &str) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.to_string())
+        .to_bytes()
+        .unwrap();
+    let totp = totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 0, 30, bytes);
+    totp.generate((app.clock.now_ms() / 1000) as u64)
+}
+
+#[tokio::test]
+async fn resetting_two_factor_turns_it_off_and_ends_the_sessions() {
+    let c = console().await;
+    let (status, enabled) = c.app.enable_2fa(&c.user.token).await;
+    assert_eq!(status, 200, "{enabled}");
+    let otpauth = url::Url::parse(enabled["otpauthUrl"].as_str().unwrap()).unwrap();
+    let secret = otpauth
+        .query_pairs()
+        .find(|(k, _)| k == "secret")
+        .unwrap()
+        .1
+        .into_owned();
+    let code = totp_now(&c.app, &secret);
+    assert_eq!(c.app.confirm_2fa(&c.user.token, &code).await.0, 200);
+    let (_, html) = user_page(&c, &c.user.user_id).await;
+    assert!(html.contains("id=\"reset-2fa-form\""), "{html}");
+
+    let base = format!("/users/{}", c.user.user_id);
+    let (_, html) = landed(&c, c.act(&format!("{base}/reset-2fa"), &[]).await).await;
+    assert_eq!(notice(&html), "Two-factor authentication was reset.");
+    assert!(!html.contains("id=\"reset-2fa-form\""), "{html}");
+    assert_ne!(c.app.get_user(&c.user.token).await.status(), 200);
+    // The password alone signs in again: no second step.
+    let (status, body) = status_and_json(c.app.login(USER_EMAIL, PASSWORD).await).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["token"].is_string(), "{body}");
+}
+
+#[tokio::test]
+async fn sending_a_password_reset_mails_the_user_a_link() {
+    let mut smtp = crate::mail_peers::SmtpPeer::start().await;
+    let peer = smtp.vars();
+    let mut vars: Vec<(&str, &str)> = peer.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    vars.push(("ALLOW_PASSWORD_RESET", "true"));
+    let c = console_on(spawn_app_with(&vars).await).await;
+    let base = format!("/users/{}", c.user.user_id);
+    let (_, html) = landed(&c, c.act(&format!("{base}/password-reset"), &[]).await).await;
+    assert_eq!(notice(&html), "A password reset link was sent.");
+    // The registrations' verification mails came first.
+    let mut message = smtp.next_message().await;
+    for _ in 0..3 {
+        if !message["subject"].as_str().unwrap().contains("Verify") {
+            break;
+        }
+        message = smtp.next_message().await;
+    }
+    assert!(message["to"].to_string().contains(USER_EMAIL), "{message}");
+    assert!(message["subject"].as_str().unwrap().contains("eset"), "{message}");
+    assert!(
+        message["text"].as_str().unwrap().contains("token="),
+        "{message}"
+    );
 }

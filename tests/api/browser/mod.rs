@@ -8,6 +8,7 @@
 //! alone with `cargo test --test api browser::`. Missing programs skip locally and fail under
 //! `CI=true` (`helpers::skip`). The PostgreSQL pass runs one walk only (`pages::runs_in_this_pass`).
 
+mod admin;
 mod axe;
 mod harness;
 mod harness_checks;
