@@ -66,6 +66,9 @@ pub fn router(ctx: Arc<AppContext>) -> Router {
         .route("/api/user/verify/resend", post(verification::resend))
         .route("/api/config", get(startup_config::get))
         .route("/healthz", get(health::health))
+        .route("/livez", get(health::live))
+        .route("/readyz", get(health::ready))
+        .route("/health", get(health::librechat))
         .route(
             "/api/auth/verify",
             get(crate::gateway::forward_auth::verify),
