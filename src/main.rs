@@ -74,6 +74,8 @@ async fn main() -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
+    // The commands record audit events too (`via: cli`): stored before the process ends.
+    let audited = ctx.clone();
     let outcome = match cli.command {
         Command::Serve => cli::serve::run(ctx).await.map_err(|e| format!("{e:#}")),
         Command::CreateUser(args) => cli::create_user::run(&ctx, args).await.map_err(|e| e.0),
@@ -97,6 +99,7 @@ async fn main() -> ExitCode {
             .await
             .map_err(|e| e.0),
     };
+    audited.audit.shutdown(bouncer::audit::DRAIN_BOUND).await;
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

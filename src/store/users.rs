@@ -631,7 +631,8 @@ pub async fn list_page(db: &Db, q: &ListQuery) -> Result<Vec<User>> {
     if let Some(search) = &q.search {
         let p = next(&mut binds, SortValue::Text(like_pattern(search)));
         clauses.push(format!(
-            "(LOWER(email) LIKE {p} ESCAPE '\\' OR LOWER(name) LIKE {p} ESCAPE '\\' \
+            // Emails are stored lower-cased already.
+            "(email LIKE {p} ESCAPE '\\' OR LOWER(name) LIKE {p} ESCAPE '\\' \
               OR LOWER(username) LIKE {p} ESCAPE '\\')"
         ));
     }

@@ -22,8 +22,25 @@ pub fn authenticate(
     bearer: Option<&str>,
     access: Access,
 ) -> Result<AccessClaims> {
-    let claims = ctx.sessions.authenticate(bearer)?;
+    let claims = ctx
+        .sessions
+        .authenticate(bearer)
+        .map_err(|e| disabled_or(ctx, bearer, e))?;
     admit(ctx, client, claims, access)
+}
+
+/// A disabled user's sessions were all revoked: their token fails as revoked, yet what they
+/// should read is why. Only on that failure path, and in memory: the token's own signature
+/// names the user.
+fn disabled_or(ctx: &AppContext, bearer: Option<&str>, refused: Error) -> Error {
+    let disabled = bearer
+        .and_then(|t| ctx.sessions.access_claims_ignoring_expiry(t))
+        .is_some_and(|claims| ctx.accounts.refuse_disabled(&claims.id).is_err());
+    if disabled {
+        Error::AccountDisabled
+    } else {
+        refused
+    }
 }
 
 /// The gateway's and forward-auth's check of a Bearer token: Bouncer's own access token, or an
@@ -40,6 +57,7 @@ pub fn authenticate_gateway(
         Ok(claims) => admit(ctx, client, claims, access),
         Err(own) => {
             let audiences = &ctx.provider.config.gateway_audiences;
+            let own = disabled_or(ctx, bearer, own);
             let Some(token) = bearer.filter(|_| !audiences.is_empty()) else {
                 return Err(own);
             };
