@@ -2,6 +2,7 @@
 //! SQLite database and a manual clock, and talks to it over HTTP as a browser would.
 
 mod attack;
+mod audit;
 mod binary;
 mod browser;
 mod cli;
