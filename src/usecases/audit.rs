@@ -277,3 +277,47 @@ pub async fn purge_expired(ctx: &AppContext) -> Result<u64> {
         .saturating_sub(i64::from(days).saturating_mul(86_400_000));
     store::delete_older_than(&ctx.db, cutoff).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_ms_or_rfc_3339() {
+        assert_eq!(parse_time("1700000000000").unwrap(), 1_700_000_000_000);
+        assert_eq!(
+            parse_time("2023-11-14T22:13:20Z").unwrap(),
+            1_700_000_000_000
+        );
+        assert_eq!(
+            parse_time("2023-11-14T23:13:20.5+01:00").unwrap(),
+            1_700_000_000_500
+        );
+        for bad in ["", "yesterday", "2023-11-14", "2023-13-01T00:00:00Z"] {
+            assert!(
+                matches!(parse_time(bad), Err(Error::BadRequest(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn kinds_are_the_logs_names_and_an_unknown_one_is_refused() {
+        assert_eq!(
+            parse_kinds("sign_in.failed, ban.created,").unwrap(),
+            [Kind::SignInFailed, Kind::Banned]
+        );
+        assert!(matches!(
+            parse_kinds("sign_in.failed,sign_in"),
+            Err(Error::BadRequest(m)) if m.contains("sign_in")
+        ));
+    }
+
+    #[test]
+    fn a_cursor_is_a_positive_id() {
+        assert_eq!(parse_cursor("42").unwrap(), 42);
+        for bad in ["0", "-3", "x", ""] {
+            assert!(parse_cursor(bad).is_err(), "{bad}");
+        }
+    }
+}

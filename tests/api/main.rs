@@ -5,6 +5,7 @@ mod admin_api;
 mod admin_cli;
 mod admin_pages;
 mod attack;
+mod audit;
 mod binary;
 mod browser;
 mod cli;
