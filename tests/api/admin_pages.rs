@@ -68,7 +68,10 @@ async fn console_on(app: TestApp) -> Console {
     // Verified, so that sign-in works whether or not the app sends verification mail.
     let db = app.db().await;
     for email in [ADMIN_EMAIL, USER_EMAIL] {
-        assert_eq!(app.register("Test User", email, PASSWORD).await.status(), 200);
+        assert_eq!(
+            app.register("Test User", email, PASSWORD).await.status(),
+            200
+        );
         sqlx::query("UPDATE users SET email_verified = 1 WHERE email = $1")
             .bind(email)
             .execute(&db)
@@ -748,7 +751,10 @@ async fn sending_a_password_reset_mails_the_user_a_link() {
         message = smtp.next_message().await;
     }
     assert!(message["to"].to_string().contains(USER_EMAIL), "{message}");
-    assert!(message["subject"].as_str().unwrap().contains("eset"), "{message}");
+    assert!(
+        message["subject"].as_str().unwrap().contains("eset"),
+        "{message}"
+    );
     assert!(
         message["text"].as_str().unwrap().contains("token="),
         "{message}"

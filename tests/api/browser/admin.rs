@@ -25,7 +25,7 @@ async fn refused_soon(app: &TestApp, token: &str) -> bool {
 #[tokio::test]
 async fn an_admin_bans_lifts_disables_and_revokes_from_the_console_in_a_browser() {
     let test = "an_admin_bans_lifts_disables_and_revokes_from_the_console_in_a_browser";
-    if !runs_in_this_pass(test, false) {
+    if !runs_in_this_pass(test, true) {
         return;
     }
     let Some(browser) = Browser::open(test).await else {
