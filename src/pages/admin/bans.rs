@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::gate::{when, AdminRequest, CsrfField, Done, Frame, Section};
 use crate::error::Error;
 use crate::pages::layout::Chrome;
+use crate::pages::text::ADMIN;
 use crate::usecases::admin::{self, BanTarget, NewBan};
 
 /// One ban in force.
@@ -99,7 +100,7 @@ async fn load(ar: &AdminRequest) -> Result<Vec<BanRow>, Error> {
                     Some(reason) if !reason.is_empty() => reason,
                     _ => b.violation_type,
                 },
-                by: b.created_by.unwrap_or_else(|| "Bouncer".into()),
+                by: b.created_by.unwrap_or_else(|| ADMIN.automatic.into()),
                 created: when(Some(b.created_at)),
                 expires: when(Some(b.expires_at)),
                 kind: b.kind,

@@ -209,7 +209,7 @@ async fn load(ar: &AdminRequest, id: &str) -> Result<Detail, Error> {
             .into_iter()
             .map(|b| UserBanRow {
                 reason: b.reason.unwrap_or(b.violation_type),
-                by: b.created_by.unwrap_or_else(|| "Bouncer".into()),
+                by: b.created_by.unwrap_or_else(|| ADMIN.automatic.into()),
                 expires: when(Some(b.expires_at)),
             })
             .collect(),

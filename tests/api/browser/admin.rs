@@ -1,7 +1,7 @@
 //! The admin console walked in a real Chromium: an admin signs in (sent there by the
 //! console, and back), searches a user, bans them — the user's open API session is refused
 //! within about a second — lifts the ban, disables and enables them, revokes a session; every
-//! console page is checked by axe (light and dark) and photographed.
+//! console page is checked by axe (light and dark) and photographed, also at a phone's width.
 
 use std::time::Duration;
 
@@ -120,6 +120,24 @@ async fn an_admin_bans_lifts_disables_and_revokes_from_the_console_in_a_browser(
     ] {
         browser.goto(&app.url(&format!("{UI}/admin{page}"))).await;
         assert!(browser.has(".admin-nav").await, "{page}");
+        browser.check_page(name).await;
+    }
+
+    // On a phone's width the pages fit: wide tables scroll inside their box, not the page.
+    browser.client.set_window_size(390, 844).await.unwrap();
+    for (page, name) in [
+        (String::new(), "admin-users-phone"),
+        (format!("/users/{}", ada.user_id), "admin-user-phone"),
+        ("/audit".to_string(), "admin-audit-phone"),
+    ] {
+        browser.goto(&app.url(&format!("{UI}/admin{page}"))).await;
+        let overflow = browser
+            .eval("return document.documentElement.scrollWidth - window.innerWidth;")
+            .await;
+        assert!(
+            overflow.as_i64().is_some_and(|px| px <= 0),
+            "{name} is wider than the screen by {overflow}px"
+        );
         browser.check_page(name).await;
     }
     browser.close().await;
