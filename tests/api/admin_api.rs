@@ -972,3 +972,87 @@ async fn a_user_detail_shows_sessions_identities_and_bans() {
     assert_eq!(body["sessions"].as_array().unwrap().len(), 2);
     assert!(body["user"]["bannedUntil"].is_null());
 }
+
+/// The value of the pages' hidden form token.
+fn csrf_of(html: &str) -> String {
+    let at = html.find("name=\"csrf\"").expect("a form token");
+    let tag = &html[at..at + html[at..].find('>').unwrap()];
+    let value = &tag[tag.find("value=\"").unwrap() + 7..];
+    value[..value.find('"').unwrap()].to_string()
+}
+
+#[tokio::test]
+async fn a_disabled_user_is_refused_by_the_pages_and_forward_auth_too() {
+    let app = spawn_app_with(&[("TRUSTED_PROXIES", "127.0.0.1/32")]).await;
+    let (admin, user) = admin_and_user(&app).await;
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let sign_in = |password: &'static str| {
+        let browser = browser.clone();
+        let url = app.url("/ui/login");
+        async move {
+            let html = browser
+                .get(&url)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let csrf = csrf_of(&html);
+            browser
+                .post(&url)
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("email", "ada@example.com"),
+                    ("password", password),
+                    ("rd", ""),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let ok = sign_in(PASSWORD).await;
+    assert_eq!(ok.status(), 303);
+    let cookie = cookie_value(ok.headers(), "bouncer_session").unwrap();
+    let verify = |bearer: Option<String>, cookie: Option<String>| {
+        let mut req = app
+            .bare
+            .get(app.url("/api/auth/verify"))
+            .header("X-Forwarded-Method", "GET")
+            .header("X-Forwarded-Uri", "/app");
+        if let Some(token) = bearer {
+            req = req.bearer_auth(token);
+        }
+        if let Some(cookie) = cookie {
+            req = req.header("Cookie", format!("bouncer_session={cookie}"));
+        }
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(verify(Some(user.token.clone()), None).await, 200);
+    assert_eq!(verify(None, Some(cookie.clone())).await, 200);
+
+    post(
+        &app,
+        &format!("/users/{}/disable", user.user_id),
+        &admin.token,
+        json!({}),
+    )
+    .await;
+    assert_eq!(verify(Some(user.token.clone()), None).await, 403);
+    assert_eq!(
+        verify(None, Some(cookie)).await,
+        401,
+        "the browser session ended"
+    );
+    let refused = sign_in(PASSWORD).await;
+    assert_eq!(refused.status(), 403);
+    assert!(refused.text().await.unwrap().contains(DISABLED));
+    let wrong = sign_in("wrong password!").await;
+    assert_eq!(wrong.status(), 401);
+    assert!(!wrong.text().await.unwrap().contains(DISABLED));
+}
