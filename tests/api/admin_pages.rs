@@ -760,3 +760,23 @@ async fn sending_a_password_reset_mails_the_user_a_link() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn with_two_factor_required_for_admins_an_admin_without_it_is_told_so() {
+    let c = console_on(spawn_app_with(&[("REQUIRE_2FA_FOR_ADMINS", "true")]).await).await;
+    let (status, html) = get(&c.admin, &c.url("")).await;
+    assert_eq!(status, 403, "{html}");
+    assert!(alert(&html).contains("two-factor"), "{html}");
+    assert!(!html.contains("admin-nav"));
+}
+
+#[tokio::test]
+async fn an_address_that_names_no_user_is_a_404_page() {
+    let c = console().await;
+    for id in ["a.b", "%3Cb%3E", "a%20b", &"f".repeat(300)] {
+        let (status, html) = user_page(&c, id).await;
+        assert_eq!(status, 404, "{id}: {html}");
+        let response = c.act(&format!("/users/{id}/disable"), &[]).await;
+        assert_eq!(response.status(), 404, "{id}");
+    }
+}
