@@ -780,3 +780,15 @@ async fn an_address_that_names_no_user_is_a_404_page() {
         assert_eq!(response.status(), 404, "{id}");
     }
 }
+
+#[tokio::test]
+async fn lifting_a_ban_that_is_not_there_is_said_on_the_users_page() {
+    let c = console().await;
+    let response = c
+        .act(&format!("/users/{}/unban", c.user.user_id), &[])
+        .await;
+    assert_eq!(response.status(), 404);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("id=\"profile-section\""), "{html}");
+    assert!(!alert(&html).is_empty());
+}

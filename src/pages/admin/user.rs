@@ -327,11 +327,10 @@ async fn run(ar: AdminRequest, id: String, action: Action) -> Response {
     match act(&ar, &id, &action).await {
         Ok(()) if matches!(action, Action::Delete) => ar.done("", Done::Deleted),
         Ok(()) => ar.done(&user_path(&id), action.done()),
+        // No such user: nothing to show the refusal on.
+        Err(Error::UserNotFound) => not_a_user(&ar, Error::UserNotFound).await,
         Err(e) => {
             let (status, message) = ar.failure(e).await;
-            if status == StatusCode::NOT_FOUND && !matches!(action, Action::RevokeSession(_)) {
-                return not_a_user(&ar, Error::UserNotFound).await;
-            }
             show(&ar, &id, None, Some(message), status).await
         }
     }
