@@ -213,7 +213,11 @@ pub async fn insert_local(db: &Db, new: &NewLocalUser<'_>) -> Result<Inserted> {
             return Ok(Inserted::InviteGone);
         }
     }
-    if new.role.is_none() && claim_first_admin(&mut tx, new.id).await? {
+    // Every insert takes the claim, also one with a role given (an operator's user): otherwise
+    // the next public registration would still count as the first user ever, and be ADMIN.
+    let first = take_first_user_claim(&mut tx).await?;
+    if first && new.role.is_none() {
+        make_admin(&mut tx, new.id).await?;
         user.role = Role::Admin;
     }
     tx.commit().await?;
@@ -223,18 +227,29 @@ pub async fn insert_local(db: &Db, new: &NewLocalUser<'_>) -> Result<Inserted> {
 /// Makes `user_id` ADMIN if it is the first user ever (the `first_user_claim` row is taken in
 /// the caller's transaction, so two first registrations cannot both win).
 pub async fn claim_first_admin(tx: &mut Tx<'_>, user_id: &str) -> Result<bool> {
+    let first = take_first_user_claim(tx).await?;
+    if first {
+        make_admin(tx, user_id).await?;
+    }
+    Ok(first)
+}
+
+/// Takes the `first_user_claim` row: true for the first user ever, false for everyone after.
+async fn take_first_user_claim(tx: &mut Tx<'_>) -> Result<bool> {
     let first: Option<(i64,)> = sqlx::query_as(
         "INSERT INTO first_user_claim (id) VALUES (1) ON CONFLICT (id) DO NOTHING RETURNING id",
     )
     .fetch_optional(tx.conn())
     .await?;
-    if first.is_some() {
-        sqlx::query("UPDATE users SET role = 'ADMIN' WHERE id = $1")
-            .bind(user_id)
-            .execute(tx.conn())
-            .await?;
-    }
     Ok(first.is_some())
+}
+
+async fn make_admin(tx: &mut Tx<'_>, user_id: &str) -> Result<()> {
+    sqlx::query("UPDATE users SET role = 'ADMIN' WHERE id = $1")
+        .bind(user_id)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
 }
 
 pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<User>> {

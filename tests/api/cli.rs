@@ -132,6 +132,26 @@ async fn create_user_first_user_of_all_paths_is_admin() {
     );
 }
 
+/// An operator's first user, created with a role, is the first user ever: the next public
+/// registration must not become ADMIN too (it did, since only role-less inserts took the claim).
+#[tokio::test]
+async fn a_first_user_created_with_a_role_leaves_no_admin_claim_to_the_public() {
+    for role in ["ADMIN", "USER"] {
+        let app = spawn_app().await;
+        let ops = create(&app, "ops@example.com", &["--role", role], PASSWORD);
+        assert!(ops.status.success(), "{}", stderr(&ops));
+        let public = app.register("Eve", "eve@example.com", PASSWORD).await;
+        assert_eq!(public.status(), 200);
+        let login = app.login("eve@example.com", PASSWORD).await;
+        assert_eq!(login.status(), 200);
+        assert_eq!(
+            login.json::<Value>().await.unwrap()["user"]["role"],
+            "USER",
+            "after a first user created as {role}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn create_user_refuses_duplicates_and_bad_values() {
     let yaml = tempfile::NamedTempFile::new().unwrap();
