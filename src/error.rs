@@ -30,6 +30,9 @@ pub enum Error {
     InvalidCredentials,
     #[error("user not found")]
     UserNotFound,
+    /// The thing the request names (an API key, …) does not exist, or not for this caller.
+    #[error("not found: {0}")]
+    NotFound(String),
     /// An operator's command would duplicate an account (the message says which field). The
     /// public registration never answers this way (no enumeration).
     #[error("{0}")]

@@ -1,6 +1,7 @@
 //! The `bouncer` command line: the server and the user-management commands. Every command
 //! reads the same configuration as the server and goes through the same services.
 
+pub mod api_keys;
 pub mod ban_user;
 pub mod client;
 pub mod create_user;
@@ -36,6 +37,7 @@ use crate::error::Error;
                   bouncer delete-user ada@example.com --yes\n  \
                   bouncer ban-user spammer@example.com 2h\n  \
                   bouncer list-bans\n  \
+                  bouncer api-keys create ada@example.com --name laptop --expires-days 90\n  \
                   bouncer client add librechat --first-party --redirect-uri https://chat.example.com/oauth/openid/callback\n  \
                   bouncer client list\n  \
                   bouncer rotate-signing-key\n  \
@@ -75,6 +77,8 @@ pub enum Command {
     ImportLibrechat(import_librechat::Args),
     /// Write every user as LibreChat's users documents (Extended JSON), for backups or going back.
     Export(export::Args),
+    /// List, make or revoke API keys of programmatic clients of the gateway.
+    ApiKeys(api_keys::Args),
 }
 
 impl Command {

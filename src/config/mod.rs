@@ -2,6 +2,7 @@
 //! `librechat.yaml`). Nothing else in Bouncer reads the environment.
 
 // Public for the fuzz target `fuzz/fuzz_targets/dotenv.rs`.
+pub mod api_keys;
 pub mod content_moderation;
 pub mod database;
 pub mod dotenv;
@@ -152,6 +153,8 @@ pub struct Config {
     pub provider: provider::ProviderConfig,
     /// LDAP sign-in, when `LDAP_URL` and `LDAP_USER_SEARCH_BASE` are set.
     pub ldap: Option<ldap::LdapConfig>,
+    /// API keys: the per-user maximum and the per-key limiter.
+    pub api_keys: api_keys::ApiKeysConfig,
 }
 
 /// The `ALLOW_*` switches: what users may do.
@@ -396,6 +399,7 @@ impl Config {
             provider,
             pages,
             ldap,
+            api_keys: api_keys::ApiKeysConfig::from_vars(vars)?,
         })
     }
 

@@ -166,6 +166,7 @@ impl IntoResponse for Error {
             Error::Validation(m) => json_message(StatusCode::NOT_FOUND, &m),
             Error::InvalidCredentials => json_message(StatusCode::NOT_FOUND, INVALID_CREDENTIALS),
             Error::UserNotFound => json_message(StatusCode::NOT_FOUND, "User not found"),
+            Error::NotFound(m) => json_message(StatusCode::NOT_FOUND, &m),
             Error::AlreadyExists(m) => json_message(StatusCode::CONFLICT, &m),
             Error::EmailNotVerified => {
                 json_message(StatusCode::UNPROCESSABLE_ENTITY, "Email not verified.")

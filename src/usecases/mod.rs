@@ -11,6 +11,7 @@
 pub mod access;
 pub mod account;
 pub mod admin;
+pub mod api_keys;
 pub mod chat_access;
 pub mod chat_content;
 pub mod email_verification;
