@@ -153,10 +153,14 @@ impl AppContext {
             .transpose()?;
         let allowed_models = crate::moderation::models::AllowedModels::new(&config.content);
         let audit = crate::audit::Audit::start(db.clone(), clock.clone());
-        let api_keys =
-            crate::api_keys::ApiKeys::new(db.clone(), clock.clone(), changes.clone(), &config.api_keys)
-                .await
-                .map_err(|e| anyhow::anyhow!("loading API keys: {e}"))?;
+        let api_keys = crate::api_keys::ApiKeys::new(
+            db.clone(),
+            clock.clone(),
+            changes.clone(),
+            &config.api_keys,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("loading API keys: {e}"))?;
         let ctx = Arc::new(Self {
             audit,
             api_keys,

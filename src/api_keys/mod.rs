@@ -176,8 +176,7 @@ impl ApiKeys {
         id: &str,
         user_id: Option<&str>,
     ) -> Result<Option<store::api_keys::ApiKey>> {
-        let revoked =
-            store::api_keys::revoke(&self.db, id, user_id, self.clock.now_ms()).await?;
+        let revoked = store::api_keys::revoke(&self.db, id, user_id, self.clock.now_ms()).await?;
         if revoked.is_some() {
             if let Ok(mut index) = self.index.write() {
                 index.remove(id);
@@ -215,8 +214,7 @@ impl ApiKeys {
     pub async fn sync(&self) -> Result<usize> {
         let seen = self.synced_up_to.load(Ordering::Acquire);
         let rows =
-            store::api_keys::changed_since(&self.db, seen.saturating_sub(SYNC_OVERLAP_MS))
-                .await?;
+            store::api_keys::changed_since(&self.db, seen.saturating_sub(SYNC_OVERLAP_MS)).await?;
         let newest = rows
             .iter()
             .map(|r| r.created_at.max(r.revoked_at.unwrap_or(0)))

@@ -19,7 +19,9 @@ pub struct Args {
 #[derive(clap::Subcommand)]
 enum KeysCommand {
     /// List the keys (of one user, given their email), newest first.
-    #[command(after_help = "Examples:\n  bouncer api-keys list\n  bouncer api-keys list ada@example.com --json")]
+    #[command(
+        after_help = "Examples:\n  bouncer api-keys list\n  bouncer api-keys list ada@example.com --json"
+    )]
     List(ListArgs),
     /// Make a key for a user; prints it once.
     #[command(after_help = "Examples:\n  \
@@ -102,12 +104,21 @@ async fn list(ctx: &AppContext, args: ListArgs) -> CliResult {
                 Scopes::from_json(&k.scopes).names().join(","),
                 dash(k.expires_at),
                 dash(k.last_used_at),
-                k.revoked_at.map_or_else(|| "live".into(), |_| "revoked".into()),
+                k.revoked_at
+                    .map_or_else(|| "live".into(), |_| "revoked".into()),
             ]
         })
         .collect();
     print_table(
-        &["ID", "USER", "NAME", "SCOPES", "EXPIRES", "LAST USED", "STATE"],
+        &[
+            "ID",
+            "USER",
+            "NAME",
+            "SCOPES",
+            "EXPIRES",
+            "LAST USED",
+            "STATE",
+        ],
         &table,
     );
     Ok(())

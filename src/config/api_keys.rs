@@ -24,7 +24,12 @@ impl ApiKeysConfig {
     pub fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
         Ok(Self {
             max_per_user: vars.number(&API_KEYS_MAX_PER_USER, 25, 1..=10_000)?,
-            limit: limiter(vars, &API_KEY_LIMIT_MAX, &API_KEY_LIMIT_WINDOW, &limits(600, 1))?,
+            limit: limiter(
+                vars,
+                &API_KEY_LIMIT_MAX,
+                &API_KEY_LIMIT_WINDOW,
+                &limits(600, 1),
+            )?,
             score: score(vars, &API_KEY_VIOLATION_SCORE, 1)?,
         })
     }

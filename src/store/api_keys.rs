@@ -42,7 +42,8 @@ pub struct IndexedKey {
     pub name: String,
 }
 
-const INDEXED: &str = "k.id, k.secret_hash, k.created_at, k.scopes, k.expires_at, k.revoked_at, k.user_id, \
+const INDEXED: &str =
+    "k.id, k.secret_hash, k.created_at, k.scopes, k.expires_at, k.revoked_at, k.user_id, \
                        u.email, u.username, u.provider, u.role, u.name";
 
 pub struct NewKey<'a> {
@@ -111,9 +112,8 @@ pub async fn revoke(
     if revoked.is_none() {
         return Ok(None);
     }
-    let sql = format!(
-        "SELECT {LISTED} FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = $1"
-    );
+    let sql =
+        format!("SELECT {LISTED} FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.id = $1");
     Ok(sqlx::query_as::<_, ApiKey>(&sql)
         .bind(id)
         .fetch_optional(db.pool())

@@ -87,7 +87,10 @@ fn key_request(body: &Value) -> Result<KeyRequest> {
     })
 }
 
-async fn list_own(State(ctx): State<Arc<AppContext>>, AuthUser(user): AuthUser) -> Result<Response> {
+async fn list_own(
+    State(ctx): State<Arc<AppContext>>,
+    AuthUser(user): AuthUser,
+) -> Result<Response> {
     let keys = api_keys::list(&ctx, Some(&user.id)).await?;
     let keys: Vec<Value> = keys.iter().map(listed).collect();
     Ok(Json(json!({ "keys": keys })).into_response())
