@@ -21,13 +21,25 @@ const EXIT_CONFIG: u8 = 2;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| EnvFilter::new(cli.command.default_log_filter())),
-        )
-        .with_ansi(std::io::stdout().is_terminal())
-        .init();
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(cli.command.default_log_filter()));
+    let format = std::env::var("LOG_FORMAT").unwrap_or_default();
+    let logger = tracing_subscriber::fmt().with_env_filter(filter);
+    match format.trim().to_ascii_lowercase().as_str() {
+        // One JSON object per line for log shippers; a request's span (its `request_id`) is
+        // on every line logged while it runs.
+        "json" => logger
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+        other => {
+            logger.with_ansi(std::io::stdout().is_terminal()).init();
+            if !matches!(other, "" | "text") {
+                tracing::warn!(value = other, "LOG_FORMAT is `text` or `json`; using text");
+            }
+        }
+    }
 
     let (config, warnings, secrets) = match Config::load(Path::new(DATA_DIR)) {
         Ok(loaded) => loaded,

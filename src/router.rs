@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::app::AppContext;
 use crate::http::{
-    auth, body_limit, canonical_target, extract, health, oauth, oidc, password_reset,
+    auth, body_limit, canonical_target, extract, health, oauth, oidc, password_reset, request_id,
     startup_config, two_factor, user, verification,
 };
 
@@ -66,6 +66,9 @@ pub fn router(ctx: Arc<AppContext>) -> Router {
         .route("/api/user/verify/resend", post(verification::resend))
         .route("/api/config", get(startup_config::get))
         .route("/healthz", get(health::health))
+        .route("/livez", get(health::live))
+        .route("/readyz", get(health::ready))
+        .route("/health", get(health::librechat))
         .route(
             "/api/auth/verify",
             get(crate::gateway::forward_auth::verify),
@@ -92,8 +95,10 @@ pub fn router(ctx: Arc<AppContext>) -> Router {
     }
     // Targets are made canonical before routing, so the router and the gateway read one path.
     Router::new()
-        .fallback_service(router.with_state(ctx))
+        .fallback_service(router.with_state(ctx.clone()))
         .layer(middleware::from_fn(canonical_target::canonicalize))
+        // Outermost: even a target refused as not canonical has an id in the logs.
+        .layer(middleware::from_fn_with_state(ctx, request_id::tag))
 }
 
 /// The OpenID provider, under the issuer's path: its machine endpoints (`http/oidc.rs`) and

@@ -84,6 +84,7 @@ variables! {
     REDIS_KEY_PREFIX: "empty", "Prefix of every Redis key, so several deployments can share one Redis.";
     CONFIG_PATH: "`./librechat.yaml` if present", "A `librechat.yaml` whose authentication keys Bouncer reads.";
     RUST_LOG: "`info`", "Log filter (tracing `EnvFilter` syntax), read by the logger at start.";
+    LOG_FORMAT: "`text`", "`json` writes one JSON object per log line (with the request id), for log shippers; read by the logger at start.";
     ALLOW_EMAIL_LOGIN: "on when unset", "Email/password login.";
     ALLOW_REGISTRATION: "`false`", "Self-service registration.";
     ALLOW_SOCIAL_LOGIN: "`false`", "Sign-in through identity providers (each also needs its own variables).";

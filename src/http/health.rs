@@ -34,3 +34,49 @@ pub async fn health(State(ctx): State<Arc<AppContext>>) -> Response {
     }
     (status, Json(body)).into_response()
 }
+
+/// `/livez`: the process answers. Nothing else is consulted, so an orchestrator restarts
+/// Bouncer only when it is truly stuck, never because a dependency is down.
+pub async fn live() -> Response {
+    Json(json!({ "status": "ok" })).into_response()
+}
+
+/// `/readyz`: whether this instance should get traffic: the database reachable (its
+/// migrations were applied before the server started listening) and, when configured, Redis.
+/// 503 with each check's state otherwise. Answered at once in every state, as `/healthz`.
+pub async fn ready(State(ctx): State<Arc<AppContext>>) -> Response {
+    let database = ctx.db.is_available();
+    let redis = match ctx.config.redis {
+        Some(_) => Some(ctx.moderation.state_reachable().await),
+        None => None,
+    };
+    let ready = database && redis.unwrap_or(true);
+    let up = |ok: bool| if ok { "up" } else { "down" };
+    let mut body = json!({
+        "status": if ready { "ready" } else { "not ready" },
+        "database": up(database),
+        "migrations": "applied",
+    });
+    if let Some(redis) = redis {
+        body["redis"] = json!(up(redis));
+    }
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+/// `/health`, as LibreChat's server answers it (`200 OK`, plain text), for checks written
+/// against LibreChat. It is Bouncer's own answer, also in gateway mode.
+pub async fn librechat() -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
+        "OK",
+    )
+        .into_response()
+}

@@ -13,6 +13,7 @@ pub mod health;
 pub mod oauth;
 pub mod oidc;
 pub mod password_reset;
+pub mod request_id;
 pub mod startup_config;
 pub mod two_factor;
 pub mod user;

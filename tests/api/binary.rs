@@ -252,3 +252,57 @@ async fn the_example_env_file_starts_as_it_is() {
         "the example raises no warning: {log}"
     );
 }
+
+#[tokio::test]
+async fn json_logs_carry_the_request_id_a_trusted_proxy_set_or_a_fresh_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start(
+        dir.path(),
+        &[("LOG_FORMAT", "json"), ("ALLOW_REGISTRATION", "true")],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    // The test's loopback peer is one of the default trusted proxies.
+    let registered = client
+        .post(format!("{}/api/auth/register", running.base))
+        .header("X-Request-Id", "proxy-id-42")
+        .json(&serde_json::json!({
+            "name": "Ada", "email": "ada@example.com",
+            "password": "correct horse battery", "confirm_password": "correct horse battery"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 200);
+    assert_eq!(registered.headers()["x-request-id"], "proxy-id-42");
+    // A malformed id is replaced, not echoed.
+    let fresh = client
+        .get(format!("{}/api/config", running.base))
+        .header("X-Request-Id", "two words")
+        .send()
+        .await
+        .unwrap();
+    let id = fresh.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{id}"
+    );
+
+    let log = running.stop();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let registration = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "user registered")
+        .unwrap_or_else(|| panic!("no registration line: {log}"));
+    assert_eq!(
+        registration["span"]["request_id"], "proxy-id-42",
+        "{registration}"
+    );
+    assert!(!log.contains("correct horse battery"));
+}

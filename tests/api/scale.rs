@@ -274,6 +274,10 @@ async fn redis_outage_fails_open_and_recovers_by_itself() {
         health["moderationStateErrors"].as_u64().unwrap() >= 3,
         "{health}"
     );
+    // Readiness counts Redis when it is configured.
+    let ready = app.bare.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    assert_eq!(ready.json::<Value>().await.unwrap()["redis"], "down");
 
     let _redis = OwnRedis::start(redis.port).unwrap();
     assert!(redis_answers(port).await);
@@ -284,6 +288,8 @@ async fn redis_outage_fails_open_and_recovers_by_itself() {
     );
     let (_, health) = app.health().await;
     assert_eq!(health["redis"], "up");
+    let ready = app.bare.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
 }
 
 /// The OpenID provider across instances: both sign with the one key generated at first start,

@@ -93,13 +93,30 @@ async fn terms_are_accepted_once_and_keep_the_first_time() {
 }
 
 #[tokio::test]
-async fn healthz_reports_the_database() {
+async fn health_liveness_and_readiness_report_the_database() {
     let app = spawn_app().await;
     let ok = app.bare.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(ok.status(), 200);
     assert_eq!(ok.json::<Value>().await.unwrap()["database"], "up");
 
+    let ready = app.bare.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let ready: Value = ready.json().await.unwrap();
+    assert_eq!(
+        (&ready["status"], &ready["database"]),
+        (&json!("ready"), &json!("up"))
+    );
+    let librechat = app.bare.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(librechat.status(), 200);
+    assert_eq!(librechat.text().await.unwrap(), "OK");
+
     app.ctx.db.close().await;
+    // The process still answers; it is no longer ready for traffic.
+    let live = app.bare.get(app.url("/livez")).send().await.unwrap();
+    assert_eq!(live.status(), 200);
+    let not_ready = app.bare.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(not_ready.status(), 503);
+    assert_eq!(not_ready.json::<Value>().await.unwrap()["database"], "down");
     let down = app.bare.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(down.status(), 503);
     assert_eq!(down.json::<Value>().await.unwrap()["database"], "down");
