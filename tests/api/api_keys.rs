@@ -492,3 +492,110 @@ async fn the_openai_python_client_streams_through_the_gateway_with_an_api_key() 
     assert_eq!(delete(&app, &s.token, &format!("{KEYS}/{id}")).await.0, 200);
     assert_eq!(run(key).await, "ERROR:AuthenticationError:401");
 }
+
+/// The value of `<input name="{name}" ... value="...">` in a page.
+fn input_value(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("name=\"{name}\""))?;
+    let tag = &html[at..at + html[at..].find('>')?];
+    let value = &tag[tag.find("value=\"")? + 7..];
+    Some(value[..value.find('"')?].to_string())
+}
+
+async fn account_page(app: &TestApp) -> (String, String) {
+    let html = app
+        .browser
+        .get(app.url("/ui/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = input_value(&html, "csrf").unwrap_or_default();
+    (html, csrf)
+}
+
+#[tokio::test]
+async fn the_account_page_makes_shows_once_and_revokes_keys() {
+    let upstream = Upstream::start().await;
+    let app = gateway(&upstream, &[]).await;
+    let s = app.signed_in_user("ada@example.com").await;
+    let login = app.browser.get(app.url("/ui/login")).send().await.unwrap();
+    let csrf = input_value(&login.text().await.unwrap(), "csrf").unwrap();
+    let signed_in = app
+        .browser
+        .post(app.url("/ui/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("email", "ada@example.com"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+
+    let (html, csrf) = account_page(&app).await;
+    assert!(html.contains("id=\"api-keys-section\""), "{html}");
+    let post = |path: &'static str, fields: Vec<(&'static str, String)>| {
+        let url = app.url(path);
+        let browser = app.browser.clone();
+        async move { browser.post(url).form(&fields).send().await.unwrap() }
+    };
+    // A bad expiry is refused in the section, and nothing is made.
+    let refused = post(
+        "/ui/account/api-keys",
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", "cli".into()),
+            ("expires_in_days", "soon".into()),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), 400);
+    assert_eq!(app.count("SELECT COUNT(*) FROM api_keys", &[]).await, 0);
+    // Without this browser's form token: refused too.
+    let forged = post(
+        "/ui/account/api-keys",
+        vec![("csrf", "x".into()), ("name", "cli".into())],
+    )
+    .await;
+    assert_ne!(forged.status(), 201);
+    assert_eq!(app.count("SELECT COUNT(*) FROM api_keys", &[]).await, 0);
+
+    let made = post(
+        "/ui/account/api-keys",
+        vec![
+            ("csrf", csrf.clone()),
+            ("name", "cli".into()),
+            ("expires_in_days", "7".into()),
+        ],
+    )
+    .await;
+    assert_eq!(made.status(), 201);
+    let html = made.text().await.unwrap();
+    let shown = html.split("id=\"new-api-key-value\">").nth(1).unwrap();
+    let key = shown[..shown.find('<').unwrap()].to_string();
+    assert!(key.starts_with("bnc_"), "{key}");
+    assert_eq!(
+        through(&app, &key).await.status(),
+        200,
+        "the key shown works"
+    );
+
+    let (html, csrf) = account_page(&app).await;
+    assert!(!html.contains(&key), "shown only once");
+    assert_eq!(html.matches("data-key-id=").count(), 1);
+    let id = input_value(&html, "key_id").unwrap();
+    let revoked = post(
+        "/ui/account/api-keys/revoke",
+        vec![("csrf", csrf), ("key_id", id)],
+    )
+    .await;
+    assert_eq!(revoked.status(), 200);
+    assert!(!revoked.text().await.unwrap().contains("data-key-id="));
+    assert_eq!(through(&app, &key).await.status(), 401);
+    // The API agrees.
+    let (_, listed) = list(&app, &s.token, KEYS).await;
+    assert!(listed["keys"][0]["revokedAt"].is_string());
+}
