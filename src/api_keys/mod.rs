@@ -207,6 +207,8 @@ impl ApiKeys {
             *index = fresh;
         }
         self.synced_up_to.fetch_max(newest, Ordering::AcqRel);
+        // A revocation committed while the rows above were read must not come back with them.
+        self.sync().await?;
         Ok(count)
     }
 
