@@ -105,7 +105,11 @@ impl std::fmt::Display for CliError {
 impl From<Error> for CliError {
     fn from(e: Error) -> Self {
         CliError(match e {
-            Error::Validation(message) | Error::BadRequest(message) => message,
+            Error::Validation(message)
+            | Error::BadRequest(message)
+            | Error::Forbidden(message)
+            | Error::NotFound(message)
+            | Error::AlreadyExists(message) => message,
             Error::DomainNotAllowed => {
                 "the email's domain is not in registration.allowedDomains of librechat.yaml".into()
             }

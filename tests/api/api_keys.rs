@@ -599,3 +599,77 @@ async fn the_account_page_makes_shows_once_and_revokes_keys() {
     let (_, listed) = list(&app, &s.token, KEYS).await;
     assert!(listed["keys"][0]["revokedAt"].is_string());
 }
+
+fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_bouncer"))
+        .current_dir(app.dir.path())
+        .env_clear()
+        .env("DATABASE_URL", &app.database_url)
+        .env("JWT_SECRET", JWT_SECRET)
+        .env("JWT_REFRESH_SECRET", JWT_REFRESH_SECRET)
+        .env("CREDS_KEY", CREDS_KEY)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_command_line_makes_lists_and_revokes_keys() {
+    let upstream = Upstream::start().await;
+    let app = gateway(&upstream, &[]).await;
+    app.signed_in_user("admin@example.com").await;
+    let s = app.signed_in_user("ada@example.com").await;
+    let refused = cli(
+        &app,
+        &[
+            "api-keys",
+            "create",
+            "ada@example.com",
+            "--name",
+            "ops",
+            "--scope",
+            "admin",
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("Only an ADMIN"));
+    let made = cli(
+        &app,
+        &[
+            "api-keys",
+            "create",
+            "ada@example.com",
+            "--name",
+            "cron",
+            "--expires-days",
+            "30",
+        ],
+    );
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let key = String::from_utf8_lossy(&made.stdout).trim().to_string();
+    assert!(key.starts_with("bnc_"), "{key}");
+    // Made by another process: this server learns of it at its next read.
+    app.ctx.api_keys.sync().await.unwrap();
+    assert_eq!(through(&app, &key).await.status(), 200);
+
+    let listed = cli(&app, &["api-keys", "list", "ada@example.com", "--json"]);
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed["total"], 1);
+    assert!(
+        !listed.to_string().contains(&key[17..]),
+        "the secret is never listed"
+    );
+    let id = listed["keys"][0]["id"].as_str().unwrap();
+    let revoked = cli(&app, &["api-keys", "revoke", id]);
+    assert!(revoked.status.success());
+    let again = cli(&app, &["api-keys", "revoke", id]);
+    assert_eq!(again.status.code(), Some(1));
+    app.ctx.api_keys.sync().await.unwrap();
+    assert_eq!(through(&app, &key).await.status(), 401);
+    let (_, own) = list(&app, &s.token, KEYS).await;
+    assert!(own["keys"][0]["revokedAt"].is_string());
+}
