@@ -88,6 +88,10 @@ impl AppContext {
             AccountRules::from(&config),
             sessions.clone(),
         );
+        accounts
+            .sync_disabled()
+            .await
+            .map_err(|e| anyhow::anyhow!("loading the disabled users: {e}"))?;
 
         let state: Arc<dyn ModerationState> = match &config.redis {
             Some(redis) => Arc::new(RedisState::connect(redis).await?),

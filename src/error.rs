@@ -30,13 +30,20 @@ pub enum Error {
     InvalidCredentials,
     #[error("user not found")]
     UserNotFound,
-    /// The thing the request names (an API key, …) does not exist, or not for this caller.
-    #[error("not found: {0}")]
-    NotFound(String),
     /// An operator's command would duplicate an account (the message says which field). The
     /// public registration never answers this way (no enumeration).
     #[error("{0}")]
     AlreadyExists(String),
+    /// What the operator names does not exist (a session, a ban); the message says what.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The change would break a rule of the current state (leave no enabled ADMIN, …); the
+    /// message says which.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// An operator disabled this account: no sign-in by any route, no token accepted.
+    #[error("account disabled")]
+    AccountDisabled,
     #[error("email not verified")]
     EmailNotVerified,
     /// The registration's invitation token is unknown, expired, used, or for another email.

@@ -69,6 +69,7 @@ pub fn spawn_maintenance(ctx: Arc<AppContext>) -> tokio::task::JoinHandle<()> {
         async move {
             let _ = ctx.sessions.sync_revocations().await;
             let _ = ctx.moderation.sync_bans().await;
+            let _ = ctx.accounts.sync_disabled().await;
             let _ = ctx.api_keys.sync().await;
         }
     });
@@ -91,6 +92,9 @@ pub fn spawn_maintenance(ctx: Arc<AppContext>) -> tokio::task::JoinHandle<()> {
             }
             if let Err(e) = sync.api_keys.sync().await {
                 tracing::warn!(error = %e, "reading API keys failed");
+            }
+            if let Err(e) = sync.accounts.sync_disabled().await {
+                tracing::warn!(error = %e, "reading disabled users failed");
             }
         }
     });

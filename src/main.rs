@@ -74,6 +74,8 @@ async fn main() -> ExitCode {
             return ExitCode::from(EXIT_FAILED);
         }
     };
+    // The commands record audit events too (`via: cli`): stored before the process ends.
+    let audited = ctx.clone();
     let outcome = match cli.command {
         Command::Serve => cli::serve::run(ctx).await.map_err(|e| format!("{e:#}")),
         Command::CreateUser(args) => cli::create_user::run(&ctx, args).await.map_err(|e| e.0),
@@ -84,6 +86,9 @@ async fn main() -> ExitCode {
         Command::BanUser(args) => cli::ban_user::run(&ctx, args).await.map_err(|e| e.0),
         Command::Unban(args) => cli::unban::run(&ctx, args).await.map_err(|e| e.0),
         Command::ListBans(args) => cli::list_bans::run(&ctx, args).await.map_err(|e| e.0),
+        Command::DisableUser(args) => cli::disable_user::run(&ctx, args).await.map_err(|e| e.0),
+        Command::EnableUser(args) => cli::enable_user::run(&ctx, args).await.map_err(|e| e.0),
+        Command::Sessions(args) => cli::sessions::run(&ctx, args).await.map_err(|e| e.0),
         Command::Client(args) => cli::client::run(&ctx, args).await.map_err(|e| e.0),
         Command::ImportLibrechat(args) => cli::import_librechat::run(&ctx, args)
             .await
@@ -94,6 +99,7 @@ async fn main() -> ExitCode {
             .await
             .map_err(|e| e.0),
     };
+    audited.audit.shutdown(bouncer::audit::DRAIN_BOUND).await;
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

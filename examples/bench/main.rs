@@ -3,11 +3,13 @@
 //!
 //!     cargo run --release --example bench -- --quick    # a few seconds: every scenario once
 //!     cargo run --release --example bench -- --full     # 10 s per scenario, for BENCHMARKS.md
+//!     cargo run --release --example bench -- --admin-users   # the admin user list at 100,000 users
 //!
 //! It builds and starts the release `bouncer` binary on a fresh database (limiters opened wide),
 //! starts a minimal reference server that only verifies the same HS256 JWT, and drives both
 //! from this process on loopback only, for a bounded time.
 
+mod admin_users;
 mod content;
 mod ldap;
 mod load;
@@ -34,6 +36,19 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some(reference::CHILD_FLAG) {
         return reference::run_child(&args[1..]);
+    }
+    if args.first().map(String::as_str) == Some("--admin-users") {
+        let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+        return match runtime.block_on(admin_users::run()) {
+            Ok(report) => {
+                println!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("bench: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
     }
     let mode = match args.first().map(String::as_str) {
         Some("--quick") => Mode {

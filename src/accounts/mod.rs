@@ -3,6 +3,7 @@
 //! commands, so both follow the same rules.
 
 mod directory;
+mod disabled;
 mod email;
 pub mod email_tokens;
 mod external;
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 use moka::sync::Cache;
 
+pub use disabled::DisabledUsers;
 pub use email::Email;
 pub use external::ExternalRules;
 pub use password::{PasswordHasher, Verification};
@@ -107,6 +109,8 @@ pub struct Accounts {
     /// Deleting a user or changing a password ends their sessions: this is where running
     /// servers learn of it.
     sessions: Arc<Sessions>,
+    /// Users an operator disabled, checked in memory on every token-authenticated request.
+    disabled: DisabledUsers,
 }
 
 /// Lets another service that writes to a user (two-factor settings) drop the cached copy, so
@@ -119,6 +123,10 @@ impl CachedUsers {
         self.0.invalidate(id);
     }
 }
+
+/// Why an operator's change is refused when it would lock every operator out.
+pub const LAST_ADMIN: &str =
+    "This would leave no enabled ADMIN: promote or enable another admin first.";
 
 /// How long a cached user is served without reading the database again.
 const FRESH_FOR_MS: i64 = 30_000;
@@ -164,7 +172,70 @@ impl Accounts {
                 .build(),
             last_known_for_ms,
             sessions,
+            disabled: DisabledUsers::default(),
         }
+    }
+
+    /// `AccountDisabled` when an operator has disabled the user. Memory only.
+    pub fn refuse_disabled(&self, user_id: &str) -> Result<()> {
+        if self.disabled.contains(user_id) {
+            return Err(Error::AccountDisabled);
+        }
+        Ok(())
+    }
+
+    /// Reads the disabled users from the database (at start, and with the bans' sync), so a
+    /// user disabled or enabled by another instance or a command counts here too.
+    pub async fn sync_disabled(&self) -> Result<()> {
+        let ids = store::users::disabled_ids(&self.db).await?;
+        self.disabled.replace(ids);
+        Ok(())
+    }
+
+    /// Disables a user and ends every session of theirs at once, unless they are the last
+    /// enabled ADMIN. Returns how many sessions ended.
+    pub async fn disable(&self, user_id: &str) -> Result<usize> {
+        let now = self.clock.now_ms();
+        let revoked = match store::users::disable_revoking_sessions(
+            &self.db,
+            user_id,
+            now,
+            now + self.rules.session_expiry_ms,
+        )
+        .await?
+        {
+            store::users::Guarded::Done(revoked) => revoked,
+            store::users::Guarded::NotFound => return Err(Error::UserNotFound),
+            store::users::Guarded::LastAdmin => return Err(Error::Conflict(LAST_ADMIN.into())),
+        };
+        self.disabled.insert(user_id);
+        self.cache.invalidate(user_id);
+        self.sessions.revoked_elsewhere(&revoked);
+        tracing::warn!(user_id, sessions = revoked.len(), "user disabled");
+        Ok(revoked.len())
+    }
+
+    /// Lets a disabled user sign in again.
+    pub async fn enable(&self, user_id: &str) -> Result<()> {
+        if !store::users::enable(&self.db, user_id, self.clock.now_ms()).await? {
+            return Err(Error::UserNotFound);
+        }
+        self.disabled.remove(user_id);
+        self.cache.invalidate(user_id);
+        tracing::warn!(user_id, "user enabled");
+        Ok(())
+    }
+
+    /// Sets a user's role, unless that takes it from the last enabled ADMIN.
+    pub async fn set_role(&self, user_id: &str, role: &Role) -> Result<()> {
+        match store::users::set_role_guarded(&self.db, user_id, role, self.clock.now_ms()).await? {
+            store::users::Guarded::Done(()) => {}
+            store::users::Guarded::NotFound => return Err(Error::UserNotFound),
+            store::users::Guarded::LastAdmin => return Err(Error::Conflict(LAST_ADMIN.into())),
+        }
+        self.cache.invalidate(user_id);
+        tracing::warn!(user_id, role = %role, "role changed");
+        Ok(())
     }
 
     /// The handle other services use to keep this cache true to their writes.

@@ -6,6 +6,8 @@ pub mod ban_user;
 pub mod client;
 pub mod create_user;
 pub mod delete_user;
+pub mod disable_user;
+pub mod enable_user;
 pub mod export;
 pub mod import_librechat;
 pub mod invite_user;
@@ -15,6 +17,7 @@ mod prompt;
 pub mod reset_password;
 pub mod rotate_signing_key;
 pub mod serve;
+pub mod sessions;
 pub mod unban;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +40,8 @@ use crate::error::Error;
                   bouncer delete-user ada@example.com --yes\n  \
                   bouncer ban-user spammer@example.com 2h\n  \
                   bouncer list-bans\n  \
+                  bouncer disable-user mallory@example.com\n  \
+                  bouncer sessions ada@example.com --all\n  \
                   bouncer api-keys create ada@example.com --name laptop --expires-days 90\n  \
                   bouncer client add librechat --first-party --redirect-uri https://chat.example.com/oauth/openid/callback\n  \
                   bouncer client list\n  \
@@ -69,6 +74,12 @@ pub enum Command {
     Unban(unban::Args),
     /// List the bans in force.
     ListBans(list_bans::Args),
+    /// Stop a user from signing in by any route, and end their sessions.
+    DisableUser(disable_user::Args),
+    /// Let a disabled user sign in again.
+    EnableUser(enable_user::Args),
+    /// List a user's sessions, or end one (--revoke ID) or all (--all).
+    Sessions(sessions::Args),
     /// Register, list, change or remove the OpenID provider's clients.
     Client(client::Args),
     /// Sign the OpenID provider's tokens with a new key (the old one stays published).
@@ -108,12 +119,12 @@ impl From<Error> for CliError {
             Error::Validation(message)
             | Error::BadRequest(message)
             | Error::Forbidden(message)
-            | Error::NotFound(message)
             | Error::AlreadyExists(message) => message,
             Error::DomainNotAllowed => {
                 "the email's domain is not in registration.allowedDomains of librechat.yaml".into()
             }
             Error::UserNotFound => "no such user".into(),
+            Error::Conflict(message) | Error::NotFound(message) => message,
             Error::Unavailable(e) => format!("database unavailable: {e}"),
             Error::Internal(e) => format!("{e:#}"),
             other => other.to_string(),

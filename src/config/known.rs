@@ -10,6 +10,7 @@ const TABLES: &[&[&Variable]] = &[
     super::server::VARIABLES,
     super::moderation::VARIABLES,
     super::route_limits::VARIABLES,
+    super::admin::VARIABLES,
     super::api_keys::VARIABLES,
     super::mail::VARIABLES,
     super::openid::VARIABLES,

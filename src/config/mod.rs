@@ -2,6 +2,7 @@
 //! `librechat.yaml`). Nothing else in Bouncer reads the environment.
 
 // Public for the fuzz target `fuzz/fuzz_targets/dotenv.rs`.
+pub mod admin;
 pub mod api_keys;
 pub mod content_moderation;
 pub mod database;
@@ -154,6 +155,8 @@ pub struct Config {
     pub provider: provider::ProviderConfig,
     /// LDAP sign-in, when `LDAP_URL` and `LDAP_USER_SEARCH_BASE` are set.
     pub ldap: Option<ldap::LdapConfig>,
+    /// The operators' rules (`REQUIRE_2FA_FOR_ADMINS`).
+    pub admin: admin::AdminConfig,
     /// API keys: the per-user maximum and the per-key limiter.
     pub api_keys: api_keys::ApiKeysConfig,
 }
@@ -400,6 +403,7 @@ impl Config {
             provider,
             pages,
             ldap,
+            admin: admin::AdminConfig::from_vars(vars)?,
             api_keys: api_keys::ApiKeysConfig::from_vars(vars)?,
         })
     }

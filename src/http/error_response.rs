@@ -17,6 +17,8 @@ pub const FLAGGED: &str = "Your message was flagged by content moderation.";
 /// password must be indistinguishable (LibreChat tells them apart; the client only looks at the
 /// 404 status).
 pub const INVALID_CREDENTIALS: &str = "Incorrect email or password.";
+/// The answer to a disabled user on every route (sign-in, refresh, any token), and on the pages.
+pub const ACCOUNT_DISABLED: &str = "Your account has been disabled.";
 
 /// What a banned user or IP is told (spec §2).
 pub const BANNED: &str =
@@ -166,8 +168,10 @@ impl IntoResponse for Error {
             Error::Validation(m) => json_message(StatusCode::NOT_FOUND, &m),
             Error::InvalidCredentials => json_message(StatusCode::NOT_FOUND, INVALID_CREDENTIALS),
             Error::UserNotFound => json_message(StatusCode::NOT_FOUND, "User not found"),
-            Error::NotFound(m) => json_message(StatusCode::NOT_FOUND, &m),
             Error::AlreadyExists(m) => json_message(StatusCode::CONFLICT, &m),
+            Error::NotFound(m) => json_message(StatusCode::NOT_FOUND, &m),
+            Error::Conflict(m) => json_message(StatusCode::CONFLICT, &m),
+            Error::AccountDisabled => json_message(StatusCode::FORBIDDEN, ACCOUNT_DISABLED),
             Error::EmailNotVerified => {
                 json_message(StatusCode::UNPROCESSABLE_ENTITY, "Email not verified.")
             }

@@ -172,3 +172,23 @@ pub async fn set_role(db: &Db, user_id: &str, role: &Role, now_ms: i64) -> Resul
         .await?;
     Ok(())
 }
+
+/// An identity provider account bound to a user, as the admin API shows it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BoundIdentity {
+    pub provider: String,
+    pub issuer: String,
+    pub subject: String,
+    pub created_at: i64,
+}
+
+/// The identities bound to a user, oldest first.
+pub async fn list_for_user(db: &Db, user_id: &str) -> Result<Vec<BoundIdentity>> {
+    Ok(sqlx::query_as::<_, BoundIdentity>(
+        "SELECT provider, issuer, subject, created_at FROM user_identities \
+         WHERE user_id = $1 ORDER BY created_at, provider",
+    )
+    .bind(user_id)
+    .fetch_all(db.pool())
+    .await?)
+}

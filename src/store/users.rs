@@ -454,3 +454,250 @@ pub async fn delete(
     tx.commit().await?;
     Ok(Some(revoked))
 }
+
+/// The ids of the users an operator has disabled.
+pub async fn disabled_ids(db: &Db) -> Result<Vec<String>> {
+    let rows: Vec<(String,)> = sqlx::query_as("SELECT id FROM users WHERE disabled_at IS NOT NULL")
+        .fetch_all(db.pool())
+        .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Disables a user and ends every session of theirs, in one transaction, unless that would
+/// leave no enabled ADMIN. Disabling a disabled user keeps the first time.
+pub async fn disable_revoking_sessions(
+    db: &Db,
+    id: &str,
+    now_ms: i64,
+    revoked_until: i64,
+) -> Result<Guarded<Vec<super::sessions::Revoked>>> {
+    let mut tx = db.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE users SET disabled_at = COALESCE(disabled_at, $2), updated_at = $2 \
+         WHERE id = $1 AND (role <> 'ADMIN' OR disabled_at IS NOT NULL OR EXISTS \
+             (SELECT 1 FROM users o WHERE o.role = 'ADMIN' AND o.disabled_at IS NULL AND o.id <> $1))",
+    )
+    .bind(id)
+    .bind(now_ms)
+    .execute(tx.conn())
+    .await?;
+    if updated.rows_affected() == 0 {
+        return guard_outcome(&mut tx, id).await;
+    }
+    let revoked = super::sessions::revoke_all_in(&mut tx, id, now_ms, revoked_until).await?;
+    tx.commit().await?;
+    Ok(Guarded::Done(revoked))
+}
+
+/// Enables a disabled user. `false` when the user does not exist.
+pub async fn enable(db: &Db, id: &str, now_ms: i64) -> Result<bool> {
+    let done = sqlx::query("UPDATE users SET disabled_at = NULL, updated_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now_ms)
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The outcome of a write that must leave at least one enabled ADMIN.
+#[derive(Debug)]
+pub enum Guarded<T> {
+    Done(T),
+    NotFound,
+    /// It would have left no enabled ADMIN.
+    LastAdmin,
+}
+
+async fn guard_outcome<T>(tx: &mut Tx<'_>, id: &str) -> Result<Guarded<T>> {
+    let exists: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await?;
+    Ok(match exists {
+        Some(_) => Guarded::LastAdmin,
+        None => Guarded::NotFound,
+    })
+}
+
+/// Sets a user's role unless that takes the role from the last enabled ADMIN.
+pub async fn set_role_guarded(db: &Db, id: &str, role: &Role, now_ms: i64) -> Result<Guarded<()>> {
+    let mut tx = db.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE users SET role = $2, updated_at = $3 \
+         WHERE id = $1 AND ($2 = 'ADMIN' OR role <> 'ADMIN' OR disabled_at IS NOT NULL OR EXISTS \
+             (SELECT 1 FROM users o WHERE o.role = 'ADMIN' AND o.disabled_at IS NULL AND o.id <> $1))",
+    )
+    .bind(id)
+    .bind(role.as_str())
+    .bind(now_ms)
+    .execute(tx.conn())
+    .await?;
+    if updated.rows_affected() == 0 {
+        return guard_outcome(&mut tx, id).await;
+    }
+    tx.commit().await?;
+    Ok(Guarded::Done(()))
+}
+
+/// Whether another enabled ADMIN than `id` exists.
+pub async fn another_enabled_admin(db: &Db, id: &str) -> Result<bool> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT id FROM users WHERE role = 'ADMIN' AND disabled_at IS NULL AND id <> $1 LIMIT 1",
+    )
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Whether any ADMIN has 2FA on (`REQUIRE_2FA_FOR_ADMINS` unset follows this).
+pub async fn any_admin_with_two_factor(db: &Db) -> Result<bool> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT id FROM users WHERE role = 'ADMIN' AND two_factor_enabled = 1 LIMIT 1",
+    )
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row.is_some())
+}
+
+/// The columns the admin list sorts by (the id breaks ties).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortColumn {
+    CreatedAt,
+    Email,
+    Name,
+    Username,
+}
+
+impl SortColumn {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortColumn::CreatedAt => "created_at",
+            SortColumn::Email => "email",
+            SortColumn::Name => "name",
+            SortColumn::Username => "username",
+        }
+    }
+}
+
+/// A position in the list: the sort value and the id of the last user of a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SortValue {
+    Int(i64),
+    Text(String),
+}
+
+/// One page of the admin list, filtered and sorted. Every value is bound; only the names of
+/// the sort column and direction (from a closed set) are put into the SQL text.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    /// Lower-cased substring of email, name or username.
+    pub search: Option<String>,
+    pub role: Option<String>,
+    pub provider: Option<String>,
+    pub two_factor: Option<bool>,
+    pub banned: Option<bool>,
+    pub unverified: Option<bool>,
+    pub disabled: Option<bool>,
+    pub sort: SortColumn,
+    pub descending: bool,
+    /// Users strictly after this position.
+    pub after: Option<(SortValue, String)>,
+    pub limit: i64,
+    pub now_ms: i64,
+}
+
+/// `%`, `_` and `\` matched as themselves in a `LIKE … ESCAPE '\'` pattern.
+fn like_pattern(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+pub async fn list_page(db: &Db, q: &ListQuery) -> Result<Vec<User>> {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut binds: Vec<SortValue> = Vec::new();
+    let next = |binds: &mut Vec<SortValue>, v: SortValue| {
+        binds.push(v);
+        format!("${}", binds.len())
+    };
+    if let Some(search) = &q.search {
+        let p = next(&mut binds, SortValue::Text(like_pattern(search)));
+        clauses.push(format!(
+            // Emails are stored lower-cased already.
+            "(email LIKE {p} ESCAPE '\\' OR LOWER(name) LIKE {p} ESCAPE '\\' \
+              OR LOWER(username) LIKE {p} ESCAPE '\\')"
+        ));
+    }
+    if let Some(role) = &q.role {
+        let p = next(&mut binds, SortValue::Text(role.clone()));
+        clauses.push(format!("role = {p}"));
+    }
+    if let Some(provider) = &q.provider {
+        let p = next(&mut binds, SortValue::Text(provider.clone()));
+        clauses.push(format!("provider = {p}"));
+    }
+    if let Some(on) = q.two_factor {
+        clauses.push(format!("two_factor_enabled = {}", i64::from(on)));
+    }
+    if let Some(unverified) = q.unverified {
+        clauses.push(format!("email_verified = {}", i64::from(!unverified)));
+    }
+    if let Some(disabled) = q.disabled {
+        clauses.push(if disabled {
+            "disabled_at IS NOT NULL".into()
+        } else {
+            "disabled_at IS NULL".into()
+        });
+    }
+    if let Some(banned) = q.banned {
+        let p = next(&mut binds, SortValue::Int(q.now_ms));
+        let not = if banned { "" } else { "NOT " };
+        clauses.push(format!(
+            "{not}EXISTS (SELECT 1 FROM bans WHERE bans.kind = 'user' AND bans.subject = users.id \
+                 AND bans.expires_at > {p})"
+        ));
+    }
+    let col = q.sort.as_str();
+    let (cmp, dir) = if q.descending {
+        ("<", "DESC")
+    } else {
+        (">", "ASC")
+    };
+    if let Some((value, id)) = &q.after {
+        let v = next(&mut binds, value.clone());
+        let i = next(&mut binds, SortValue::Text(id.clone()));
+        clauses.push(format!(
+            "({col} {cmp} {v} OR ({col} = {v} AND id {cmp} {i}))"
+        ));
+    }
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    let limit = next(&mut binds, SortValue::Int(q.limit));
+    let sql = format!(
+        "SELECT {COLUMNS} FROM users {filter} ORDER BY {col} {dir}, id {dir} LIMIT {limit}"
+    );
+    let mut query = sqlx::query_as::<_, Row>(&sql);
+    for b in binds {
+        query = match b {
+            SortValue::Int(v) => query.bind(v),
+            SortValue::Text(v) => query.bind(v),
+        };
+    }
+    Ok(query
+        .fetch_all(db.pool())
+        .await?
+        .into_iter()
+        .map(User::from)
+        .collect())
+}

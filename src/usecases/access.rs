@@ -1,6 +1,6 @@
 //! Who a request's access token (or browser session cookie) names, for every route that needs a signed-in user (the API's
 //! extractors and the gateway): a valid, unrevoked token of a user who is not banned, by user
-//! or by IP. Memory only: no database round trip.
+//! or by IP, and not disabled by an operator. Memory only: no database round trip.
 
 use super::Client;
 use crate::app::AppContext;
@@ -22,8 +22,25 @@ pub fn authenticate(
     bearer: Option<&str>,
     access: Access,
 ) -> Result<AccessClaims> {
-    let claims = ctx.sessions.authenticate(bearer)?;
+    let claims = ctx
+        .sessions
+        .authenticate(bearer)
+        .map_err(|e| disabled_or(ctx, bearer, e))?;
     admit(ctx, client, claims, access)
+}
+
+/// A disabled user's sessions were all revoked: their token fails as revoked, yet what they
+/// should read is why. Only on that failure path, and in memory: the token's own signature
+/// names the user.
+fn disabled_or(ctx: &AppContext, bearer: Option<&str>, refused: Error) -> Error {
+    let disabled = bearer
+        .and_then(|t| ctx.sessions.access_claims_ignoring_expiry(t))
+        .is_some_and(|claims| ctx.accounts.refuse_disabled(&claims.id).is_err());
+    if disabled {
+        Error::AccountDisabled
+    } else {
+        refused
+    }
 }
 
 /// The gateway's and forward-auth's check of a Bearer token: Bouncer's own access token, or an
@@ -43,6 +60,7 @@ pub fn authenticate_gateway(
         }
         Err(own) => {
             let audiences = &ctx.provider.config.gateway_audiences;
+            let own = disabled_or(ctx, bearer, own);
             let Some(token) = bearer.filter(|_| !audiences.is_empty()) else {
                 return Err(own);
             };
@@ -111,13 +129,14 @@ pub fn authenticate_browser(
     admit(ctx, client, claims, access)
 }
 
-fn admit(
+pub fn admit(
     ctx: &AppContext,
     client: &Client,
     claims: AccessClaims,
     access: Access,
 ) -> Result<AccessClaims> {
     ctx.moderation.check(client.ip, Some(&claims.id))?;
+    ctx.accounts.refuse_disabled(&claims.id)?;
     if access == Access::Full && claims.scope.is_some() {
         return Err(Error::TwoFactorSetupRequired);
     }

@@ -100,7 +100,7 @@ pub async fn create(
         })
         .await?;
     if !stored {
-        return Err(Error::AlreadyExists(format!(
+        return Err(Error::Conflict(format!(
             "At most {} live API keys per user: revoke one first",
             ctx.api_keys.max_per_user
         )));

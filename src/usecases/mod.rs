@@ -11,6 +11,9 @@
 pub mod access;
 pub mod account;
 pub mod admin;
+pub mod admin_bans;
+pub mod admin_settings;
+pub mod admin_users;
 pub mod api_keys;
 pub mod chat_access;
 pub mod chat_content;

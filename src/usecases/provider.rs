@@ -618,6 +618,7 @@ async fn live_user(ctx: &AppContext, client: &Client, user_id: &str) -> Result<A
         return oauth("invalid_grant", "the user no longer exists");
     };
     ctx.moderation.check(client.ip, Some(&user.id))?;
+    ctx.accounts.refuse_disabled(&user.id)?;
     Ok(user)
 }
 

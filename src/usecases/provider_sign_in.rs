@@ -132,6 +132,9 @@ pub async fn finish(
     ctx.moderation
         .check(client.ip, Some(&user.id))
         .map_err(ProviderSignInError::Refused)?;
+    ctx.accounts
+        .refuse_disabled(&user.id)
+        .map_err(ProviderSignInError::Refused)?;
     let signed_in = start_session(ctx, &client, std::sync::Arc::new(user))
         .await
         .map_err(SsoFailure::Internal)?;

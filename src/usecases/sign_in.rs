@@ -28,6 +28,8 @@ pub(super) async fn start_session(
     client: &Client,
     user: Arc<User>,
 ) -> Result<SignedIn> {
+    // Every sign-in route ends here: a disabled user gets no session by any of them.
+    ctx.accounts.refuse_disabled(&user.id)?;
     let issued = ctx
         .sessions
         .start(&user, client.session_kind, client.device())
@@ -56,6 +58,8 @@ pub async fn sign_in(
         Some(directory) => directory_user(ctx, directory, &client, email, password).await?,
         None => ctx.accounts.login(email, password).await?,
     };
+    // Only now that the password checked out: a wrong one is told nothing of the account.
+    ctx.accounts.refuse_disabled(&user.id)?;
     if user.two_factor_enabled {
         let temp_token = ctx.sessions.issue_two_factor_temp(&user.id)?;
         tracing::info!(user_id = %user.id, "password accepted, waiting for the second factor");
@@ -155,6 +159,7 @@ pub async fn refresh(
     ctx.moderation.check(ip, None)?;
     let claims = ctx.sessions.verify_refresh(refresh_token)?;
     ctx.moderation.check(ip, Some(&claims.id))?;
+    ctx.accounts.refuse_disabled(&claims.id)?;
     let user = ctx
         .accounts
         .user(&claims.id)

@@ -1,6 +1,8 @@
 //! One integration-test binary: each test boots the real server on 127.0.0.1:0 with a fresh
 //! SQLite database and a manual clock, and talks to it over HTTP as a browser would.
 
+mod admin_api;
+mod admin_cli;
 mod api_keys;
 mod attack;
 mod binary;
