@@ -2,8 +2,8 @@
 //! index of every live key, so a gateway request with a key costs no database round trip.
 //! The index is loaded at start, follows this instance's own creations and revocations at
 //! once, and those of other instances through the change feed (Redis) and the half-second
-//! poll (`sync`); a full reload every `RELOAD_EVERY` also drops the keys of deleted users and
-//! takes in role and profile changes. The last use of each key is kept in memory and written
+//! poll (`sync`, which also notices keys gone with their deleted user); a full reload every
+//! `RELOAD_EVERY` takes in role and profile changes. The last use of each key is kept in memory and written
 //! in batches (`flush_last_use`), never per request.
 
 pub mod scopes;
@@ -29,7 +29,7 @@ pub const API_KEY_TYP: &str = "api_key";
 
 /// How far back each poll re-reads, for rows written by instances whose clocks run behind.
 const SYNC_OVERLAP_MS: i64 = 60_000;
-/// How often the whole index is read again (keys of deleted users, changed roles and names).
+/// How often the whole index is read again (changed roles and names of the keys' users).
 pub const RELOAD_EVERY: Duration = Duration::from_secs(60);
 /// How often the last uses are written.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(5);
@@ -188,6 +188,13 @@ impl ApiKeys {
 
     /// Reads every live key again, in place of the index.
     pub async fn reload(&self) -> Result<usize> {
+        let count = self.reload_only().await?;
+        // A revocation committed while the rows were read must not come back with them.
+        self.sync().await?;
+        Ok(count)
+    }
+
+    async fn reload_only(&self) -> Result<usize> {
         let now = self.clock.now_ms();
         let rows = store::api_keys::live(&self.db, now).await?;
         let newest = rows
@@ -207,8 +214,6 @@ impl ApiKeys {
             *index = fresh;
         }
         self.synced_up_to.fetch_max(newest, Ordering::AcqRel);
-        // A revocation committed while the rows above were read must not come back with them.
-        self.sync().await?;
         Ok(count)
     }
 
@@ -234,6 +239,18 @@ impl ApiKeys {
             }
         }
         self.synced_up_to.fetch_max(newest, Ordering::AcqRel);
+        // Keys leave the table without a revocation when their user is deleted (the rows
+        // cascade): a count that differs from the index's says to read it whole again.
+        let now = self.clock.now_ms();
+        let held = self.index.read().map_or(0, |index| {
+            index
+                .values()
+                .filter(|e| e.expires_at.is_none_or(|at| at > now))
+                .count()
+        });
+        if store::api_keys::count_live(&self.db, now).await? != held as i64 {
+            self.reload_only().await?;
+        }
         Ok(count)
     }
 

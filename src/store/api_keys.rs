@@ -132,6 +132,18 @@ pub async fn live(db: &Db, now_ms: i64) -> Result<Vec<IndexedKey>> {
         .await?)
 }
 
+/// How many keys can still be used at `now_ms`.
+pub async fn count_live(db: &Db, now_ms: i64) -> Result<i64> {
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM api_keys \
+         WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $1)",
+    )
+    .bind(now_ms)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(count)
+}
+
 /// Keys created or revoked at or after `since` (by any process), revoked ones included.
 pub async fn changed_since(db: &Db, since: i64) -> Result<Vec<IndexedKey>> {
     let sql = format!(

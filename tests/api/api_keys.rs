@@ -673,3 +673,54 @@ async fn the_command_line_makes_lists_and_revokes_keys() {
     let (_, own) = list(&app, &s.token, KEYS).await;
     assert!(own["keys"][0]["revokedAt"].is_string());
 }
+
+#[tokio::test]
+async fn a_disabled_or_deleted_users_keys_are_refused() {
+    let upstream = Upstream::start().await;
+    let app = gateway(&upstream, &[]).await;
+    let admin = app.signed_in_user("admin@example.com").await;
+    let (_, ops) = create(
+        &app,
+        &admin.token,
+        &json!({ "name": "ops", "scopes": ["admin"] }),
+    )
+    .await;
+    let ops = ops["key"].as_str().unwrap().to_string();
+    let ada = app.signed_in_user("ada@example.com").await;
+    let key = new_key(&app, &ada.token, "ada").await;
+    let key = key["key"].as_str().unwrap();
+    assert_eq!(through(&app, key).await.status(), 200);
+
+    // Through the admin API, with the admin's key.
+    let admin_call = |method: reqwest::Method, path: String| {
+        app.bare
+            .request(method, app.url(&format!("/api/bouncer{path}")))
+            .bearer_auth(&ops)
+            .json(&json!({}))
+            .send()
+    };
+    let disabled = admin_call(
+        reqwest::Method::POST,
+        format!("/users/{}/disable", ada.user_id),
+    )
+    .await
+    .unwrap();
+    assert_eq!(disabled.status(), 200);
+    let (status, body) = status_and_json(through(&app, key).await).await;
+    assert_eq!(
+        (status, body["message"].as_str()),
+        (403, Some("Your account has been disabled."))
+    );
+
+    let grace = app.signed_in_user("grace@example.com").await;
+    let theirs = new_key(&app, &grace.token, "grace").await;
+    let theirs = theirs["key"].as_str().unwrap();
+    assert_eq!(through(&app, theirs).await.status(), 200);
+    let deleted = admin_call(reqwest::Method::DELETE, format!("/users/{}", grace.user_id))
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200, "{}", deleted.text().await.unwrap());
+    // The rows went with the user; the next read of the keys notices.
+    app.ctx.api_keys.sync().await.unwrap();
+    assert_eq!(through(&app, theirs).await.status(), 401);
+}
