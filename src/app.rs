@@ -49,6 +49,8 @@ pub struct AppContext {
     pub allowed_models: crate::moderation::models::AllowedModels,
     /// The audit log's queue (`audit.record(...)` never waits).
     pub audit: Arc<crate::audit::Audit>,
+    /// API keys and their in-memory index.
+    pub api_keys: crate::api_keys::ApiKeys,
 }
 
 impl AppContext {
@@ -156,8 +158,17 @@ impl AppContext {
             .map(crate::moderation::content::ContentModerator::new)
             .transpose()?;
         let allowed_models = crate::moderation::models::AllowedModels::new(&config.content);
+        let api_keys = crate::api_keys::ApiKeys::new(
+            db.clone(),
+            clock.clone(),
+            changes.clone(),
+            &config.api_keys,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("loading API keys: {e}"))?;
         let ctx = Arc::new(Self {
             audit,
+            api_keys,
             content_moderator,
             allowed_models,
             directory,

@@ -3,6 +3,7 @@
 //! this library.
 
 pub mod accounts;
+pub mod api_keys;
 pub mod app;
 pub mod audit;
 pub mod change_feed;
@@ -69,6 +70,7 @@ pub fn spawn_maintenance(ctx: Arc<AppContext>) -> tokio::task::JoinHandle<()> {
             let _ = ctx.sessions.sync_revocations().await;
             let _ = ctx.moderation.sync_bans().await;
             let _ = ctx.accounts.sync_disabled().await;
+            let _ = ctx.api_keys.sync().await;
         }
     });
     let sync = ctx.clone();
@@ -88,11 +90,15 @@ pub fn spawn_maintenance(ctx: Arc<AppContext>) -> tokio::task::JoinHandle<()> {
             if let Err(e) = sync.moderation.sync_bans().await {
                 tracing::warn!(error = %e, "reading bans failed");
             }
+            if let Err(e) = sync.api_keys.sync().await {
+                tracing::warn!(error = %e, "reading API keys failed");
+            }
             if let Err(e) = sync.accounts.sync_disabled().await {
                 tracing::warn!(error = %e, "reading disabled users failed");
             }
         }
     });
+    spawn_api_key_upkeep(ctx.clone());
     let keys = ctx.clone();
     tokio::spawn(async move {
         // A key added by `bouncer rotate-signing-key` signs here within this bound; until
@@ -140,4 +146,31 @@ pub fn spawn_maintenance(ctx: Arc<AppContext>) -> tokio::task::JoinHandle<()> {
             }
         }
     })
+}
+
+/// The API keys' batches: their last uses written every `FLUSH_EVERY`, the whole index read
+/// again every `RELOAD_EVERY`.
+fn spawn_api_key_upkeep(ctx: Arc<AppContext>) {
+    let flush = ctx.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(api_keys::FLUSH_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = flush.api_keys.flush_last_use().await {
+                tracing::warn!(error = %e, "writing API keys' last use failed");
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(api_keys::RELOAD_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = ctx.api_keys.reload().await {
+                tracing::warn!(error = %e, "reading API keys failed");
+            }
+        }
+    });
 }

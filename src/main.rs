@@ -94,6 +94,7 @@ async fn main() -> ExitCode {
             .await
             .map_err(|e| e.0),
         Command::Export(args) => cli::export::run(&ctx, args).await.map_err(|e| e.0),
+        Command::ApiKeys(args) => cli::api_keys::run(&ctx, args).await.map_err(|e| e.0),
         Command::Audit(args) => cli::audit::run(&ctx, args).await.map_err(|e| e.0),
         Command::RotateSigningKey(args) => cli::rotate_signing_key::run(&ctx, args)
             .await

@@ -140,6 +140,7 @@ pub async fn start_bouncer_with(
         .env("ALLOW_REGISTRATION", "true")
         .env("LOGIN_MAX", "100000000")
         .env("REGISTER_MAX", "100000000")
+        .env("API_KEY_LIMIT_MAX", "100000000")
         .env("RUST_LOG", "warn")
         .envs(extra.iter().copied())
         .stdout(Stdio::null())

@@ -210,6 +210,24 @@ pub async fn register(client: &reqwest::Client, base: &str, email: &str) -> bool
         .is_ok_and(|r| r.status().is_success())
 }
 
+/// Makes an API key for the benchmark user through the API.
+async fn api_key(client: &reqwest::Client, base: &str, token: &str) -> anyhow::Result<String> {
+    let answer = client
+        .post(format!("{base}/api/bouncer/account/api-keys"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "name": "bench" }))
+        .send()
+        .await?;
+    if answer.status() != reqwest::StatusCode::CREATED {
+        anyhow::bail!("making an API key answered {}", answer.status());
+    }
+    let body: serde_json::Value = answer.json().await?;
+    body["key"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| anyhow::anyhow!("the API key's answer has no key"))
+}
+
 fn get_with_token(client: &reqwest::Client, url: String, token: String) -> Op {
     let client = client.clone();
     Arc::new(move |_| {
@@ -344,6 +362,47 @@ pub async fn run_all(mode: Mode) -> anyhow::Result<Report> {
         ratio: Some(forward_auth.rate() / bare.rate()),
         value: forward_auth.rate(),
     });
+    // Forward-auth with an API key (`bnc_…`) instead of the access token: the key is checked in
+    // the in-memory index (a SHA-256 and a constant-time compare) and counted in its own
+    // limiter, opened wide here. Its limit is the token's row just above; a build without API
+    // keys (`BOUNCER_BENCH_BINARY` naming an older one) has no such row.
+    match api_key(&client, &base, &token).await {
+        Ok(key) => {
+            let by_key = load::run(AUTH_CONNECTIONS, d, {
+                let client = client.clone();
+                let url = format!("{base}/api/auth/verify");
+                Arc::new(move |_| {
+                    let request = client
+                        .get(&url)
+                        .bearer_auth(&key)
+                        .header("X-Forwarded-Method", "GET")
+                        .header("X-Forwarded-Uri", "/api/convos");
+                    Box::pin(
+                        async move { request.send().await.is_ok_and(|r| r.status().is_success()) },
+                    )
+                })
+            })
+            .await;
+            rows.push(Row {
+                scenario: format!(
+                    "forward-auth by API key `GET /api/auth/verify`, {AUTH_CONNECTIONS} connections"
+                ),
+                bouncer: latency(&by_key),
+                limit: format!(
+                    "the same with the access token: {} ({:.2} of the bare HS256 route)",
+                    latency(&forward_auth),
+                    by_key.rate() / bare.rate()
+                ),
+                ratio: Some(by_key.rate() / forward_auth.rate()),
+                value: if by_key.failed == 0 {
+                    by_key.rate()
+                } else {
+                    0.0
+                },
+            });
+        }
+        Err(e) => eprintln!("bench: {e}; the forward-auth-by-API-key row is left out"),
+    }
     // Forward-auth by the sign-in pages' single-sign-on cookie, as a browser behind Traefik
     // or Caddy sends it: the same route, the cookie instead of the Bearer token.
     // A build without the pages (`BOUNCER_BENCH_BINARY` naming an older one) has no such row.

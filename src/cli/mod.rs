@@ -1,6 +1,7 @@
 //! The `bouncer` command line: the server and the user-management commands. Every command
 //! reads the same configuration as the server and goes through the same services.
 
+pub mod api_keys;
 pub mod audit;
 pub mod ban_user;
 pub mod client;
@@ -42,6 +43,7 @@ use crate::error::Error;
                   bouncer list-bans\n  \
                   bouncer disable-user mallory@example.com\n  \
                   bouncer sessions ada@example.com --all\n  \
+                  bouncer api-keys create ada@example.com --name laptop --expires-days 90\n  \
                   bouncer client add librechat --first-party --redirect-uri https://chat.example.com/oauth/openid/callback\n  \
                   bouncer client list\n  \
                   bouncer rotate-signing-key\n  \
@@ -88,6 +90,8 @@ pub enum Command {
     ImportLibrechat(import_librechat::Args),
     /// Write every user as LibreChat's users documents (Extended JSON), for backups or going back.
     Export(export::Args),
+    /// List, make or revoke API keys of programmatic clients of the gateway.
+    ApiKeys(api_keys::Args),
     /// Read the audit log (sign-ins, resets, 2FA, sessions, bans, operators' actions).
     Audit(audit::Args),
 }
@@ -116,7 +120,10 @@ impl std::fmt::Display for CliError {
 impl From<Error> for CliError {
     fn from(e: Error) -> Self {
         CliError(match e {
-            Error::Validation(message) | Error::BadRequest(message) => message,
+            Error::Validation(message)
+            | Error::BadRequest(message)
+            | Error::Forbidden(message)
+            | Error::AlreadyExists(message) => message,
             Error::DomainNotAllowed => {
                 "the email's domain is not in registration.allowedDomains of librechat.yaml".into()
             }

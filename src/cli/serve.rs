@@ -25,6 +25,10 @@ pub async fn run(ctx: Arc<AppContext>) -> anyhow::Result<()> {
     let _ = tokio::time::timeout(crate::mail::SEND_TIMEOUT, ctx.mail.idle()).await;
     // Events of the requests just finished are stored before the database closes.
     ctx.audit.shutdown(crate::audit::DRAIN_BOUND).await;
+    // So are the API keys' last uses, which are written in batches.
+    if let Err(e) = ctx.api_keys.flush_last_use().await {
+        tracing::warn!(error = %e, "writing API keys' last use failed");
+    }
     // Purges under way would meet the closed database and warn about it.
     maintenance.abort();
     let _ = maintenance.await;

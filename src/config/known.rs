@@ -11,6 +11,7 @@ const TABLES: &[&[&Variable]] = &[
     super::moderation::VARIABLES,
     super::route_limits::VARIABLES,
     super::admin::VARIABLES,
+    super::api_keys::VARIABLES,
     super::mail::VARIABLES,
     super::openid::VARIABLES,
     super::social::VARIABLES,

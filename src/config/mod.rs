@@ -3,6 +3,7 @@
 
 // Public for the fuzz target `fuzz/fuzz_targets/dotenv.rs`.
 pub mod admin;
+pub mod api_keys;
 pub mod audit;
 pub mod content_moderation;
 pub mod database;
@@ -157,6 +158,8 @@ pub struct Config {
     pub ldap: Option<ldap::LdapConfig>,
     /// The operators' rules (`REQUIRE_2FA_FOR_ADMINS`).
     pub admin: admin::AdminConfig,
+    /// API keys: the per-user maximum and the per-key limiter.
+    pub api_keys: api_keys::ApiKeysConfig,
     /// The audit log's retention.
     pub audit: audit::AuditConfig,
 }
@@ -404,6 +407,7 @@ impl Config {
             pages,
             ldap,
             admin: admin::AdminConfig::from_vars(vars)?,
+            api_keys: api_keys::ApiKeysConfig::from_vars(vars)?,
             audit: audit::AuditConfig::from_vars(vars)?,
         })
     }

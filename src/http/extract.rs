@@ -181,8 +181,8 @@ impl FromRequestParts<Arc<AppContext>> for OptionalAuthUser {
     }
 }
 
-/// A caller of the admin API (`/api/bouncer/*`): an ADMIN's access token (401 without a valid
-/// token, 403 for anyone else), through `usecases::admin::authorize`.
+/// A caller of the admin API (`/api/bouncer/*`): an ADMIN's access token or `admin`-scoped API
+/// key (401 without a valid one, 403 for anyone else), through `usecases::admin::authorize`.
 pub struct AdminCaller(pub crate::usecases::admin::Admin);
 
 impl FromRequestParts<Arc<AppContext>> for AdminCaller {
@@ -194,8 +194,14 @@ impl FromRequestParts<Arc<AppContext>> for AdminCaller {
             .get(axum::http::header::USER_AGENT)
             .and_then(|v| v.to_str().ok());
         let client = Client::api(client_ip(parts, ctx), user_agent);
-        let claims =
-            access::authenticate(ctx, &client, bearer_token(&parts.headers), Access::Full)?;
+        let bearer = bearer_token(&parts.headers);
+        let claims = match bearer {
+            // An `admin`-scoped API key opens the admin API too (the role is checked below).
+            Some(key) if crate::api_keys::secret::id_of(key).is_some() => {
+                access::authenticate_api_key(ctx, &client, key, access::KeyUse::Admin)?
+            }
+            _ => access::authenticate(ctx, &client, bearer, Access::Full)?,
+        };
         crate::usecases::admin::authorize(ctx, &client, &claims)
             .await
             .map(AdminCaller)

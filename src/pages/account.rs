@@ -19,6 +19,9 @@ use crate::store::sessions::SessionSummary;
 use crate::twofactor::Code;
 use crate::usecases::{account, second_factor};
 
+mod api_keys;
+pub use api_keys::{create as create_api_key, revoke as revoke_api_key};
+
 /// One row of the sessions table.
 pub struct SessionRow {
     pub id: String,
@@ -57,6 +60,9 @@ pub struct AccountPage {
     pub error: Option<String>,
     /// The section the message belongs to.
     pub error_section: String,
+    /// The user's live API keys, and the one just made (shown this once).
+    pub api_keys: Vec<api_keys::KeyRow>,
+    pub new_key: Option<String>,
 }
 
 #[derive(Template)]
@@ -170,6 +176,18 @@ async fn account_page(
     error: Option<(String, &str)>,
     status: StatusCode,
 ) -> Response {
+    account_page_with(req, claims, notice, error, status, None).await
+}
+
+/// The page, with the API key just made when there is one.
+async fn account_page_with(
+    req: &PageRequest,
+    claims: &AccessClaims,
+    notice: Option<String>,
+    error: Option<(String, &str)>,
+    status: StatusCode,
+    new_key: Option<String>,
+) -> Response {
     let user = match account::current_user(&req.ctx, &claims.id).await {
         Ok(user) => user,
         Err(e) => return req.failure_page(e).await,
@@ -205,6 +223,11 @@ async fn account_page(
         Ok(events) => super::account_activity::rows(events),
         Err(e) => return req.failure_page(e).await,
     };
+    let now = crate::clock::Clock::now_ms(req.ctx.clock.as_ref());
+    let api_keys = match api_keys::rows(&req.ctx, &user.id, now).await {
+        Ok(k) => k,
+        Err(e) => return req.failure_page(e).await,
+    };
     let features = &req.ctx.config.features;
     let (error, error_section) = match error {
         Some((message, section)) => (Some(message), section.to_string()),
@@ -225,6 +248,8 @@ async fn account_page(
         notice,
         error,
         error_section,
+        api_keys,
+        new_key,
     };
     req.render(status, &page)
 }

@@ -50,6 +50,8 @@ pub fn router(ctx: &AppContext) -> Router<Arc<AppContext>> {
         .route("/account/2fa/disable", post(account::two_factor_disable))
         .route("/account/sessions/revoke", post(account::revoke_session))
         .route("/account/apps/withdraw", post(account::withdraw_app))
+        .route("/account/api-keys", post(account::create_api_key))
+        .route("/account/api-keys/revoke", post(account::revoke_api_key))
         .route("/account/delete", post(account::delete))
         .route("/consent", post(provider::consent))
         .nest("/admin", admin::router())

@@ -107,6 +107,19 @@ pub struct Text {
     pub withdraw: &'static str,
     pub app_withdrawn: &'static str,
     pub session_kind_provider: &'static str,
+    pub api_keys: &'static str,
+    pub api_keys_help: &'static str,
+    pub api_key_name: &'static str,
+    pub api_key_expires_in_days: &'static str,
+    pub api_key_create: &'static str,
+    pub api_key_created: &'static str,
+    pub api_key_shown_once: &'static str,
+    pub api_key_prefix: &'static str,
+    pub api_key_expires: &'static str,
+    pub api_key_never: &'static str,
+    pub api_key_expired: &'static str,
+    pub api_key_revoke: &'static str,
+    pub api_key_revoked: &'static str,
 }
 
 pub const EN: Text = Text {
@@ -212,6 +225,19 @@ pub const EN: Text = Text {
     withdraw: "Withdraw",
     app_withdrawn: "The app's access was withdrawn.",
     session_kind_provider: "App",
+    api_keys: "API keys",
+    api_keys_help: "Programs (such as an OpenAI-compatible client) use a key in place of signing in: send it as a Bearer token (Authorization: Bearer followed by the key). A key acts as you: revoke one you no longer use.",
+    api_key_name: "Name",
+    api_key_expires_in_days: "Expires after (days; empty: never)",
+    api_key_create: "Create key",
+    api_key_created: "The key was created.",
+    api_key_shown_once: "Copy this key now and keep it secret: it is shown only this once.",
+    api_key_prefix: "Key",
+    api_key_expires: "Expires",
+    api_key_never: "Never",
+    api_key_expired: "Expired",
+    api_key_revoke: "Revoke",
+    api_key_revoked: "The key was revoked.",
 };
 
 /// The admin console's texts (`/ui/admin`), apart from the sign-in pages' so that the two

@@ -1,5 +1,6 @@
 //! The only place with SQL. Each table has its own module; all of them take a `Db`.
 
+pub mod api_keys;
 pub mod audit;
 pub mod availability;
 pub mod bans;

@@ -45,8 +45,8 @@ fn disabled_or(ctx: &AppContext, bearer: Option<&str>, refused: Error) -> Error 
 
 /// The gateway's and forward-auth's check of a Bearer token: Bouncer's own access token, or an
 /// access token the OpenID provider issued for one of `OIDC_GATEWAY_AUDIENCES` (LibreChat with
-/// `OPENID_REUSE_TOKENS=true` sends those). Both are checked in memory, with the same
-/// revocations and bans.
+/// `OPENID_REUSE_TOKENS=true` sends those), or an API key. All are checked in memory, with the
+/// same revocations and bans; the bare JWT first, as the common case.
 pub fn authenticate_gateway(
     ctx: &AppContext,
     client: &Client,
@@ -55,6 +55,9 @@ pub fn authenticate_gateway(
 ) -> Result<AccessClaims> {
     match ctx.sessions.authenticate(bearer) {
         Ok(claims) => admit(ctx, client, claims, access),
+        Err(_) if bearer.is_some_and(|b| crate::api_keys::secret::id_of(b).is_some()) => {
+            authenticate_api_key(ctx, client, bearer.unwrap_or_default(), KeyUse::Gateway)
+        }
         Err(own) => {
             let audiences = &ctx.provider.config.gateway_audiences;
             let own = disabled_or(ctx, bearer, own);
@@ -87,6 +90,31 @@ pub fn authenticate_gateway(
             admit(ctx, client, identity, access)
         }
     }
+}
+
+/// Where an API key is presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyUse {
+    /// The gateway and forward-auth: every key.
+    Gateway,
+    /// The admin API: `admin`-scoped keys only (the role is then checked by `admin::authorize`).
+    Admin,
+}
+
+/// An API key (`bnc_…`) as a Bearer token: a live key of its scope, checked in memory, then the
+/// same bans as a token. The identity is the key's owner, with `typ` `api_key` and the key's
+/// id as `sid`.
+pub fn authenticate_api_key(
+    ctx: &AppContext,
+    client: &Client,
+    key: &str,
+    key_use: KeyUse,
+) -> Result<AccessClaims> {
+    let found = ctx.api_keys.authenticate(key)?;
+    if key_use == KeyUse::Admin && !found.scopes.admin {
+        return Err(Error::Forbidden("Forbidden".into()));
+    }
+    admit(ctx, client, found.claims, Access::Full)
 }
 
 /// The same for a browser session's single-sign-on cookie (the sign-in pages, forward-auth

@@ -100,6 +100,7 @@ pub async fn admit(ctx: &Arc<AppContext>, request: &ChatRequest<'_>) -> Result<A
         (bearer, _) => access::authenticate_gateway(ctx, &request.client, bearer, Access::Full)?,
     };
     check_rules(ctx, request, &claims)?;
+    limit_api_key(ctx, &claims, ip).await?;
     // Express, LibreChat's server, routes without regard to case: so do these checks.
     let route = path.to_ascii_lowercase();
     limit_route(ctx, request.is_post, &route, &claims, ip).await?;
@@ -146,6 +147,18 @@ fn check_rules(ctx: &AppContext, request: &ChatRequest<'_>, claims: &AccessClaim
             "Your role may not use this address".into(),
         ))
     }
+}
+
+/// A request made with an API key counts in that key's own window (`API_KEY_LIMIT_*`), beside
+/// the per-user limiters every request of its owner counts in; a violation scores the user.
+async fn limit_api_key(ctx: &AppContext, claims: &AccessClaims, ip: IpAddr) -> Result<()> {
+    if claims.typ.as_deref() != Some(crate::api_keys::API_KEY_TYP) {
+        return Ok(());
+    }
+    let user = Subject::User { id: &claims.id, ip };
+    ctx.moderation
+        .limit_within(&ctx.api_keys.limiter, &claims.sid, user)
+        .await
 }
 
 /// LibreChat's limiters of its other costly routes (speech, uploads, import, fork, tool calls,

@@ -14,6 +14,7 @@ pub mod admin;
 pub mod admin_bans;
 pub mod admin_settings;
 pub mod admin_users;
+pub mod api_keys;
 pub mod audit;
 pub mod chat_access;
 pub mod chat_content;

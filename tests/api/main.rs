@@ -4,6 +4,7 @@
 mod admin_api;
 mod admin_cli;
 mod admin_pages;
+mod api_keys;
 mod attack;
 mod audit;
 mod binary;
