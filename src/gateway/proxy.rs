@@ -112,6 +112,17 @@ fn upstream_uri(upstream: &Upstream, target: &Target) -> Option<Uri> {
         .ok()
 }
 
+/// A Bouncer API key is Bouncer's credential alone: the backend learns who is asking from the
+/// identity headers, and a backend that logs or leaks headers cannot hand keys out. (An access
+/// token stays: LibreChat's backend verifies it itself.)
+fn strip_api_key(headers: &mut HeaderMap) {
+    let is_key = crate::http::extract::bearer_token(headers)
+        .is_some_and(|token| crate::api_keys::secret::id_of(token).is_some());
+    if is_key {
+        headers.remove(header::AUTHORIZATION);
+    }
+}
+
 /// The headers a request goes upstream with: hop-by-hop headers and the single-sign-on cookie
 /// out, the identity headers in, `X-Forwarded-For` grown by the peer (or replaced by it when
 /// the peer is not a trusted proxy), `X-Forwarded-Host` for the original host.
@@ -140,6 +151,7 @@ fn upstream_headers(
     };
     strip_hop_by_hop(&mut headers);
     strip_cookie(&mut headers, &ctx.config.pages.cookie_name);
+    strip_api_key(&mut headers);
     set_identity(&mut headers, claims);
     if let Ok(v) = HeaderValue::from_str(&forwarded_for) {
         headers.insert(HeaderName::from_static("x-forwarded-for"), v);

@@ -258,6 +258,10 @@ async fn a_key_opens_the_gateway_and_forward_auth_as_its_user() {
     assert_eq!(seen["x-auth-user-id"], s.user_id.as_str());
     assert_eq!(seen["x-auth-user-email"], "ada@example.com");
     assert_eq!(seen["x-auth-user-role"], "USER");
+    // The key itself stays with Bouncer (an access token goes on: LibreChat checks it).
+    assert!(seen.get("authorization").is_none(), "{seen}");
+    let with_token: Value = through(&app, &s.token).await.json().await.unwrap();
+    assert!(with_token["authorization"].is_string(), "{with_token}");
 
     let verify = |credential: &str| {
         app.bare
