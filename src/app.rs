@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::accounts::{AccountRules, Accounts, PasswordHasher};
+use crate::accounts::{AccountRules, Accounts, PasswordBlocklist, PasswordHasher};
 use crate::change_feed::ChangeFeed;
 use crate::clock::Clock;
 use crate::config::social::SocialKind;
@@ -85,7 +85,7 @@ impl AppContext {
                 config.password_hash_queue_max,
             ),
             clock.clone(),
-            AccountRules::from(&config),
+            AccountRules::new(&config, PasswordBlocklist::load(&config.passwords)?),
             sessions.clone(),
         );
         accounts

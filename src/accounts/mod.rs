@@ -9,6 +9,7 @@ pub mod email_tokens;
 mod external;
 pub mod names;
 pub mod password;
+pub mod password_blocklist;
 mod public_user;
 pub mod validation;
 
@@ -21,6 +22,7 @@ pub use disabled::DisabledUsers;
 pub use email::Email;
 pub use external::ExternalRules;
 pub use password::{PasswordHasher, Verification};
+pub use password_blocklist::PasswordBlocklist;
 pub use public_user::{iso_time, PublicUser};
 use validation::{validate_login, validate_new_password, validate_registration, RegistrationInput};
 
@@ -48,10 +50,12 @@ pub struct AccountRules {
     /// Without mail, new accounts are verified at once (nobody could verify them).
     pub mail_configured: bool,
     pub email_token_expiry_ms: i64,
+    /// Passwords too common to set (`PASSWORD_BLOCKLIST`).
+    pub blocklist: Arc<PasswordBlocklist>,
 }
 
-impl From<&Config> for AccountRules {
-    fn from(c: &Config) -> Self {
+impl AccountRules {
+    pub fn new(c: &Config, blocklist: PasswordBlocklist) -> Self {
         Self {
             min_password_length: c.min_password_length,
             session_expiry_ms: c.sessions.session_expiry_ms,
@@ -59,6 +63,7 @@ impl From<&Config> for AccountRules {
             yaml: c.yaml.clone(),
             mail_configured: c.mail.configured(),
             email_token_expiry_ms: c.mail.token_expiry_ms,
+            blocklist: Arc::new(blocklist),
         }
     }
 }
@@ -253,6 +258,12 @@ impl Accounts {
     ) -> Result<Registration> {
         let valid = validate_registration(input, self.rules.min_password_length)
             .map_err(Error::Validation)?;
+        self.refuse_common(
+            &valid.password,
+            &[&valid.name, &valid.username, &valid.email],
+        )
+        .await?
+        .map_err(Error::Validation)?;
         if !self.rules.yaml.email_domain_allowed(&valid.email) {
             return Err(Error::DomainNotAllowed);
         }
@@ -445,6 +456,12 @@ impl Accounts {
     pub async fn set_password(&self, user_id: &str, password: &str) -> Result<usize> {
         validate_new_password(password, self.rules.min_password_length)
             .map_err(Error::Validation)?;
+        let user = store::users::find_by_id(&self.db, user_id)
+            .await?
+            .ok_or(Error::UserNotFound)?;
+        self.refuse_common(password, &user.personal_words())
+            .await?
+            .map_err(Error::Validation)?;
         let hash = self.hasher.hash(password.to_string()).await?;
         let now = self.clock.now_ms();
         let revoked = store::users::set_password_revoking_sessions(
@@ -555,6 +572,14 @@ impl Accounts {
         let Some(stored) = stored.filter(|s| email_tokens::matches(s, token, now)) else {
             return Err(Error::InvalidResetToken);
         };
+        // Only now that the link is known good: the account's own words are part of the
+        // check, and a refusal must not tell a stranger what they are.
+        let user = store::users::find_by_id(&self.db, user_id)
+            .await?
+            .ok_or(Error::InvalidResetToken)?;
+        self.refuse_common(password, &user.personal_words())
+            .await?
+            .map_err(Error::BadRequest)?;
         let hash = self.hasher.hash(password.to_string()).await?;
         let now = self.clock.now_ms();
         let revoked = store::users::reset_password_with_token(
@@ -578,6 +603,31 @@ impl Accounts {
             .await?
             .ok_or(Error::InvalidResetToken)?;
         Ok(user)
+    }
+
+    /// LibreChat's `path: message` refusal of a password on the blocklist. zxcvbn's matching
+    /// is CPU work of up to some milliseconds: it runs beside the runtime, not on it.
+    async fn refuse_common(
+        &self,
+        password: &str,
+        personal: &[&str],
+    ) -> Result<std::result::Result<(), String>> {
+        let list = self.rules.blocklist.clone();
+        let password = password.to_owned();
+        let personal: Vec<String> = personal.iter().map(|w| (*w).to_owned()).collect();
+        let refused = tokio::task::spawn_blocking(move || {
+            let personal: Vec<&str> = personal.iter().map(String::as_str).collect();
+            list.refuses(&password, &personal)
+        })
+        .await
+        .map_err(|e| {
+            Error::Internal(anyhow::anyhow!("the password blocklist check failed: {e}"))
+        })?;
+        Ok(if refused {
+            Err(format!("password: {}", password_blocklist::TOO_COMMON))
+        } else {
+            Ok(())
+        })
     }
 
     /// Creates an invitation for an email that has no account yet, replacing an earlier

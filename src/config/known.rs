@@ -7,6 +7,7 @@ use super::values::Variable;
 /// Every table, in the order of the documentation.
 const TABLES: &[&[&Variable]] = &[
     super::VARIABLES,
+    super::passwords::VARIABLES,
     super::server::VARIABLES,
     super::moderation::VARIABLES,
     super::route_limits::VARIABLES,

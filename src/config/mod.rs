@@ -15,6 +15,7 @@ pub mod mail;
 pub mod moderation;
 pub mod openid;
 pub mod pages;
+pub mod passwords;
 pub mod provider;
 pub mod route_limits;
 pub mod saml;
@@ -162,6 +163,8 @@ pub struct Config {
     pub api_keys: api_keys::ApiKeysConfig,
     /// The audit log's retention.
     pub audit: audit::AuditConfig,
+    /// The common-password blocklist.
+    pub passwords: passwords::PasswordsConfig,
 }
 
 /// The `ALLOW_*` switches: what users may do.
@@ -409,6 +412,7 @@ impl Config {
             admin: admin::AdminConfig::from_vars(vars)?,
             api_keys: api_keys::ApiKeysConfig::from_vars(vars)?,
             audit: audit::AuditConfig::from_vars(vars)?,
+            passwords: passwords::PasswordsConfig::from_vars(vars)?,
         })
     }
 

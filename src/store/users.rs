@@ -108,6 +108,13 @@ pub struct User {
     pub disabled_at: Option<i64>,
 }
 
+impl User {
+    /// What a person is tempted to make their password: their name, username and email.
+    pub fn personal_words(&self) -> [&str; 3] {
+        [&self.name, &self.username, &self.email]
+    }
+}
+
 /// The row as both engines return it: flags are 0/1 integers.
 #[derive(sqlx::FromRow)]
 struct Row {

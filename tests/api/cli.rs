@@ -911,3 +911,32 @@ async fn rotate_signing_key_adds_a_key_each_time() {
     assert!(jwks.contains(&kid(&second)), "the new key is published");
     assert!(jwks.contains(&kid(&first)), "and the one before it still");
 }
+
+#[tokio::test]
+async fn the_commands_refuse_common_passwords_too() {
+    let app = spawn_app().await;
+    app.signed_in_user("ada@example.com").await;
+    assert_failed(
+        &run(
+            cli(&app),
+            &["reset-password", "ada@example.com", "--password-stdin"],
+            "trustno1\n",
+        ),
+        "too common",
+    );
+    assert_eq!(app.login("ada@example.com", PASSWORD).await.status(), 200);
+    assert_failed(
+        &create(&app, "grace@example.com", &[], "grace@example.com"),
+        "too common",
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM users", &[]).await, 1);
+    // The switch reaches the commands as it reaches the server.
+    let mut off = cli(&app);
+    off.env("PASSWORD_BLOCKLIST", "false");
+    let out = run(
+        off,
+        &["reset-password", "ada@example.com", "--password-stdin"],
+        "trustno1\n",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}

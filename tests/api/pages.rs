@@ -621,3 +621,52 @@ async fn the_login_limiter_answers_a_page_with_its_message() {
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM sessions", &[]).await, 0);
 }
+
+#[tokio::test]
+async fn the_account_page_refuses_a_common_new_password_and_keeps_the_old_one() {
+    let app = spawn_app().await;
+    registered(&app, "ada@example.com").await;
+    let signed_in = sign_in_on_pages(&app, "ada@example.com", PASSWORD, "").await;
+    assert_eq!(signed_in.status(), 303);
+    let (_, _, csrf) = page(&app.browser, &app.url("/ui/account")).await;
+
+    let refused = post_form(
+        &app.browser,
+        &app.url("/ui/account/password"),
+        &[
+            ("csrf", &csrf),
+            ("current_password", PASSWORD),
+            ("password", "superman"),
+            ("confirm_password", "superman"),
+        ],
+    )
+    .await;
+    let status = refused.status();
+    let html = refused.text().await.unwrap();
+    assert!(
+        html.contains("This password is too common"),
+        "{status} {html}"
+    );
+    assert_eq!(app.login("ada@example.com", PASSWORD).await.status(), 200);
+    assert_eq!(app.login("ada@example.com", "superman").await.status(), 404);
+
+    let (_, _, csrf) = page(&app.browser, &app.url("/ui/account")).await;
+    let changed = post_form(
+        &app.browser,
+        &app.url("/ui/account/password"),
+        &[
+            ("csrf", &csrf),
+            ("current_password", PASSWORD),
+            ("password", "a new good password"),
+            ("confirm_password", "a new good password"),
+        ],
+    )
+    .await;
+    assert!(changed.status().is_success() || changed.status().is_redirection());
+    assert_eq!(
+        app.login("ada@example.com", "a new good password")
+            .await
+            .status(),
+        200
+    );
+}
