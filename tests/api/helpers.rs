@@ -182,6 +182,7 @@ async fn spawn_app_on(
     listener: Option<tokio::net::TcpListener>,
     overrides: &[(&str, &str)],
 ) -> TestApp {
+    crate::log_capture::capture();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut vars = base_vars(&dir);
     let postgres = TestPostgres::create().await;
