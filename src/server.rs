@@ -44,6 +44,8 @@ pub struct ConnectionLimits {
     pub header_read_timeout: Duration,
     pub keep_alive_timeout: Duration,
     pub max_connections: usize,
+    /// At shutdown, requests in flight finish within this; then their connections close.
+    pub shutdown_timeout: Duration,
 }
 
 impl ConnectionLimits {
@@ -70,6 +72,7 @@ impl ConnectionLimits {
             header_read_timeout: ms(config.header_read_timeout_ms),
             keep_alive_timeout: ms(config.keep_alive_timeout_ms),
             max_connections,
+            shutdown_timeout: ms(config.shutdown_timeout_ms),
         }
     }
 }
@@ -179,7 +182,18 @@ pub async fn serve(
     drop(listener);
     let _ = stop_tx.send(true);
     drop(open_rx);
-    open_tx.closed().await;
+    // A chat stream can run for minutes: past the grace period its connection is closed
+    // (dropped with the runtime) so that a stop always ends, and says so.
+    if tokio::time::timeout(limits.shutdown_timeout, open_tx.closed())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            connections = open_tx.receiver_count(),
+            shutdown_timeout_ms = limits.shutdown_timeout.as_millis() as u64,
+            "requests still in flight at the end of SHUTDOWN_TIMEOUT: their connections are closed"
+        );
+    }
     Ok(())
 }
 
@@ -505,6 +519,7 @@ mod tests {
             header_read_timeout: Duration::from_secs(600),
             keep_alive_timeout: Duration::from_secs(600),
             max_connections: 10,
+            shutdown_timeout: Duration::from_secs(600),
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(serve(listener, router, limits, async {

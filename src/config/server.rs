@@ -8,6 +8,7 @@ variables! {
     HEADER_READ_TIMEOUT: "`10000`", "Milliseconds a client has to send a whole request head.";
     KEEP_ALIVE_TIMEOUT: "`5000`, or `HEADER_READ_TIMEOUT` if lower", "Milliseconds an idle keep-alive connection is kept; at most `HEADER_READ_TIMEOUT`.";
     MAX_CONNECTIONS: "derived from the open-file limit", "Connections served at once; further ones wait in the accept backlog.";
+    SHUTDOWN_TIMEOUT: "`1000 * 30`", "At SIGTERM, how long requests in flight (a chat stream, say) may take to finish before their connections are closed (ms).";
 }
 
 /// A client that has not sent its whole request head after this long is cut off (slowloris).
@@ -17,6 +18,10 @@ pub const DEFAULT_HEADER_READ_TIMEOUT_MS: i64 = 10_000;
 /// proxies deployed in front of it already cope with it; short enough that idle connections
 /// of well-behaved clients do not pile up towards `MAX_CONNECTIONS`.
 pub const DEFAULT_KEEP_ALIVE_TIMEOUT_MS: i64 = 5_000;
+
+/// Kubernetes' default termination grace period: requests in flight get it to finish, then
+/// the rest of the shutdown (mail, audit log) has its own few seconds.
+pub const DEFAULT_SHUTDOWN_TIMEOUT_MS: i64 = 30_000;
 
 /// Largest `MAX_CONNECTIONS`, set or derived; above any descriptor limit a server is given.
 pub const MAX_CONNECTIONS_LIMIT: usize = 1_000_000;
@@ -31,6 +36,9 @@ pub struct ServerConfig {
     /// `MAX_CONNECTIONS`: connections served at once; `None` derives it at start from the
     /// process's descriptor limit.
     pub max_connections: Option<usize>,
+    /// `SHUTDOWN_TIMEOUT`: at SIGTERM, requests in flight finish within this, or their
+    /// connections are closed.
+    pub shutdown_timeout_ms: i64,
 }
 
 impl Default for ServerConfig {
@@ -39,6 +47,7 @@ impl Default for ServerConfig {
             header_read_timeout_ms: DEFAULT_HEADER_READ_TIMEOUT_MS,
             keep_alive_timeout_ms: DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
             max_connections: None,
+            shutdown_timeout_ms: DEFAULT_SHUTDOWN_TIMEOUT_MS,
         }
     }
 }
@@ -73,6 +82,7 @@ impl ServerConfig {
             header_read_timeout_ms,
             keep_alive_timeout_ms,
             max_connections,
+            shutdown_timeout_ms: vars.duration(&SHUTDOWN_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT_MS)?,
         })
     }
 }

@@ -192,3 +192,69 @@ async fn sigterm_finishes_the_request_in_flight_and_drains_mail_and_the_audit_lo
     );
     assert!(log.contains("bouncer stopped"), "{log}");
 }
+
+#[tokio::test]
+async fn a_request_that_outlasts_shutdown_timeout_does_not_hold_the_stop_forever() {
+    let gate = Gate::new();
+    let arrived = Arc::new(Notify::new());
+    let backend = held_backend(gate, arrived.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = format!("http://127.0.0.1:{backend}");
+    let running = start(
+        dir.path(),
+        &[
+            ("ALLOW_REGISTRATION", "true"),
+            ("UPSTREAM_URL", &upstream),
+            ("SHUTDOWN_TIMEOUT", "500"),
+        ],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let body = json!({
+        "name": "Ada Lovelace", "email": "ada@example.com",
+        "password": "correct horse battery", "confirm_password": "correct horse battery"
+    });
+    let registered = client
+        .post(format!("{}/api/auth/register", running.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 200);
+    let login = client
+        .post(format!("{}/api/auth/login", running.base))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let token = login.json::<serde_json::Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let in_flight = tokio::spawn({
+        let (client, base) = (client.clone(), running.base.clone());
+        async move {
+            client
+                .get(format!("{base}/api/convos"))
+                .bearer_auth(token)
+                .send()
+                .await
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(30), arrived.notified())
+        .await
+        .expect("the request reaches the backend");
+
+    // The backend never answers; the stop still ends, exit 0, and says what it cut short.
+    let stopping = tokio::task::spawn_blocking(move || running.stop());
+    let log = tokio::time::timeout(Duration::from_secs(120), stopping)
+        .await
+        .expect("the stop ends despite the request held at the backend")
+        .unwrap();
+    assert!(log.contains("SHUTDOWN_TIMEOUT"), "{log}");
+    assert!(log.contains("bouncer stopped"), "{log}");
+    assert!(
+        in_flight.await.unwrap().is_err(),
+        "the held request's connection was closed"
+    );
+}
