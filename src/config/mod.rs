@@ -15,6 +15,7 @@ pub mod mail;
 pub mod moderation;
 pub mod openid;
 pub mod pages;
+pub mod passkeys;
 pub mod provider;
 pub mod route_limits;
 pub mod saml;
@@ -162,6 +163,8 @@ pub struct Config {
     pub api_keys: api_keys::ApiKeysConfig,
     /// The audit log's retention.
     pub audit: audit::AuditConfig,
+    /// Passkeys (WebAuthn), when on.
+    pub passkeys: Option<passkeys::PasskeysConfig>,
 }
 
 /// The `ALLOW_*` switches: what users may do.
@@ -379,6 +382,12 @@ impl Config {
                 .duration(&PASSWORD_HASH_MEMORY_RELEASE, 1000 * 60)?,
             password_hash_queue_max: vars.optional_number(&PASSWORD_HASH_QUEUE_MAX, 1..)?,
             mail: MailConfig::from_vars(vars, &app_title)?,
+            passkeys: passkeys::PasskeysConfig::from_vars(
+                vars,
+                &domain_server,
+                &domain_client,
+                &app_title,
+            )?,
             client: ClientSettings {
                 domain_client,
                 domain_server,

@@ -28,6 +28,7 @@ mod oidc_peer;
 mod openid;
 mod outage_peer;
 mod pages;
+mod passkeys;
 mod provider;
 mod provider_peers;
 mod proxies;
