@@ -171,7 +171,14 @@ impl AppContext {
         let passkeys = config
             .passkeys
             .as_ref()
-            .map(|c| crate::passkeys::Passkeys::new(c, db.clone(), clock.clone()))
+            .map(|c| {
+                crate::passkeys::Passkeys::new(
+                    c,
+                    db.clone(),
+                    clock.clone(),
+                    accounts.cached_users(),
+                )
+            })
             .transpose()?;
         let ctx = Arc::new(Self {
             passkeys,

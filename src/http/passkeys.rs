@@ -3,7 +3,8 @@
 //! `publicKey` for `navigator.credentials`, binary fields as base64url) and its result (the
 //! credential the browser returned, as `PublicKeyCredential.toJSON()` gives it, with the
 //! `ceremonyId`). A sign-in answers as `/api/auth/login` does (`{token, user}` and the refresh
-//! cookie). The rules are `usecases::passkeys`.
+//! cookie). Registering one is an enrolment in 2FA (`REQUIRE_2FA`): an enrolment-only token
+//! may. The rules are `usecases::passkeys`.
 
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::auth::session_response;
-use super::extract::{ApiJson, AuthUser, ClientIp, UserAgent};
+use super::extract::{ApiJson, AuthUser, ClientIp, EnrollingUser, UserAgent};
 use crate::accounts::iso_time;
 use crate::app::AppContext;
 use crate::error::{Error, Result};
@@ -59,7 +60,7 @@ pub struct RegisterBody {
 pub async fn register_options(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
-    AuthUser(claims): AuthUser,
+    EnrollingUser(claims): EnrollingUser,
 ) -> Result<Json<Value>> {
     started(passkeys::start_registration(&ctx, &Client::at(ip), &claims.id).await?)
 }
@@ -68,7 +69,7 @@ pub async fn register(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
     UserAgent(user_agent): UserAgent,
-    AuthUser(claims): AuthUser,
+    EnrollingUser(claims): EnrollingUser,
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> Result<Json<Value>> {
     let stored = passkeys::finish_registration(

@@ -104,11 +104,13 @@ pub async fn second_factor(
             } else {
                 f.status
             };
+            let choices = passkeys::second_factor_choices(&req.ctx, &temp_token).await;
             req.render(
                 status,
                 &SecondFactorPage {
                     c: req.chrome(),
-                    passkey: passkeys::offers_second_factor(&req.ctx, &temp_token).await,
+                    code: choices.code,
+                    passkey: choices.passkey,
                     temp_token,
                     rd,
                     error: Some(f.message),

@@ -62,6 +62,8 @@ pub struct SecondFactorPage {
     pub temp_token: String,
     pub rd: String,
     pub error: Option<String>,
+    /// The user has TOTP on: the code form.
+    pub code: bool,
     /// The user has a passkey to use instead of a code.
     pub passkey: bool,
     pub pt: &'static PasskeyText,
@@ -242,7 +244,7 @@ pub async fn submit(req: PageRequest, form: Result<Form<LoginForm>, FormRejectio
     match outcome {
         Ok(SignIn::SignedIn(signed_in)) => session_started(&req, signed_in, Some(&rd)).await,
         Ok(SignIn::SecondFactorRequired { temp_token }) => {
-            let passkey = passkeys::offers_second_factor(&req.ctx, &temp_token).await;
+            let choices = passkeys::second_factor_choices(&req.ctx, &temp_token).await;
             req.render(
                 StatusCode::OK,
                 &SecondFactorPage {
@@ -250,7 +252,8 @@ pub async fn submit(req: PageRequest, form: Result<Form<LoginForm>, FormRejectio
                     temp_token,
                     rd,
                     error: None,
-                    passkey,
+                    code: choices.code,
+                    passkey: choices.passkey,
                     pt: &PASSKEY_EN,
                 },
             )
@@ -305,11 +308,13 @@ pub async fn second_factor(
         Err(e) => {
             let f = failure(&req, e).await;
             let temp_token = form.temp_token.unwrap_or_default();
+            let choices = passkeys::second_factor_choices(&req.ctx, &temp_token).await;
             req.render(
                 f.status,
                 &SecondFactorPage {
                     c: req.chrome(),
-                    passkey: passkeys::offers_second_factor(&req.ctx, &temp_token).await,
+                    code: choices.code,
+                    passkey: choices.passkey,
                     temp_token,
                     rd,
                     error: Some(f.message),

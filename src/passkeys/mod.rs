@@ -14,6 +14,7 @@ use webauthn_rs::prelude::{
     RequestChallengeResponse, Uuid, Webauthn, WebauthnBuilder, WebauthnError,
 };
 
+use crate::accounts::CachedUsers;
 use crate::clock::Clock;
 use crate::config::passkeys::PasskeysConfig;
 use crate::error::{Error, Result};
@@ -76,6 +77,9 @@ pub struct Passkeys {
     webauthn: Webauthn,
     db: Db,
     clock: Arc<dyn Clock>,
+    /// Whether a user has a passkey is part of the user (a second factor): the cached copy is
+    /// dropped when that changes.
+    users: CachedUsers,
 }
 
 fn b64(bytes: &[u8]) -> String {
@@ -93,7 +97,12 @@ fn stored_key(p: &StoredPasskey) -> Result<Passkey> {
 }
 
 impl Passkeys {
-    pub fn new(config: &PasskeysConfig, db: Db, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+    pub fn new(
+        config: &PasskeysConfig,
+        db: Db,
+        clock: Arc<dyn Clock>,
+        users: CachedUsers,
+    ) -> anyhow::Result<Self> {
         let (first, rest) = config
             .origins
             .split_first()
@@ -111,6 +120,7 @@ impl Passkeys {
             webauthn,
             db,
             clock,
+            users,
         })
     }
 
@@ -211,6 +221,7 @@ impl Passkeys {
                 "At most {MAX_PER_USER} passkeys per account"
             )));
         }
+        self.users.forget(user_id);
         Ok(row)
     }
 
@@ -397,7 +408,9 @@ impl Passkeys {
     }
 
     pub async fn remove(&self, user_id: &str, id: &str) -> Result<Option<StoredPasskey>> {
-        store::delete(&self.db, user_id, id).await
+        let removed = store::delete(&self.db, user_id, id).await?;
+        self.users.forget(user_id);
+        Ok(removed)
     }
 }
 

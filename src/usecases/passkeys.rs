@@ -222,16 +222,30 @@ fn temp_token_user(ctx: &AppContext, temp_token: Option<&str>) -> Result<String>
         .ok_or_else(|| Error::Unauthorized(INVALID_TEMP_TOKEN.into()))
 }
 
-/// Whether the temp token's user has a passkey to offer at the second step (the pages show
-/// the button).
-pub async fn offers_second_factor(ctx: &AppContext, temp_token: &str) -> bool {
-    let (Some(p), Some(user_id)) = (
-        &ctx.passkeys,
-        ctx.sessions.verify_two_factor_temp(temp_token),
-    ) else {
-        return false;
+/// What the second step may be completed with, for the pages.
+pub struct SecondFactorChoices {
+    /// A TOTP or backup code (the user has TOTP on).
+    pub code: bool,
+    pub passkey: bool,
+}
+
+/// The temp token's user's ways through the second step (both, for a token that does not
+/// verify: the step refuses it anyway).
+pub async fn second_factor_choices(ctx: &AppContext, temp_token: &str) -> SecondFactorChoices {
+    let user = match ctx.sessions.verify_two_factor_temp(temp_token) {
+        Some(id) => ctx.accounts.user(&id).await.ok().flatten(),
+        None => None,
     };
-    p.count(&user_id).await.is_ok_and(|n| n > 0)
+    match user {
+        Some(user) => SecondFactorChoices {
+            code: user.two_factor_enabled,
+            passkey: ctx.passkeys.is_some() && user.has_passkey,
+        },
+        None => SecondFactorChoices {
+            code: true,
+            passkey: false,
+        },
+    }
 }
 
 /// The options of the second step of a password sign-in, for the temp token's user.

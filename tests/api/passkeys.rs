@@ -662,3 +662,99 @@ async fn without_a_domain_passkeys_are_off() {
     assert!(!html.contains("passkey-login-form"));
     let _ = app.clock.now_ms();
 }
+
+#[tokio::test]
+async fn a_passkey_alone_is_a_second_factor_after_a_password() {
+    let app = spawn_app().await;
+    let s = app.signed_in_user("ada@example.com").await;
+    let (mut authenticator, passkey) = register_passkey(&app, &s.token, "Key").await;
+
+    // A password alone no longer signs in: the passkey is asked for.
+    let body: Value = app
+        .login("ada@example.com", PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["twoFAPending"], true, "{body}");
+    assert!(body.get("token").is_none());
+    let temp = body["tempToken"].as_str().unwrap();
+    // No TOTP to complete it with.
+    let (status, _) = app
+        .post_json(
+            "/api/auth/2fa/verify-temp",
+            &json!({ "tempToken": temp, "token": "123456" }),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (_, options) = app
+        .post_json(
+            "/api/auth/passkey/2fa/options",
+            &json!({ "tempToken": temp }),
+        )
+        .await;
+    let (status, body) = app
+        .post_json(
+            "/api/auth/passkey/2fa",
+            &json!({ "tempToken": temp, "ceremonyId": options["ceremonyId"], "credential": authenticator.get(&options) }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    // Removing the last passkey makes the password enough again.
+    let id = passkey["id"].as_str().unwrap();
+    let removed = app
+        .bare
+        .delete(app.url(&format!("/api/auth/passkey/{id}")))
+        .bearer_auth(&s.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 200);
+    let body: Value = app
+        .login("ada@example.com", PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(body["token"].is_string(), "{body}");
+}
+
+#[tokio::test]
+async fn a_passkey_counts_as_enrolment_under_require_2fa() {
+    let app = spawn_app_with(&[("REQUIRE_2FA", "true")]).await;
+    assert_eq!(
+        app.register("Ada", "ada@example.com", PASSWORD)
+            .await
+            .status(),
+        200
+    );
+    let body: Value = app
+        .login("ada@example.com", PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["twoFASetupRequired"], true, "{body}");
+    let token = body["token"].as_str().unwrap();
+    // The enrolment-only token reaches the passkey registration, as it reaches 2FA setup.
+    assert_eq!(app.get_user(token).await.status(), 403);
+    let (mut authenticator, _) = register_passkey(&app, token, "Key").await;
+
+    // Enrolled: the next sign-in asks for the passkey, and ends with a full token.
+    let body: Value = app
+        .login("ada@example.com", PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["twoFAPending"], true, "{body}");
+    let options = sign_in_options(&app).await;
+    let response = sign_in_with(&app, &options, &authenticator.get(&options)).await;
+    let body: Value = response.json().await.unwrap();
+    assert!(body.get("twoFASetupRequired").is_none(), "{body}");
+    assert_eq!(
+        app.get_user(body["token"].as_str().unwrap()).await.status(),
+        200
+    );
+}

@@ -55,9 +55,6 @@ pub async fn options(req: PageRequest, form: Result<Form<CsrfForm>, FormRejectio
         Ok(v) => v,
         Err(answer) => return answer,
     };
-    if claims.scope.is_some() {
-        return crate::error::Error::TwoFactorSetupRequired.into_response();
-    }
     match passkeys::start_registration(&req.ctx, &req.client, &claims.id).await {
         Ok(started) => {
             let mut body = serde_json::to_value(&started.options).unwrap_or_default();
@@ -81,13 +78,11 @@ pub async fn register(
     req: PageRequest,
     form: Result<Form<RegisterForm>, FormRejection>,
 ) -> Response {
+    // Registering a passkey enrols in 2FA: allowed with an enrolment-only session.
     let (claims, form) = match signed_in_form(&req, form, |f| f.csrf.as_deref()) {
         Ok(v) => v,
         Err(answer) => return answer,
     };
-    if let Some(answer) = enrolment_only(&req, &claims).await {
-        return answer;
-    }
     match passkeys::finish_registration(
         &req.ctx,
         &req.client,

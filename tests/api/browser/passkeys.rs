@@ -64,6 +64,14 @@ async fn passkeys_register_sign_in_second_factor_and_removal_in_a_browser() {
             .status(),
         200
     );
+    // An API session of before the passkey (a password alone signs in no more after it).
+    let token: Value = app
+        .login("ada@example.com", PASSWORD)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = token["token"].as_str().unwrap().to_string();
     browser.sign_in(&base, "ada@example.com", PASSWORD).await;
     assert_eq!(browser.path().await, format!("{UI}/account"));
     let authenticator = add_virtual_authenticator(&browser).await;
@@ -77,6 +85,7 @@ async fn passkeys_register_sign_in_second_factor_and_removal_in_a_browser() {
         browser.body_text().await
     );
     assert_eq!(browser.find_all("#passkeys-table tbody tr").await.len(), 1);
+    browser.check_page("account-passkeys").await;
     let stored = credentials(&browser, &authenticator).await;
     assert_eq!(stored.len(), 1);
     assert_eq!(
@@ -123,14 +132,8 @@ async fn passkeys_register_sign_in_second_factor_and_removal_in_a_browser() {
     assert_eq!(status, 401, "{body}");
     assert_eq!(body["message"], "Invalid or expired passkey challenge");
 
-    // The passkey as the second factor of a password sign-in (2FA turned on through the API).
-    let token: Value = app
-        .login("ada@example.com", PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let token = token["token"].as_str().unwrap().to_string();
+    // The passkey as the second factor of a password sign-in, beside TOTP (turned on through
+    // the API, with the token of before the passkey).
     let (status, body) = app.enable_2fa(&token).await;
     assert_eq!(status, 200, "{body}");
     let secret = url::Url::parse(body["otpauthUrl"].as_str().unwrap())
@@ -192,6 +195,7 @@ async fn passkeys_register_sign_in_second_factor_and_removal_in_a_browser() {
     browser.sign_out(&base).await;
     assert!(!app.base.contains("localhost"), "{}", app.base);
     browser.goto(&format!("{}{UI}/login", app.base)).await;
+    browser.check_page("login-passkeys").await;
     browser
         .find("#passkey-sign-in")
         .await
