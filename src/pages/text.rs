@@ -472,6 +472,8 @@ pub fn activity_label(kind: &str) -> &'static str {
         "user.enabled" => "Account enabled",
         "api_key.created" => "API key created",
         "api_key.revoked" => "API key revoked",
+        "passkey.registered" => "Passkey added",
+        "passkey.removed" => "Passkey removed",
         _ => "Account event",
     }
 }
