@@ -116,6 +116,15 @@ pub async fn delete(db: &Db, user_id: &str, id: &str) -> Result<Option<StoredPas
         .await?)
 }
 
+/// Removes every passkey of the user (an administrator's 2FA reset). Returns how many.
+pub async fn delete_all_for_user(db: &Db, user_id: &str) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM passkeys WHERE user_id = $1")
+        .bind(user_id)
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected())
+}
+
 /// A ceremony's stored state.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct StoredCeremony {

@@ -758,3 +758,35 @@ async fn a_passkey_counts_as_enrolment_under_require_2fa() {
         200
     );
 }
+
+#[tokio::test]
+async fn an_administrators_2fa_reset_removes_the_passkeys_too() {
+    let app = spawn_app().await;
+    let admin = app.signed_in_user("root@example.com").await;
+    let ada = app.signed_in_user("ada@example.com").await;
+    let (mut authenticator, _) = register_passkey(&app, &ada.token, "Lost phone").await;
+    let (status, body) = app
+        .post_json_bearer(
+            &format!("/api/bouncer/users/{}/reset-2fa", ada.user_id),
+            &admin.token,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM passkeys WHERE user_id = $1",
+            &[&ada.user_id]
+        )
+        .await,
+        0
+    );
+    // The password alone signs in again, and the lost passkey signs no one in.
+    let (status, body) = status_and_json(app.login("ada@example.com", PASSWORD).await).await;
+    assert_eq!(status, 200);
+    assert!(body["token"].is_string(), "{body}");
+    let options = sign_in_options(&app).await;
+    let (status, _) =
+        status_and_message(sign_in_with(&app, &options, &authenticator.get(&options)).await).await;
+    assert_eq!(status, 401);
+}
