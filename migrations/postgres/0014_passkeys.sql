@@ -19,11 +19,14 @@ CREATE INDEX passkeys_user ON passkeys (user_id);
 -- A ceremony in progress (between its options and its result): the SHA-256 (hex) of the
 -- random id its client holds, what it is for, whose it is (registration, second factor), the
 -- state webauthn-rs needs to finish it (its challenge) and when it lapses. Taken once.
+-- `client` is the asking IP (its IPv6 prefix), which may hold only so many at once.
 CREATE TABLE passkey_ceremonies (
     id         TEXT PRIMARY KEY NOT NULL,
     purpose    TEXT NOT NULL,
     user_id    TEXT,
     state      TEXT NOT NULL,
-    expires_at BIGINT NOT NULL
+    expires_at BIGINT NOT NULL,
+    client     TEXT NOT NULL
 );
 CREATE INDEX passkey_ceremonies_expires_at ON passkey_ceremonies (expires_at);
+CREATE INDEX passkey_ceremonies_client ON passkey_ceremonies (client, expires_at);

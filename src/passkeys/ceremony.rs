@@ -13,6 +13,12 @@ use crate::store::{passkeys as store, Db};
 /// (webauthn-rs asks for five minutes) and a little more.
 pub const LIFETIME_MS: i64 = 6 * 60 * 1000;
 
+/// How many ceremonies one client (an IP, or its IPv6 prefix) may have open at once: the
+/// sign-in options are anonymous, and each is a row until it lapses.
+pub const MAX_LIVE_PER_CLIENT: u64 = 100;
+pub const TOO_MANY: &str =
+    "Too many passkey requests from this address, try again in a few minutes";
+
 /// The message of every refused ceremony id: unknown, used, lapsed, another purpose's or
 /// another user's, alike.
 pub const INVALID_CEREMONY: &str = "Invalid or expired passkey challenge";
@@ -39,26 +45,29 @@ fn digest(id: &str) -> String {
     hex::encode(Sha256::digest(id.as_bytes()))
 }
 
-/// Stores `state` and returns the id the client is to send back.
+/// Stores `state` for `client` and returns the id the client is to send back.
 pub async fn begin<S: Serialize>(
     db: &Db,
     purpose: Purpose,
     user_id: Option<&str>,
+    client: &str,
     state: &S,
     now_ms: i64,
 ) -> Result<String> {
     let id = crate::ids::random_token();
     let state = serde_json::to_string(state).map_err(|e| Error::Internal(e.into()))?;
-    store::insert_ceremony(
-        db,
-        &digest(&id),
-        purpose.as_str(),
+    let digest = digest(&id);
+    let ceremony = store::NewCeremony {
+        id_digest: &digest,
+        purpose: purpose.as_str(),
         user_id,
-        &state,
-        now_ms + LIFETIME_MS,
-        now_ms,
-    )
-    .await?;
+        state: &state,
+        expires_at: now_ms + LIFETIME_MS,
+        client,
+    };
+    if !store::insert_ceremony(db, &ceremony, MAX_LIVE_PER_CLIENT, now_ms).await? {
+        return Err(Error::RateLimited(TOO_MANY.into()));
+    }
     Ok(id)
 }
 

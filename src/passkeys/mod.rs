@@ -67,6 +67,14 @@ impl From<Error> for Refusal {
     }
 }
 
+/// Who asks for a ceremony, as the moderation keys IPs (an IPv6 address by its prefix).
+pub fn client_key(ip: std::net::IpAddr, ipv6_prefix_length: u8) -> String {
+    crate::moderation::ip_prefix::subject_text(crate::moderation::ip_prefix::client_net(
+        ip,
+        ipv6_prefix_length,
+    ))
+}
+
 /// Options for the browser, and the id of the ceremony they begin.
 pub struct Started<T> {
     pub ceremony: String,
@@ -132,6 +140,7 @@ impl Passkeys {
     /// discoverable credential, so that the passkey can sign in without an email.
     pub async fn start_registration(
         &self,
+        client: &str,
         user_id: &str,
         email: &str,
         display_name: &str,
@@ -165,6 +174,7 @@ impl Passkeys {
             &self.db,
             Purpose::Register,
             Some(user_id),
+            client,
             &stored,
             self.now(),
         )
@@ -230,6 +240,7 @@ impl Passkeys {
     /// rather than a dialog.
     pub async fn start_sign_in(
         &self,
+        client: &str,
         conditional: bool,
     ) -> Result<Started<RequestChallengeResponse>> {
         let (mut options, state) = self
@@ -239,7 +250,8 @@ impl Passkeys {
         if !conditional {
             options.mediation = None;
         }
-        let ceremony = ceremony::begin(&self.db, Purpose::SignIn, None, &state, self.now()).await?;
+        let ceremony =
+            ceremony::begin(&self.db, Purpose::SignIn, None, client, &state, self.now()).await?;
         Ok(Started { ceremony, options })
     }
 
@@ -278,6 +290,7 @@ impl Passkeys {
     /// none.
     pub async fn start_second_factor(
         &self,
+        client: &str,
         user_id: &str,
     ) -> Result<Option<Started<RequestChallengeResponse>>> {
         let keys = store::for_user(&self.db, user_id)
@@ -296,6 +309,7 @@ impl Passkeys {
             &self.db,
             Purpose::SecondFactor,
             Some(user_id),
+            client,
             &state,
             self.now(),
         )

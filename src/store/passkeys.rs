@@ -134,33 +134,44 @@ pub struct StoredCeremony {
     pub expires_at: i64,
 }
 
-/// Stores a ceremony under the digest of its id, and drops lapsed ones (so abandoned
-/// ceremonies do not pile up).
+/// A ceremony to store.
+pub struct NewCeremony<'a> {
+    pub id_digest: &'a str,
+    pub purpose: &'a str,
+    pub user_id: Option<&'a str>,
+    pub state: &'a str,
+    pub expires_at: i64,
+    pub client: &'a str,
+}
+
+/// Stores a ceremony under the digest of its id unless its client already holds `max_live`
+/// live ones (`false`), and drops lapsed ones (so abandoned ceremonies do not pile up).
 pub async fn insert_ceremony(
     db: &Db,
-    id_digest: &str,
-    purpose: &str,
-    user_id: Option<&str>,
-    state: &str,
-    expires_at: i64,
+    c: &NewCeremony<'_>,
+    max_live: u64,
     now_ms: i64,
-) -> Result<()> {
+) -> Result<bool> {
     sqlx::query("DELETE FROM passkey_ceremonies WHERE expires_at <= $1")
         .bind(now_ms)
         .execute(db.pool())
         .await?;
-    sqlx::query(
-        "INSERT INTO passkey_ceremonies (id, purpose, user_id, state, expires_at) \
-         VALUES ($1, $2, $3, $4, $5)",
+    let done = sqlx::query(
+        "INSERT INTO passkey_ceremonies (id, purpose, user_id, state, expires_at, client) \
+         SELECT $1, $2, $3, $4, $5, $6 \
+         WHERE (SELECT COUNT(*) FROM passkey_ceremonies WHERE client = $6 AND expires_at > $7) < $8",
     )
-    .bind(id_digest)
-    .bind(purpose)
-    .bind(user_id)
-    .bind(state)
-    .bind(expires_at)
+    .bind(c.id_digest)
+    .bind(c.purpose)
+    .bind(c.user_id)
+    .bind(c.state)
+    .bind(c.expires_at)
+    .bind(c.client)
+    .bind(now_ms)
+    .bind(i64::try_from(max_live).unwrap_or(i64::MAX))
     .execute(db.pool())
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// Takes a ceremony (deleting it: a ceremony is finished at most once, whatever the outcome).

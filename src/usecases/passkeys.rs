@@ -31,6 +31,10 @@ fn service(ctx: &AppContext) -> Result<&Passkeys> {
         .ok_or_else(|| Error::NotFound(PASSKEYS_DISABLED.into()))
 }
 
+fn client_key(ctx: &AppContext, client: &Client) -> String {
+    crate::passkeys::client_key(client.ip, ctx.config.moderation.ipv6_prefix_length)
+}
+
 /// A passkey's name: trimmed, at most `NAME_MAX` characters, "Passkey" when left empty.
 fn valid_name(name: Option<&str>) -> Result<String> {
     let name = name.map(str::trim).unwrap_or("");
@@ -72,7 +76,7 @@ pub async fn start_registration(
         &user.name
     };
     passkeys
-        .start_registration(&user.id, &user.email, display)
+        .start_registration(&client_key(ctx, client), &user.id, &user.email, display)
         .await
 }
 
@@ -110,7 +114,9 @@ pub async fn start_sign_in(
 ) -> Result<Started<RequestChallengeResponse>> {
     let passkeys = service(ctx)?;
     ctx.moderation.check(client.ip, None)?;
-    passkeys.start_sign_in(conditional).await
+    passkeys
+        .start_sign_in(&client_key(ctx, client), conditional)
+        .await
 }
 
 /// A sign-in with a passkey: the IP's ban and the login limiter, the assertion, then the
@@ -258,7 +264,7 @@ pub async fn start_second_factor(
     let user_id = temp_token_user(ctx, temp_token)?;
     ctx.moderation.check(client.ip, Some(&user_id))?;
     passkeys
-        .start_second_factor(&user_id)
+        .start_second_factor(&client_key(ctx, client), &user_id)
         .await?
         .ok_or_else(|| Error::BadRequest("No passkey is registered for this account".into()))
 }

@@ -790,3 +790,28 @@ async fn an_administrators_2fa_reset_removes_the_passkeys_too() {
         status_and_message(sign_in_with(&app, &options, &authenticator.get(&options)).await).await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test]
+async fn one_address_may_hold_only_so_many_open_ceremonies() {
+    let app = spawn_app().await;
+    for _ in 0..100 {
+        sign_in_options(&app).await;
+    }
+    let (status, body) = app
+        .post_json("/api/auth/passkey/login/options", &json!({}))
+        .await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM passkey_ceremonies", &[])
+            .await,
+        100
+    );
+    // They lapse, and are dropped with the next one.
+    app.clock.advance_ms(7 * 60 * 1000);
+    sign_in_options(&app).await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM passkey_ceremonies", &[])
+            .await,
+        1
+    );
+}
