@@ -51,6 +51,8 @@ pub struct AppContext {
     pub audit: Arc<crate::audit::Audit>,
     /// API keys and their in-memory index.
     pub api_keys: crate::api_keys::ApiKeys,
+    /// Passkeys (WebAuthn), when `PASSKEYS` is on.
+    pub passkeys: Option<crate::passkeys::Passkeys>,
 }
 
 impl AppContext {
@@ -166,7 +168,20 @@ impl AppContext {
         )
         .await
         .map_err(|e| anyhow::anyhow!("loading API keys: {e}"))?;
+        let passkeys = config
+            .passkeys
+            .as_ref()
+            .map(|c| {
+                crate::passkeys::Passkeys::new(
+                    c,
+                    db.clone(),
+                    clock.clone(),
+                    accounts.cached_users(),
+                )
+            })
+            .transpose()?;
         let ctx = Arc::new(Self {
+            passkeys,
             audit,
             api_keys,
             content_moderator,

@@ -19,6 +19,7 @@ pub mod mail;
 pub mod migration;
 pub mod moderation;
 pub mod pages;
+pub mod passkeys;
 pub mod provider;
 pub mod redis_client;
 pub mod request_target;

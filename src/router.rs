@@ -33,6 +33,7 @@ pub fn router(ctx: Arc<AppContext>) -> Router {
     }
     let social: Vec<_> = ctx.social.keys().copied().collect();
     router = oauth::social_routes(router, &social);
+    router = crate::http::passkeys::routes(router);
     router = router
         .route("/api/auth/login", post(auth::login))
         .route("/api/auth/register", post(auth::register))

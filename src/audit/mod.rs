@@ -46,10 +46,12 @@ pub enum Kind {
     UserEnabled,
     ApiKeyCreated,
     ApiKeyRevoked,
+    PasskeyRegistered,
+    PasskeyRemoved,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 22] = [
+    pub const ALL: [Kind; 24] = [
         Kind::SignInSucceeded,
         Kind::SignInFailed,
         Kind::Registered,
@@ -72,6 +74,8 @@ impl Kind {
         Kind::UserEnabled,
         Kind::ApiKeyCreated,
         Kind::ApiKeyRevoked,
+        Kind::PasskeyRegistered,
+        Kind::PasskeyRemoved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -98,6 +102,8 @@ impl Kind {
             Kind::UserEnabled => "user.enabled",
             Kind::ApiKeyCreated => "api_key.created",
             Kind::ApiKeyRevoked => "api_key.revoked",
+            Kind::PasskeyRegistered => "passkey.registered",
+            Kind::PasskeyRemoved => "passkey.removed",
         }
     }
 

@@ -23,6 +23,7 @@ const TABLES: &[&[&Variable]] = &[
     super::provider::VARIABLES,
     super::ldap::VARIABLES,
     super::audit::VARIABLES,
+    super::passkeys::VARIABLES,
     super::unsupported::VARIABLES,
 ];
 

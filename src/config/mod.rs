@@ -16,6 +16,7 @@ pub mod moderation;
 pub mod openid;
 pub mod pages;
 pub mod passwords;
+pub mod passkeys;
 pub mod provider;
 pub mod route_limits;
 pub mod saml;
@@ -165,6 +166,8 @@ pub struct Config {
     pub audit: audit::AuditConfig,
     /// The common-password blocklist.
     pub passwords: passwords::PasswordsConfig,
+    /// Passkeys (WebAuthn), when on.
+    pub passkeys: Option<passkeys::PasskeysConfig>,
 }
 
 /// The `ALLOW_*` switches: what users may do.
@@ -382,6 +385,12 @@ impl Config {
                 .duration(&PASSWORD_HASH_MEMORY_RELEASE, 1000 * 60)?,
             password_hash_queue_max: vars.optional_number(&PASSWORD_HASH_QUEUE_MAX, 1..)?,
             mail: MailConfig::from_vars(vars, &app_title)?,
+            passkeys: passkeys::PasskeysConfig::from_vars(
+                vars,
+                &domain_server,
+                &domain_client,
+                &app_title,
+            )?,
             client: ClientSettings {
                 domain_client,
                 domain_server,

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod health;
 pub mod oauth;
 pub mod oidc;
+pub mod passkeys;
 pub mod password_reset;
 pub mod request_id;
 pub mod startup_config;

@@ -21,6 +21,11 @@ use crate::usecases::{account, second_factor};
 
 mod api_keys;
 pub use api_keys::{create as create_api_key, revoke as revoke_api_key};
+mod passkeys;
+pub use passkeys::{
+    options as passkey_options, register as register_passkey, remove as remove_passkey,
+    rename as rename_passkey,
+};
 
 /// One row of the sessions table.
 pub struct SessionRow {
@@ -63,6 +68,10 @@ pub struct AccountPage {
     /// The user's live API keys, and the one just made (shown this once).
     pub api_keys: Vec<api_keys::KeyRow>,
     pub new_key: Option<String>,
+    /// Passkeys are on, and the user's.
+    pub passkeys_on: bool,
+    pub passkeys: Vec<passkeys::PasskeyRow>,
+    pub pt: &'static crate::pages::text::PasskeyText,
 }
 
 #[derive(Template)]
@@ -228,6 +237,10 @@ async fn account_page_with(
         Ok(k) => k,
         Err(e) => return req.failure_page(e).await,
     };
+    let passkey_rows = match passkeys::rows(&req.ctx, &user.id).await {
+        Ok(p) => p,
+        Err(e) => return req.failure_page(e).await,
+    };
     let features = &req.ctx.config.features;
     let (error, error_section) = match error {
         Some((message, section)) => (Some(message), section.to_string()),
@@ -250,6 +263,9 @@ async fn account_page_with(
         error_section,
         api_keys,
         new_key,
+        passkeys_on: req.ctx.passkeys.is_some(),
+        passkeys: passkey_rows,
+        pt: &crate::pages::text::PASSKEY_EN,
     };
     req.render(status, &page)
 }

@@ -27,6 +27,7 @@ fn row(event: AuditRecord) -> ActivityRow {
     }
     match event.detail_str("second_factor") {
         Some("backup_code") => facts.push("backup code".into()),
+        Some("passkey") => facts.push("passkey as second factor".into()),
         Some(_) => facts.push("two-factor code".into()),
         None => {}
     }

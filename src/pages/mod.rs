@@ -1,6 +1,6 @@
 //! Bouncer's own sign-in pages, under `PAGES_PREFIX` (`/ui`): the third translator of the use
 //! cases, beside the JSON API and the operator commands. Server-rendered (askama templates,
-//! compile-checked), no JavaScript, one stylesheet. A sign-in here starts a *browser session*
+//! compile-checked), one stylesheet, and one script for passkeys only (every page works without it). A sign-in here starts a *browser session*
 //! whose single-sign-on cookie the pages and forward-auth read.
 //!
 //! Every answer carries a strict Content-Security-Policy (no inline script or style), refuses
@@ -13,6 +13,7 @@ mod admin;
 mod csrf;
 mod errors;
 mod layout;
+mod passkeys;
 mod password;
 mod provider;
 mod register;
@@ -37,6 +38,13 @@ pub fn router(ctx: &AppContext) -> Router<Arc<AppContext>> {
         .route("/style.css", get(stylesheet::get))
         .route("/login", get(sign_in::form).post(sign_in::submit))
         .route("/login/2fa", post(sign_in::second_factor))
+        .route("/passkeys.js", get(passkeys::script))
+        .route("/login/passkey", post(passkeys::sign_in))
+        .route("/login/2fa/passkey", post(passkeys::second_factor))
+        .route("/account/passkeys", post(account::register_passkey))
+        .route("/account/passkeys/options", post(account::passkey_options))
+        .route("/account/passkeys/rename", post(account::rename_passkey))
+        .route("/account/passkeys/remove", post(account::remove_passkey))
         .route("/logout", get(sign_in::logout_form).post(sign_in::logout))
         .route("/register", get(register::form).post(register::submit))
         .route("/forgot", get(password::forgot_form).post(password::forgot))
@@ -82,7 +90,8 @@ pub fn provider_router(ctx: &AppContext) -> Router<Arc<AppContext>> {
         }))
 }
 
-/// No script at all, styles and images from here (and the logo's origin), no framing, no
+/// Scripts only from here (the passkey ceremonies; every page works without), and requests
+/// from them only to here; styles and images from here (and the logo's origin), no framing, no
 /// `<base>` tricks, no plugins.
 fn content_security_policy(ctx: &AppContext) -> HeaderValue {
     let logo_origin = ctx
@@ -94,7 +103,8 @@ fn content_security_policy(ctx: &AppContext) -> HeaderValue {
         .map(|u| format!(" {}", u.origin().ascii_serialization()))
         .unwrap_or_default();
     let policy = format!(
-        "default-src 'none'; style-src 'self'; img-src 'self' data:{logo_origin}; \
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \
+         img-src 'self' data:{logo_origin}; \
          frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
     );
     HeaderValue::from_str(&policy).expect("the policy is ASCII")

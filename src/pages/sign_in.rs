@@ -10,9 +10,10 @@ use serde::Deserialize;
 
 use super::errors::failure;
 use super::layout::{with_app, Chrome, PageRequest};
-use super::text::EN;
+use super::text::{PasskeyText, EN, PASSKEY_EN};
 use crate::http::cookies;
 use crate::twofactor::Code;
+use crate::usecases::passkeys;
 use crate::usecases::sign_in::{self, SignIn};
 use crate::usecases::SignedIn;
 
@@ -47,6 +48,11 @@ pub struct LoginPage {
     pub registration: bool,
     pub password_reset: bool,
     pub providers: Vec<ProviderButton>,
+    /// Passkeys are on: the passkey button (shown by the script), and the login field offers
+    /// passkeys in the browser's autofill.
+    pub passkeys: bool,
+    pub autocomplete_login: &'static str,
+    pub pt: &'static PasskeyText,
 }
 
 #[derive(Template)]
@@ -56,6 +62,11 @@ pub struct SecondFactorPage {
     pub temp_token: String,
     pub rd: String,
     pub error: Option<String>,
+    /// The user has TOTP on: the code form.
+    pub code: bool,
+    /// The user has a passkey to use instead of a code.
+    pub passkey: bool,
+    pub pt: &'static PasskeyText,
 }
 
 #[derive(Template)]
@@ -111,7 +122,7 @@ fn providers(req: &PageRequest, rd: &str) -> Vec<ProviderButton> {
     buttons
 }
 
-fn login_page(req: &PageRequest, email: &str, rd: &str) -> LoginPage {
+pub(super) fn login_page(req: &PageRequest, email: &str, rd: &str) -> LoginPage {
     let features = &req.ctx.config.features;
     let by_username = req
         .ctx
@@ -137,6 +148,13 @@ fn login_page(req: &PageRequest, email: &str, rd: &str) -> LoginPage {
         // The directory holds the passwords: a local reset would set one nothing checks.
         password_reset: features.allow_password_reset && req.ctx.directory.is_none(),
         providers: providers(req, rd),
+        passkeys: req.ctx.passkeys.is_some(),
+        autocomplete_login: if req.ctx.passkeys.is_some() {
+            "username webauthn"
+        } else {
+            "username"
+        },
+        pt: &PASSKEY_EN,
     }
 }
 
@@ -178,7 +196,11 @@ pub struct LoginForm {
 
 /// A started session: the cookie (replacing, and ending, the one the browser had) and the
 /// way on: enrolment when `REQUIRE_2FA` asks for it, else the return address.
-async fn session_started(req: &PageRequest, signed_in: SignedIn, rd: Option<&str>) -> Response {
+pub(super) async fn session_started(
+    req: &PageRequest,
+    signed_in: SignedIn,
+    rd: Option<&str>,
+) -> Response {
     if let Some(old) = req.session_cookie.as_deref() {
         if let Err(e) = sign_in::sign_out_browser(&req.ctx, Some(old)).await {
             tracing::warn!(error = %e, "could not end the browser's previous session");
@@ -221,15 +243,21 @@ pub async fn submit(req: PageRequest, form: Result<Form<LoginForm>, FormRejectio
     .await;
     match outcome {
         Ok(SignIn::SignedIn(signed_in)) => session_started(&req, signed_in, Some(&rd)).await,
-        Ok(SignIn::SecondFactorRequired { temp_token }) => req.render(
-            StatusCode::OK,
-            &SecondFactorPage {
-                c: req.chrome(),
-                temp_token,
-                rd,
-                error: None,
-            },
-        ),
+        Ok(SignIn::SecondFactorRequired { temp_token }) => {
+            let choices = passkeys::second_factor_choices(&req.ctx, &temp_token).await;
+            req.render(
+                StatusCode::OK,
+                &SecondFactorPage {
+                    c: req.chrome(),
+                    temp_token,
+                    rd,
+                    error: None,
+                    code: choices.code,
+                    passkey: choices.passkey,
+                    pt: &PASSKEY_EN,
+                },
+            )
+        }
         Err(e) => {
             let f = failure(&req, e).await;
             let mut page = login_page(&req, &email, &rd);
@@ -279,13 +307,18 @@ pub async fn second_factor(
         Ok(signed_in) => session_started(&req, signed_in, Some(&rd)).await,
         Err(e) => {
             let f = failure(&req, e).await;
+            let temp_token = form.temp_token.unwrap_or_default();
+            let choices = passkeys::second_factor_choices(&req.ctx, &temp_token).await;
             req.render(
                 f.status,
                 &SecondFactorPage {
                     c: req.chrome(),
-                    temp_token: form.temp_token.unwrap_or_default(),
+                    code: choices.code,
+                    passkey: choices.passkey,
+                    temp_token,
                     rd,
                     error: Some(f.message),
+                    pt: &PASSKEY_EN,
                 },
             )
         }

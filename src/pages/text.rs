@@ -472,6 +472,8 @@ pub fn activity_label(kind: &str) -> &'static str {
         "user.enabled" => "Account enabled",
         "api_key.created" => "API key created",
         "api_key.revoked" => "API key revoked",
+        "passkey.registered" => "Passkey added",
+        "passkey.removed" => "Passkey removed",
         _ => "Account event",
     }
 }
@@ -486,3 +488,42 @@ pub fn activity_method(method: &str) -> String {
         other => other.to_string(),
     }
 }
+
+/// The passkey parts of the pages.
+pub struct PasskeyText {
+    pub sign_in_with_passkey: &'static str,
+    pub use_passkey: &'static str,
+    pub heading: &'static str,
+    pub help: &'static str,
+    pub needs_script: &'static str,
+    pub second_step_needs_script: &'static str,
+    pub second_factor_note: &'static str,
+    pub name: &'static str,
+    pub add: &'static str,
+    pub added: &'static str,
+    pub removed: &'static str,
+    pub renamed: &'static str,
+    pub remove: &'static str,
+    pub rename: &'static str,
+    pub created: &'static str,
+    pub last_used: &'static str,
+}
+
+pub const PASSKEY_EN: PasskeyText = PasskeyText {
+    sign_in_with_passkey: "Sign in with a passkey",
+    use_passkey: "Use a passkey instead",
+    heading: "Passkeys",
+    help: "A passkey signs you in with your device's screen lock or a security key instead of a password, and can stand in for a code at the second step.",
+    needs_script: "Adding a passkey needs JavaScript and a browser that supports passkeys.",
+    second_step_needs_script: "Your second step is a passkey, which needs JavaScript and a browser that supports passkeys.",
+    second_factor_note: "With a passkey, signing in with your password also asks for a passkey (or your two-factor code).",
+    name: "Passkey name",
+    add: "Add a passkey",
+    added: "The passkey was added.",
+    removed: "The passkey was removed.",
+    renamed: "The passkey was renamed.",
+    remove: "Remove",
+    rename: "Rename",
+    created: "Added",
+    last_used: "Last used",
+};

@@ -102,6 +102,7 @@ pub struct Sessions {
 pub fn must_enrol_2fa(require_2fa: bool, user: &User) -> bool {
     require_2fa
         && !user.two_factor_enabled
+        && !user.has_passkey
         && matches!(user.provider, Provider::Local | Provider::Ldap)
 }
 

@@ -10,6 +10,7 @@ pub mod migration;
 pub mod oidc_clients;
 pub mod oidc_codes;
 pub mod oidc_consents;
+pub mod passkeys;
 pub mod revocations;
 pub mod saml_assertions;
 pub mod sessions;

@@ -106,6 +106,9 @@ pub struct User {
     pub expires_at: Option<i64>,
     /// Since when an operator has disabled this user (no sign-in by any route).
     pub disabled_at: Option<i64>,
+    /// The user has registered a passkey: a second factor beside TOTP (`REQUIRE_2FA`), asked
+    /// for after a password.
+    pub has_passkey: bool,
 }
 
 impl User {
@@ -134,6 +137,7 @@ struct Row {
     updated_at: i64,
     expires_at: Option<i64>,
     disabled_at: Option<i64>,
+    passkey_count: i64,
 }
 
 impl From<Row> for User {
@@ -155,13 +159,15 @@ impl From<Row> for User {
             updated_at: r.updated_at,
             expires_at: r.expires_at,
             disabled_at: r.disabled_at,
+            has_passkey: r.passkey_count > 0,
         }
     }
 }
 
 const COLUMNS: &str = "id, email, name, username, password_hash, email_verified, avatar, provider, \
                        role, two_factor_enabled, terms_accepted, terms_accepted_at, created_at, updated_at, expires_at, \
-                       disabled_at";
+                       disabled_at, \
+                       (SELECT COUNT(*) FROM passkeys WHERE passkeys.user_id = users.id) AS passkey_count";
 
 /// What registration stores for a new local user.
 pub struct NewLocalUser<'a> {

@@ -76,7 +76,7 @@ pub async fn authorize(ctx: &AppContext, client: &Client, claims: &AccessClaims)
     if user.role != Role::Admin || user.disabled_at.is_some() {
         return Err(Error::Forbidden("Forbidden".into()));
     }
-    if !user.two_factor_enabled && two_factor_required(ctx).await? {
+    if !user.two_factor_enabled && !user.has_passkey && two_factor_required(ctx).await? {
         return Err(Error::Forbidden(ADMIN_NEEDS_2FA.into()));
     }
     Ok(Admin {

@@ -418,17 +418,20 @@ pub async fn sign_out_everywhere(ctx: &AppContext, by: &Actor, id: &str) -> Resu
     Ok(n)
 }
 
-/// Turns the user's 2FA off (secret and backup codes removed) and ends their sessions, for a
-/// user who lost their authenticator. Returns how many sessions ended.
+/// Turns the user's 2FA off (secret and backup codes removed, and their passkeys, which are a
+/// second factor too) and ends their sessions, for a user who lost their authenticator.
+/// Returns how many sessions ended.
 pub async fn reset_two_factor(ctx: &AppContext, by: &Actor, id: &str) -> Result<usize> {
     let user = find(ctx, id).await?;
     crate::store::two_factor::disable(&ctx.db, &user.id, ctx.clock.now_ms()).await?;
+    let passkeys = crate::store::passkeys::delete_all_for_user(&ctx.db, &user.id).await?;
     ctx.accounts.cached_users().forget(&user.id);
     let n = ctx.sessions.revoke_all_for_user(&user.id).await?;
     by.record(
         ctx,
         by.event(Kind::TwoFactorReset, Some(id))
-            .detail("sessions", n),
+            .detail("sessions", n)
+            .detail("passkeys_removed", passkeys),
     );
     Ok(n)
 }

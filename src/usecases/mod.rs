@@ -23,6 +23,7 @@ mod guard;
 pub mod migration;
 pub mod notices;
 pub mod operator;
+pub mod passkeys;
 pub mod password_reset;
 pub mod provider;
 pub mod provider_sign_in;

@@ -162,7 +162,8 @@ async fn password_sign_in(
     };
     // Only now that the password checked out: a wrong one is told nothing of the account.
     ctx.accounts.refuse_disabled(&user.id)?;
-    if user.two_factor_enabled {
+    // A passkey is a second factor too: the second step offers it beside the code.
+    if user.two_factor_enabled || user.has_passkey {
         let temp_token = ctx.sessions.issue_two_factor_temp(&user.id)?;
         tracing::info!(user_id = %user.id, "password accepted, waiting for the second factor");
         return Ok(SignIn::SecondFactorRequired { temp_token });

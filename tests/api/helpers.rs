@@ -178,6 +178,16 @@ pub async fn spawn_app_at_own_origin(overrides: &[(&str, &str)]) -> TestApp {
     spawn_app_on(Some(listener), &vars).await
 }
 
+/// [`spawn_app_at_own_origin`] named `localhost` rather than by its IP address: WebAuthn
+/// needs a domain for its relying-party id (the passkey walks).
+pub async fn spawn_app_at_localhost(overrides: &[(&str, &str)]) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    let mut vars = vec![("DOMAIN_SERVER", origin.as_str())];
+    vars.extend_from_slice(overrides);
+    spawn_app_on(Some(listener), &vars).await
+}
+
 async fn spawn_app_on(
     listener: Option<tokio::net::TcpListener>,
     overrides: &[(&str, &str)],

@@ -30,6 +30,7 @@ mod openid;
 mod outage_peer;
 mod pages;
 mod password_blocklist;
+mod passkeys;
 mod provider;
 mod provider_peers;
 mod proxies;

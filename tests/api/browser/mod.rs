@@ -13,5 +13,6 @@ mod axe;
 mod harness;
 mod harness_checks;
 mod pages;
+mod passkeys;
 mod portal;
 mod walks;
