@@ -216,12 +216,15 @@ fn add_shared_refusals(op: &mut Operation) {
         .is_some_and(|body| body.content.keys().any(|k| k == "application/json"));
     let needs_token = op.security.as_ref().is_some_and(|s| !s.is_empty());
     let mut shared: Vec<(&str, &str, RefOr<Schema>)> = Vec::new();
+    // Every route: the request target is made canonical before routing, and refused there
+    // (`http/canonical_target.rs`) in the JSON API's shape, whatever the route's own.
+    let bad_request = if takes_json {
+        "A request target that is not canonical, or a body that is not JSON of the documented shape"
+    } else {
+        "A request target that is not canonical (e.g. an encoded control character)"
+    };
+    shared.push(("400", bad_request, named("Message")));
     if takes_json {
-        shared.push((
-            "400",
-            "A body that is not JSON of the documented shape, or not `application/json`",
-            named("Message"),
-        ));
         shared.push(("413", "A body over 1 MiB", named("Message")));
     }
     if oauth {
@@ -248,10 +251,46 @@ fn add_shared_refusals(op: &mut Operation) {
     ));
     shared.push(("500", "Something went wrong", named("Message")));
     for (status, description, body) in shared {
-        op.responses
-            .responses
-            .entry(status.to_string())
-            .or_insert_with(|| RefOr::T(json_response(description, body)));
+        match op.responses.responses.get_mut(status) {
+            None => {
+                op.responses.responses.insert(
+                    status.to_string(),
+                    RefOr::T(json_response(description, body)),
+                );
+            }
+            // A route's own 400 (an OAuth error, a refused domain) or the canonical target's.
+            Some(RefOr::T(own)) if status == "400" => also_message(own),
+            Some(_) => {}
+        }
+    }
+}
+
+/// Lets a documented answer also be the JSON API's `{"message"}`.
+fn also_message(response: &mut utoipa::openapi::Response) {
+    let message = named("Message");
+    match response.content.get_mut("application/json") {
+        Some(content) => {
+            let same = |a: &RefOr<Schema>| {
+                serde_json::to_value(a).ok() == serde_json::to_value(&message).ok()
+            };
+            match content.schema.take() {
+                Some(own) if !same(&own) => {
+                    content.schema = Some(RefOr::T(Schema::AnyOf(
+                        utoipa::openapi::schema::AnyOfBuilder::new()
+                            .item(own)
+                            .item(message)
+                            .build(),
+                    )));
+                }
+                own => content.schema = own.or(Some(message)),
+            }
+        }
+        None => {
+            response.content.insert(
+                "application/json".into(),
+                ContentBuilder::new().schema(Some(message)).build(),
+            );
+        }
     }
 }
 

@@ -25,6 +25,7 @@ mod mail_peers;
 mod migration;
 mod moderation;
 mod oidc_peer;
+mod openapi;
 mod openid;
 mod outage_peer;
 mod pages;

@@ -315,7 +315,7 @@ async fn reset_2fa(
 #[utoipa::path(post, path = "/users/{id}/password-reset", tag = "admin",
     security(("bearer" = []), ("adminApiKey" = [])),
     params(("id" = String, Path, description = "The user's id")),
-    responses((status = 200, description = "The mail is sent", body = schema::Message), (status = 403, description = "Not an admin, or an admin without 2FA (`REQUIRE_2FA_FOR_ADMINS`)", body = schema::Message), (status = 404, description = "User not found", body = schema::Message), (status = 409, description = "Not a local account", body = schema::Message)))]
+    responses((status = 200, description = "The mail is sent", body = schema::Message), (status = 403, description = "Not an admin (JSON), or password reset is off (`ALLOW_PASSWORD_RESET`, LibreChat's text)", content((schema::Message = "application/json"), (String = "text/plain"))), (status = 404, description = "User not found", body = schema::Message), (status = 409, description = "Not a local account", body = schema::Message)))]
 async fn password_reset(
     State(ctx): State<Arc<AppContext>>,
     AdminCaller(admin): AdminCaller,
