@@ -116,7 +116,7 @@ pub struct TwoFactorPending {
 #[derive(ToSchema)]
 #[serde(untagged)]
 pub enum LoginOutcome {
-    SignedIn(Session),
+    SignedIn(Box<Session>),
     SecondFactor(TwoFactorPending),
 }
 
