@@ -17,6 +17,7 @@
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::Extension;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -110,9 +111,9 @@ pub fn api_router() -> OpenApiRouter<Arc<AppContext>> {
     OpenApiRouter::with_openapi(Frame::openapi())
 }
 
-/// The document, serialized once when the router is built.
+/// The document, serialized once when the router is built (a clone shares the bytes).
 #[derive(Clone)]
-pub struct Document(Arc<String>);
+pub struct Document(Bytes);
 
 /// The layer that hands the finished document to `document`.
 pub fn served(doc: utoipa::openapi::OpenApi) -> Extension<Document> {
@@ -121,17 +122,13 @@ pub fn served(doc: utoipa::openapi::OpenApi) -> Extension<Document> {
         tracing::error!(error = %e, "the OpenAPI document does not serialize");
         "{}".into()
     });
-    Extension(Document(Arc::new(json)))
+    Extension(Document(Bytes::from(json)))
 }
 
 #[utoipa::path(get, path = "/api/openapi.json", tag = "meta",
     responses((status = 200, description = "This document (OpenAPI 3.1)", content_type = "application/json", body = Object)))]
 pub async fn document(Extension(doc): Extension<Document>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        doc.0.as_str().to_owned(),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "application/json")], doc.0).into_response()
 }
 
 /// Completes the collected document: unique operation ids and the shared refusals.

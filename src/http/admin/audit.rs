@@ -27,7 +27,7 @@ pub fn routes() -> OpenApiRouter<Arc<AppContext>> {
 #[utoipa::path(get, path = "/audit", tag = "admin",
     security(("bearer" = []), ("adminApiKey" = [])),
     params(("user" = Option<String>, Query, description = "A user's id or email"), ("kind" = Option<String>, Query, description = "An event kind"), ("since" = Option<String>, Query, description = "From (ISO 8601 or ms)"), ("until" = Option<String>, Query, description = "Until (ISO 8601 or ms)"), ("cursor" = Option<String>, Query, description = "The previous page's `next`"), ("limit" = Option<String>, Query, description = "Events per page")),
-    responses((status = 200, description = "A page of events, newest first", body = schema::AuditPage), (status = 403, description = "Not an admin, or an admin without 2FA (`REQUIRE_2FA_FOR_ADMINS`)", body = schema::Message), (status = 400, description = "A bad parameter, named", body = schema::Message)))]
+    responses((status = 200, description = "A page of events, newest first", body = schema::AuditPage), (status = 403, description = "Not an admin, or an admin without 2FA (`REQUIRE_2FA_FOR_ADMINS`)", body = schema::Message), (status = 400, description = "A bad parameter, named", body = schema::Message), (status = 404, description = "The `user` filter names no user", body = schema::Message)))]
 async fn list(
     State(ctx): State<Arc<AppContext>>,
     AdminCaller(admin): AdminCaller,
@@ -45,7 +45,7 @@ async fn list(
     security(("bearer" = []), ("adminApiKey" = [])),
     params(("user" = Option<String>, Query, description = "A user's id or email"), ("kind" = Option<String>, Query, description = "An event kind"), ("since" = Option<String>, Query, description = "From (ISO 8601 or ms)"), ("until" = Option<String>, Query, description = "Until (ISO 8601 or ms)"), ("cursor" = Option<String>, Query, description = "The previous page's `next`")),
     responses((status = 200, description = "Every matching event, one JSON object a line", content_type = "application/x-ndjson", body = String),
-        (status = 403, description = "Not an admin", body = schema::Message), (status = 400, description = "A bad parameter, named", body = schema::Message)))]
+        (status = 403, description = "Not an admin", body = schema::Message), (status = 400, description = "A bad parameter, named", body = schema::Message), (status = 404, description = "The `user` filter names no user", body = schema::Message)))]
 async fn export(
     State(ctx): State<Arc<AppContext>>,
     AdminCaller(admin): AdminCaller,

@@ -10,7 +10,8 @@
 # requirements.txt. The server runs on a fresh SQLite database in a temporary directory, with
 # one registered ADMIN (the first user) whose access token and `admin`-scoped API key are
 # schemathesis's credentials (schemathesis.toml). Bounded: ST_MAX_EXAMPLES cases per operation
-# (default 20), and ST_MAX_TIME seconds (default 120) plus 60 for the second run below.
+# (default 20), and ST_MAX_TIME seconds (default 120) plus 60 for the second run below; ST_SEED
+# (default 1) picks the cases.
 #
 # The moderation system would ban schemathesis within seconds (it logs in wrong and registers
 # by the hundred): for this run only, bans are off (BAN_VIOLATIONS=false) and the limiters'
@@ -86,10 +87,11 @@ status=0
 # the key's id from the listings, and signs the admin out, revokes the key, deletes the
 # account): a second run, after the first has had working credentials throughout.
 ending='^/api/user/delete$|^/api/bouncer/users/[{]id[}]$|^/api/bouncer/users/[{]id[}]/(sign-out|reset-2fa|disable|sessions.*)$|^/api/bouncer/(account/)?api-keys/[{]id[}]$'
+# From the temporary directory: schemathesis keeps its cache (.schemathesis/) in the current one.
 run_st() {
-  "$venv/bin/st" --config-file "$here/schemathesis.toml" run "$base/api/openapi.json" \
+  (cd "$work" && "$venv/bin/st" --config-file "$here/schemathesis.toml" run "$base/api/openapi.json" \
     --checks "$checks" --max-examples "$max_examples" --phases "$phases" \
-    --request-timeout 10 --seed 1 --workers 2 "$@"
+    --request-timeout 10 --seed "${ST_SEED:-1}" --workers 2 "$@")
 }
 run_st --max-time "$max_time" --exclude-path-regex "$ending" ${ST_ARGS:-} || status=$?
 if [ "$status" -eq 0 ] && [ -z "${ST_ARGS:-}" ]; then
