@@ -10,7 +10,7 @@
 # requirements.txt. The server runs on a fresh SQLite database in a temporary directory, with
 # one registered ADMIN (the first user) whose access token and `admin`-scoped API key are
 # schemathesis's credentials (schemathesis.toml). Bounded: ST_MAX_EXAMPLES cases per operation
-# (default 20), and ST_MAX_TIME seconds (default 120) plus 60 for the second run below; ST_SEED
+# (default 20), and ST_MAX_TIME seconds (default 100) plus 45 for the second run below; ST_SEED
 # (default 1) picks the cases.
 #
 # The moderation system would ban schemathesis within seconds (it logs in wrong and registers
@@ -22,7 +22,7 @@ root="$(cd "$here/../../.." && pwd)"
 target="${CARGO_TARGET_DIR:-$root/target}"
 venv="$target/schemathesis-venv"
 max_examples="${ST_MAX_EXAMPLES:-20}"
-max_time="${ST_MAX_TIME:-120}"
+max_time="${ST_MAX_TIME:-100}"
 
 if ! "$venv/bin/st" --version 2>/dev/null | grep -qF "$(cut -d= -f3 "$here/requirements.txt")"; then
   python3 -m venv "$venv"
@@ -95,7 +95,7 @@ run_st() {
 }
 run_st --max-time "$max_time" --exclude-path-regex "$ending" ${ST_ARGS:-} || status=$?
 if [ "$status" -eq 0 ] && [ -z "${ST_ARGS:-}" ]; then
-  run_st --max-time 60 --include-path-regex "$ending" || status=$?
+  run_st --max-time 45 --include-path-regex "$ending" || status=$?
 fi
 if [ -n "${ST_DEBUG:-}" ]; then
   curl -sS -o /dev/null -w 'admin token after the run: %{http_code}\n' -H "Authorization: Bearer $BOUNCER_ADMIN_TOKEN" "$base/api/user"
