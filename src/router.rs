@@ -7,81 +7,75 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{middleware, Json, Router};
 use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppContext;
 use crate::http::{
-    auth, body_limit, canonical_target, extract, health, oauth, oidc, password_reset, request_id,
-    startup_config, two_factor, user, verification,
+    auth, body_limit, canonical_target, extract, health, oauth, oidc, openapi, password_reset,
+    request_id, startup_config, two_factor, user, verification,
 };
 
 pub fn router(ctx: Arc<AppContext>) -> Router {
-    let mut router = Router::new().route("/oauth/error", get(oauth::error));
+    // Every API route is registered with `routes!`, which takes its path and methods from the
+    // handler's `#[utoipa::path]`: the OpenAPI document is built from this very table
+    // (`http/openapi.rs`), so it cannot name a route that is not served nor miss one.
+    let mut router = openapi::api_router().routes(routes!(oauth::error));
     // Provider routes exist only when their provider is enabled (ALLOW_SOCIAL_LOGIN included).
     if ctx.openid.is_some() {
         router = router
-            .route("/oauth/openid", get(oauth::openid_start))
-            .route("/oauth/openid/callback", get(oauth::openid_callback));
+            .routes(routes!(oauth::openid_start))
+            .routes(routes!(oauth::openid_callback));
     }
     if ctx.saml.is_some() {
         router = router
-            .route("/oauth/saml", get(oauth::saml_start))
-            .route("/oauth/saml/callback", post(oauth::saml_callback))
-            .route("/oauth/saml/metadata", get(oauth::saml_metadata));
+            .routes(routes!(oauth::saml_start))
+            .routes(routes!(oauth::saml_callback))
+            .routes(routes!(oauth::saml_metadata));
     }
     let social: Vec<_> = ctx.social.keys().copied().collect();
     router = oauth::social_routes(router, &social);
     router = crate::http::passkeys::routes(router);
     router = router
-        .route("/api/auth/login", post(auth::login))
-        .route("/api/auth/register", post(auth::register))
-        .route("/api/auth/refresh", post(auth::refresh))
-        .route("/api/auth/logout", post(auth::logout))
-        .route(
-            "/api/auth/requestPasswordReset",
-            post(password_reset::request),
-        )
-        .route("/api/auth/resetPassword", post(password_reset::reset))
-        .route(
-            "/api/auth/2fa/enable",
-            post(two_factor::enable).get(two_factor::enable),
-        )
-        .route("/api/auth/2fa/verify", post(two_factor::verify))
-        .route("/api/auth/2fa/confirm", post(two_factor::confirm))
-        .route("/api/auth/2fa/disable", post(two_factor::disable))
-        .route(
-            "/api/auth/2fa/backup/regenerate",
-            post(two_factor::regenerate),
-        )
-        .route("/api/auth/2fa/verify-temp", post(two_factor::verify_temp))
-        .route("/api/user", get(user::me))
-        .route("/api/user/terms", get(user::terms))
-        .route("/api/user/terms/accept", post(user::accept_terms))
-        .route(
-            "/api/user/delete",
-            axum::routing::delete(user::delete_account),
-        )
-        .route("/api/user/verify", post(verification::verify))
-        .route("/api/user/verify/resend", post(verification::resend))
-        .route("/api/config", get(startup_config::get))
-        .route("/healthz", get(health::health))
-        .route("/livez", get(health::live))
-        .route("/readyz", get(health::ready))
-        .route("/health", get(health::librechat))
-        .route(
-            "/api/auth/verify",
-            get(crate::gateway::forward_auth::verify),
-        )
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(password_reset::request))
+        .routes(routes!(password_reset::reset))
+        .routes(routes!(two_factor::enable))
+        .routes(routes!(two_factor::verify))
+        .routes(routes!(two_factor::confirm))
+        .routes(routes!(two_factor::disable))
+        .routes(routes!(two_factor::regenerate))
+        .routes(routes!(two_factor::verify_temp))
+        .routes(routes!(user::me))
+        .routes(routes!(user::terms))
+        .routes(routes!(user::accept_terms))
+        .routes(routes!(user::delete_account))
+        .routes(routes!(verification::verify))
+        .routes(routes!(verification::resend))
+        .routes(routes!(startup_config::get))
+        .routes(routes!(health::health))
+        .routes(routes!(health::live))
+        .routes(routes!(health::ready))
+        .routes(routes!(health::librechat))
+        .routes(routes!(crate::gateway::forward_auth::verify))
+        .routes(routes!(openapi::document))
         // The admin API: its unknown paths are Bouncer's 404, never the backend's.
         .nest(
             "/api/bouncer",
             crate::http::admin::routes().fallback(not_found),
         )
-        // The sign-in pages (their own 404 page and security headers).
-        .nest(&ctx.config.pages.prefix, crate::pages::router(&ctx))
-        .merge(provider_routes(&ctx))
+        // The sign-in pages (their own 404 page and security headers; HTML, not in the
+        // document).
+        .nest(&ctx.config.pages.prefix, crate::pages::router(&ctx).into())
+        .merge(provider_routes(&ctx));
+    let (router, document) = router.split_for_parts();
+    let mut router = router
+        .layer(openapi::served(document))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .route_layer(middleware::from_fn(body_limit::refuse_declared_oversize))
@@ -104,25 +98,21 @@ pub fn router(ctx: Arc<AppContext>) -> Router {
 
 /// The OpenID provider, under the issuer's path: its machine endpoints (`http/oidc.rs`) and
 /// its browser endpoints (`pages/`). They answer 404 until a client is registered.
-fn provider_routes(ctx: &AppContext) -> Router<Arc<AppContext>> {
-    use crate::provider::paths;
-    let routes = Router::new()
-        .route(paths::DISCOVERY, get(oidc::discovery))
-        .route(paths::JWKS, get(oidc::jwks))
-        .route(paths::TOKEN, post(oidc::token))
-        .route(paths::USERINFO, get(oidc::userinfo).post(oidc::userinfo))
-        .route(paths::REVOKE, post(oidc::revoke))
-        .route(paths::INTROSPECT, post(oidc::introspect))
-        .route(
-            &format!("{}/{{user_id}}", paths::PICTURE),
-            get(oidc::picture),
-        )
-        .merge(crate::pages::provider_router(ctx));
+fn provider_routes(ctx: &AppContext) -> OpenApiRouter<Arc<AppContext>> {
+    let routes = OpenApiRouter::new()
+        .routes(routes!(oidc::discovery))
+        .routes(routes!(oidc::jwks))
+        .routes(routes!(oidc::token))
+        .routes(routes!(oidc::userinfo))
+        .routes(routes!(oidc::revoke))
+        .routes(routes!(oidc::introspect))
+        .routes(routes!(oidc::picture))
+        .merge(crate::pages::provider_router(ctx).into());
     let base = ctx.provider.base_path();
     if base.is_empty() {
         routes
     } else {
-        Router::new().nest(&base, routes)
+        OpenApiRouter::new().nest(&base, routes)
     }
 }
 

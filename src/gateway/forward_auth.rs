@@ -47,6 +47,22 @@ fn only_value<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, Error> 
         .map_err(|_| Error::BadRequest(format!("{name} is not printable ASCII")))
 }
 
+#[utoipa::path(get, path = "/api/auth/verify", tag = "gateway",
+    security(("bearer" = []), ()),
+    params(
+        ("X-Forwarded-Method" = Option<String>, Header, description = "The original method (`FORWARD_AUTH_HEADERS=forwarded`)"),
+        ("X-Forwarded-Uri" = Option<String>, Header, description = "The original URI (`forwarded`)"),
+        ("X-Original-Method" = Option<String>, Header, description = "The original method (`FORWARD_AUTH_HEADERS=original`)"),
+        ("X-Original-URI" = Option<String>, Header, description = "The original URI (`original`)"),
+    ),
+    responses(
+        (status = 200, description = "Admitted; the identity in `X-Auth-User-*` and `Remote-*`"),
+        (status = 302, description = "A browser without a session: to the sign-in page"),
+        (status = 400, description = "A missing, repeated or refused original request", body = crate::http::openapi_schemas::Message),
+        (status = 401, description = "No valid credential", body = crate::http::openapi_schemas::Message),
+        (status = 403, description = "A peer outside `TRUSTED_PROXIES`, a ban, `ACCESS_RULES`", body = crate::http::openapi_schemas::Message),
+        (status = 429, description = "A limiter", body = crate::http::openapi_schemas::Message),
+    ))]
 pub async fn verify(
     State(ctx): State<Arc<AppContext>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

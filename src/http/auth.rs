@@ -1,6 +1,7 @@
 //! `/api/auth`: login, registration, refresh, logout, on the wire. The rules are the use cases'
 //! (`usecases::sign_in`, `usecases::registration`).
 
+use super::openapi_schemas as schema;
 use std::sync::Arc;
 
 use axum::extract::{RawQuery, State};
@@ -22,7 +23,7 @@ use crate::usecases::{registration, Client, SignedIn};
 /// The one answer to every accepted registration, new email or taken (no enumeration).
 pub const REGISTRATION_MESSAGE: &str = "Please check your email to verify your email address.";
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginBody {
     email: Option<String>,
     password: Option<String>,
@@ -51,6 +52,14 @@ pub(super) fn session_response(ctx: &AppContext, signed_in: &SignedIn) -> Respon
     (StatusCode::OK, headers, Json(body)).into_response()
 }
 
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth",
+    request_body(content = LoginBody, description = "`email` (or the LDAP username) and `password`"),
+    responses(
+        (status = 200, description = "Signed in (cookies `refreshToken`, `token_provider`), or the 2FA step's turn (no cookie)", body = schema::LoginOutcome),
+        (status = 403, description = "Banned, email login off, account disabled", body = schema::Message),
+        (status = 404, description = "Every credential failure, one message: no enumeration", body = schema::Message),
+        (status = 422, description = "Email not verified", body = schema::Message),
+    ))]
 pub async fn login(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
@@ -82,6 +91,14 @@ pub struct RegisterBody {
     token: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth",
+    request_body = schema::RegisterRequest,
+    responses(
+        (status = 200, description = "Accepted, a new email or a taken one alike (no enumeration); no session", body = schema::Message),
+        (status = 400, description = "Invalid invite token", body = schema::Message),
+        (status = 403, description = "Banned, registration off, the email's domain not allowed", body = schema::Message),
+        (status = 404, description = "A field breaks LibreChat's `registerSchema` (`<field>: <message>`)", body = schema::Message),
+    ))]
 pub async fn register(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
@@ -91,6 +108,17 @@ pub async fn register(
     Ok(Json(json!({ "message": REGISTRATION_MESSAGE })))
 }
 
+#[utoipa::path(post, path = "/api/auth/refresh", tag = "auth",
+    security(("refreshCookie" = [])),
+    params(("retry" = Option<String>, Query, description = "`true`: the client's retry after a failed refresh")),
+    responses(
+        (status = 200, description = "A new access token (and a rotated cookie), or, without a cookie, LibreChat's text `Refresh token not provided`",
+            content((schema::Session = "application/json"), (String = "text/plain"))),
+        (status = 302, description = "The session's user is gone: to `/login`"),
+        (status = 401, description = "Refresh token expired or not found for this user", content_type = "text/plain", body = String),
+        (status = 403, description = "Invalid refresh token or no session (text), a ban or a disabled account (JSON)",
+            content((String = "text/plain"), (schema::Message = "application/json"))),
+    ))]
 pub async fn refresh(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
@@ -113,6 +141,11 @@ pub async fn refresh(
 
 /// Ends the session named by the refresh cookie (and by the access token, if one is sent) and
 /// clears the cookies. Needs no valid access token: logging out with an expired one works.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+    security(("refreshCookie" = []), ()),
+    responses(
+        (status = 200, description = "The session ended and its cookies cleared (also without one)", body = schema::LoggedOut),
+    ))]
 pub async fn logout(State(ctx): State<Arc<AppContext>>, headers: HeaderMap) -> Result<Response> {
     let refresh = cookies::refresh_token(&headers);
     let signed_out = sign_in::sign_out(&ctx, refresh.as_deref(), bearer_token(&headers)).await?;

@@ -1,6 +1,7 @@
 //! `/healthz`: each dependency's state, answered at once whatever the dependencies do, so a
 //! health checker never mistakes an outage for a hang.
 
+use super::openapi_schemas as schema;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -15,6 +16,9 @@ use crate::app::AppContext;
 /// Redis is down (signing in works; limiters fail open). The database's state is the verdict
 /// of its availability probe (at most about a second old), not a round trip of its own; the
 /// Redis ping is bounded by the Redis state itself.
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, description = "Up (`ok`) or degraded (Redis down)", body = schema::Health),
+        (status = 503, description = "The database is down", body = schema::Health)))]
 pub async fn health(State(ctx): State<Arc<AppContext>>) -> Response {
     let up = |ok: bool| if ok { "up" } else { "down" };
     let database = ctx.db.is_available();
@@ -37,6 +41,8 @@ pub async fn health(State(ctx): State<Arc<AppContext>>) -> Response {
 
 /// `/livez`: the process answers. Nothing else is consulted, so an orchestrator restarts
 /// Bouncer only when it is truly stuck, never because a dependency is down.
+#[utoipa::path(get, path = "/livez", tag = "health",
+    responses((status = 200, description = "The process answers", body = schema::Live)))]
 pub async fn live() -> Response {
     Json(json!({ "status": "ok" })).into_response()
 }
@@ -44,6 +50,9 @@ pub async fn live() -> Response {
 /// `/readyz`: whether this instance should get traffic: the database reachable (its
 /// migrations were applied before the server started listening) and, when configured, Redis.
 /// 503 with each check's state otherwise. Answered at once in every state, as `/healthz`.
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses((status = 200, description = "Ready for traffic", body = schema::Ready),
+        (status = 503, description = "Not ready", body = schema::Ready)))]
 pub async fn ready(State(ctx): State<Arc<AppContext>>) -> Response {
     let database = ctx.db.is_available();
     let redis = match ctx.config.redis {
@@ -70,6 +79,8 @@ pub async fn ready(State(ctx): State<Arc<AppContext>>) -> Response {
 
 /// `/health`, as LibreChat's server answers it (`200 OK`, plain text), for checks written
 /// against LibreChat. It is Bouncer's own answer, also in gateway mode.
+#[utoipa::path(get, path = "/health", tag = "health",
+    responses((status = 200, description = "`OK`, as LibreChat answers", content_type = "text/plain", body = String)))]
 pub async fn librechat() -> Response {
     (
         [(

@@ -12,6 +12,8 @@ pub mod extract;
 pub mod health;
 pub mod oauth;
 pub mod oidc;
+pub mod openapi;
+pub mod openapi_schemas;
 pub mod passkeys;
 pub mod password_reset;
 pub mod request_id;

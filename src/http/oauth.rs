@@ -4,6 +4,7 @@
 //! failure goes to LibreChat's `${DOMAIN_CLIENT}/login?redirect=false&error=auth_failed`, with
 //! the precise reason in the log; a refusal by the moderation system is answered as such.
 
+use super::openapi_schemas as schema;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -12,6 +13,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
 use serde::Deserialize;
+use utoipa::openapi::HttpMethod;
+use utoipa::Path;
+use utoipa_axum::router::OpenApiRouter;
 
 use super::cookies;
 use super::extract::ClientIp;
@@ -70,7 +74,8 @@ fn to_provider(ctx: &AppContext, provider: &Provider, started: Started) -> Respo
 }
 
 /// The provider's answer at the callback, from the query (GET) or a form post (Apple).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CallbackParams {
     code: Option<String>,
     state: Option<String>,
@@ -151,7 +156,8 @@ fn refused_or_failed(ctx: &AppContext, provider: &Provider, e: ProviderSignInErr
 }
 
 /// `?rd=…` on the start URL: the flow was begun on the sign-in pages' buttons.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StartParams {
     rd: Option<String>,
 }
@@ -205,6 +211,8 @@ async fn callback(
 }
 
 /// LibreChat's `GET /oauth/error`: where its passport failures land.
+#[utoipa::path(get, path = "/oauth/error", tag = "oauth",
+    responses((status = 302, description = "To `${DOMAIN_CLIENT}/login?redirect=false&error=auth_failed`")))]
 pub async fn error(State(ctx): State<Arc<AppContext>>) -> Response {
     redirect(
         &format!(
@@ -215,6 +223,11 @@ pub async fn error(State(ctx): State<Arc<AppContext>>) -> Response {
     )
 }
 
+#[utoipa::path(get, path = "/oauth/openid", tag = "oauth",
+    params(StartParams),
+    responses((status = 302, description = "To the identity provider, or (failed) to `${DOMAIN_CLIENT}/login?redirect=false&error=auth_failed`, or (signed in) to `DOMAIN_CLIENT` with the session cookies"),
+        (status = 403, description = "Banned", body = schema::Message),
+        (status = 429, description = "Too many sign-ins", body = schema::Message)))]
 pub async fn openid_start(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
@@ -223,6 +236,11 @@ pub async fn openid_start(
     start(ctx, ip, Provider::OpenId, params).await
 }
 
+#[utoipa::path(get, path = "/oauth/openid/callback", tag = "oauth",
+    params(CallbackParams),
+    responses((status = 302, description = "To the identity provider, or (failed) to `${DOMAIN_CLIENT}/login?redirect=false&error=auth_failed`, or (signed in) to `DOMAIN_CLIENT` with the session cookies"),
+        (status = 403, description = "Banned", body = schema::Message),
+        (status = 429, description = "Too many sign-ins", body = schema::Message)))]
 pub async fn openid_callback(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
@@ -232,6 +250,11 @@ pub async fn openid_callback(
     callback(ctx, ip, Provider::OpenId, params, headers).await
 }
 
+#[utoipa::path(get, path = "/oauth/saml", tag = "oauth",
+    params(StartParams),
+    responses((status = 302, description = "To the identity provider, or (failed) to `${DOMAIN_CLIENT}/login?redirect=false&error=auth_failed`, or (signed in) to `DOMAIN_CLIENT` with the session cookies"),
+        (status = 403, description = "Banned", body = schema::Message),
+        (status = 429, description = "Too many sign-ins", body = schema::Message)))]
 pub async fn saml_start(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
@@ -250,6 +273,11 @@ struct SamlPost {
     relay_state: Option<String>,
 }
 
+#[utoipa::path(post, path = "/oauth/saml/callback", tag = "oauth",
+    request_body(content = schema::SamlPost, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 302, description = "To the identity provider, or (failed) to `${DOMAIN_CLIENT}/login?redirect=false&error=auth_failed`, or (signed in) to `DOMAIN_CLIENT` with the session cookies"),
+        (status = 403, description = "Banned", body = schema::Message),
+        (status = 429, description = "Too many sign-ins", body = schema::Message)))]
 pub async fn saml_callback(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
@@ -266,6 +294,8 @@ pub async fn saml_callback(
 }
 
 /// The service provider's metadata, for the identity provider's administrator.
+#[utoipa::path(get, path = "/oauth/saml/metadata", tag = "oauth",
+    responses((status = 200, description = "The service provider's metadata", content_type = "application/samlmetadata+xml", body = String)))]
 pub async fn saml_metadata(State(ctx): State<Arc<AppContext>>) -> Response {
     let metadata = ctx.saml.as_ref().map(|saml| saml.metadata());
     match metadata {
@@ -285,9 +315,9 @@ pub async fn saml_metadata(State(ctx): State<Arc<AppContext>>) -> Response {
 /// The routes of the enabled social providers: `GET /oauth/<name>`, and the callback (a form
 /// `POST` for Apple, `GET` for the others).
 pub fn social_routes(
-    router: axum::Router<Arc<AppContext>>,
+    router: OpenApiRouter<Arc<AppContext>>,
     kinds: &[SocialKind],
-) -> axum::Router<Arc<AppContext>> {
+) -> OpenApiRouter<Arc<AppContext>> {
     use axum::routing::{get, post};
     let mut router = router;
     for &kind in kinds {
@@ -317,9 +347,61 @@ pub fn social_routes(
                 },
             )
         };
+        let start_path = format!("/oauth/{}", kind.name());
+        let callback_path = format!("/oauth/{}/callback", kind.name());
+        // The handlers are closures, one per provider: their document entries are the
+        // annotated stand-ins below, under each provider's own path.
+        let (callback_method, callback_doc) = if kind == SocialKind::Apple {
+            (
+                HttpMethod::Post,
+                <__path_social_form_callback as Path>::operation(),
+            )
+        } else {
+            (
+                HttpMethod::Get,
+                <__path_social_callback as Path>::operation(),
+            )
+        };
+        let paths = &mut router.get_openapi_mut().paths;
+        paths.add_path_operation(
+            &start_path,
+            vec![HttpMethod::Get],
+            <__path_social_start as Path>::operation(),
+        );
+        paths.add_path_operation(&callback_path, vec![callback_method], callback_doc);
         router = router
-            .route(&format!("/oauth/{}", kind.name()), start)
-            .route(&format!("/oauth/{}/callback", kind.name()), callback);
+            .route(&start_path, start)
+            .route(&callback_path, callback);
     }
     router
 }
+
+// The document's entries of a social provider's routes (`social_routes`); never called.
+
+#[utoipa::path(get, path = "/oauth/{provider}", tag = "oauth",
+    params(StartParams),
+    responses(
+        (status = 302, description = "To the provider, or (failed) to `${DOMAIN_CLIENT}/login?redirect=false&error=auth_failed`"),
+        (status = 403, description = "Banned", body = schema::Message),
+        (status = 429, description = "Too many sign-ins", body = schema::Message)))]
+#[allow(dead_code)]
+fn social_start() {}
+
+#[utoipa::path(get, path = "/oauth/{provider}/callback", tag = "oauth",
+    params(CallbackParams),
+    responses(
+        (status = 302, description = "Signed in: to `DOMAIN_CLIENT` with the session cookies; failed: to `${DOMAIN_CLIENT}/login?redirect=false&error=auth_failed`"),
+        (status = 403, description = "Banned", body = schema::Message),
+        (status = 429, description = "Too many sign-ins", body = schema::Message)))]
+#[allow(dead_code)]
+fn social_callback() {}
+
+/// Apple posts its answer as a form.
+#[utoipa::path(post, path = "/oauth/{provider}/callback", tag = "oauth",
+    request_body(content = schema::CallbackForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 302, description = "Signed in: to `DOMAIN_CLIENT` with the session cookies; failed: to `${DOMAIN_CLIENT}/login?redirect=false&error=auth_failed`"),
+        (status = 403, description = "Banned", body = schema::Message),
+        (status = 429, description = "Too many sign-ins", body = schema::Message)))]
+#[allow(dead_code)]
+fn social_form_callback() {}

@@ -3,6 +3,7 @@
 //! (`error_response.rs`). The browser endpoints (authorize, consent, logout) are pages
 //! (`pages/provider.rs`). Every handler answers 404 until a client is registered.
 
+use super::openapi_schemas as schema;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -59,6 +60,8 @@ fn cacheable(body: serde_json::Value) -> Response {
 #[derive(Clone, Copy)]
 pub struct Cacheable;
 
+#[utoipa::path(get, path = crate::provider::paths::DISCOVERY, tag = "oidc",
+    responses((status = 200, description = "The discovery document (cacheable)", body = schema::Discovery), (status = 404, description = "No client is registered", body = schema::OAuthError)))]
 pub async fn discovery(State(ctx): State<Arc<AppContext>>) -> Response {
     if let Err(r) = enabled(&ctx).await {
         return r;
@@ -66,6 +69,8 @@ pub async fn discovery(State(ctx): State<Arc<AppContext>>) -> Response {
     cacheable(ctx.provider.discovery())
 }
 
+#[utoipa::path(get, path = crate::provider::paths::JWKS, tag = "oidc",
+    responses((status = 200, description = "The signing keys (cacheable)", body = schema::Jwks), (status = 404, description = "No client is registered", body = schema::OAuthError)))]
 pub async fn jwks(State(ctx): State<Arc<AppContext>>) -> Response {
     if let Err(r) = enabled(&ctx).await {
         return r;
@@ -161,6 +166,13 @@ fn client_of(ip: std::net::IpAddr, user_agent: &UserAgent) -> Client {
 }
 
 /// `POST /oidc/token`.
+#[utoipa::path(post, path = crate::provider::paths::TOKEN, tag = "oidc",
+    security(("clientBasic" = []), ()),
+    request_body(content = schema::TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Tokens (RFC 6749 §5.1)", body = schema::TokenResponse),
+        (status = 400, description = "RFC 6749 §5.2", body = schema::OAuthError),
+        (status = 401, description = "The client failed to authenticate", body = schema::OAuthError),
+        (status = 403, description = "Banned", body = schema::OAuthError), (status = 404, description = "No client is registered", body = schema::OAuthError)))]
 pub async fn token(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
@@ -200,6 +212,13 @@ pub async fn token(
 
 /// `GET` or `POST /oidc/userinfo` with a Bearer access token (RFC 6750 §2.1; a token in the
 /// body, §2.2, too).
+#[utoipa::path(method(get, post), path = crate::provider::paths::USERINFO, tag = "oidc",
+    security(("providerBearer" = []), ()),
+    request_body(content = schema::UserInfoForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "The user's claims", body = schema::UserInfo),
+        (status = 400, description = "RFC 6749 §5.2", body = schema::OAuthError),
+        (status = 401, description = "A missing or bad access token (RFC 6750 §3)", body = schema::OAuthError),
+        (status = 403, description = "Banned", body = schema::OAuthError), (status = 404, description = "No client is registered", body = schema::OAuthError)))]
 pub async fn userinfo(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
@@ -221,6 +240,13 @@ pub async fn userinfo(
 }
 
 /// `GET /oidc/picture/<user id>` with a Bearer access token: an SVG of the user's initials.
+#[utoipa::path(get, path = "/oidc/picture/{user_id}", tag = "oidc",
+    security(("providerBearer" = [])),
+    params(("user_id" = String, Path, description = "The user's id")),
+    responses((status = 200, description = "An SVG of the user's initials", content_type = "image/svg+xml", body = String),
+        (status = 400, description = "RFC 6749 §5.2", body = schema::OAuthError),
+        (status = 401, description = "A missing or bad access token", body = schema::OAuthError),
+        (status = 403, description = "Banned, or another user's picture", body = schema::OAuthError), (status = 404, description = "No client is registered", body = schema::OAuthError)))]
 pub async fn picture(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
@@ -260,6 +286,13 @@ fn token_request(
 }
 
 /// `POST /oidc/revoke` (RFC 7009): 200 whether or not the token was known.
+#[utoipa::path(post, path = crate::provider::paths::REVOKE, tag = "oidc",
+    security(("clientBasic" = []), ()),
+    request_body(content = schema::TokenHintForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "Revoked, or the token was not known (RFC 7009)"),
+        (status = 400, description = "RFC 6749 §5.2", body = schema::OAuthError),
+        (status = 401, description = "The client failed to authenticate", body = schema::OAuthError),
+        (status = 403, description = "Banned", body = schema::OAuthError), (status = 404, description = "No client is registered", body = schema::OAuthError)))]
 pub async fn revoke(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
@@ -284,6 +317,13 @@ pub async fn revoke(
 }
 
 /// `POST /oidc/introspect` (RFC 7662).
+#[utoipa::path(post, path = crate::provider::paths::INTROSPECT, tag = "oidc",
+    security(("clientBasic" = []), ()),
+    request_body(content = schema::TokenHintForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "The token's state (RFC 7662)", body = schema::Introspection),
+        (status = 400, description = "RFC 6749 §5.2", body = schema::OAuthError),
+        (status = 401, description = "The client failed to authenticate", body = schema::OAuthError),
+        (status = 403, description = "Banned", body = schema::OAuthError), (status = 404, description = "No client is registered", body = schema::OAuthError)))]
 pub async fn introspect(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use super::auth::session_response;
 use super::extract::{ApiJson, AuthUser, ClientIp, EnrollingUser, UserAgent};
+use super::openapi_schemas as schema;
 use crate::accounts::iso_time;
 use crate::app::AppContext;
 use crate::error::{Error, Result};
@@ -28,6 +29,45 @@ fn started<T: Serialize>(started: Started<T>) -> Result<Json<Value>> {
     let mut body = serde_json::to_value(&started.options).map_err(|e| Error::Internal(e.into()))?;
     body["ceremonyId"] = json!(started.ceremony);
     Ok(Json(body))
+}
+
+/// The options half of a ceremony: what `navigator.credentials.create()`/`.get()` takes.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // a schema only: the body is built from webauthn-rs's options
+pub struct CeremonyOptions {
+    /// Sent back with the result.
+    #[schema(rename = "ceremonyId")]
+    ceremony_id: String,
+    /// WebAuthn's `PublicKeyCredentialCreationOptions` or `…RequestOptions` (binary fields
+    /// as base64url).
+    #[schema(rename = "publicKey", value_type = Object)]
+    public_key: Value,
+    /// `conditional` for the sign-in's autofill ceremony.
+    mediation: Option<String>,
+}
+
+/// A passkey as the API lists it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // a schema only: `view` builds the body
+pub struct PasskeyView {
+    id: String,
+    name: String,
+    #[schema(rename = "createdAt")]
+    created_at: String,
+    #[schema(rename = "lastUsedAt")]
+    last_used_at: Option<String>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // a schema only
+pub struct Registered {
+    passkey: PasskeyView,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // a schema only
+pub struct Listed {
+    passkeys: Vec<PasskeyView>,
 }
 
 /// A passkey as the API shows it: never its key or credential id.
@@ -49,14 +89,23 @@ fn credential_text(credential: &Option<Value>) -> Option<String> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisterBody {
     ceremony_id: Option<String>,
+    /// The browser's `PublicKeyCredential.toJSON()` (an object, or that object as a string).
+    #[schema(value_type = Option<Object>)]
     credential: Option<Value>,
     name: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/auth/passkey/register/options", tag = "passkeys",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A registration ceremony for the caller (an enrolment-only token may)", body = CeremonyOptions),
+        (status = 404, description = "Passkeys are off", body = schema::Message),
+        (status = 409, description = "The caller has the most passkeys allowed", body = schema::Message),
+    ))]
 pub async fn register_options(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
@@ -65,6 +114,16 @@ pub async fn register_options(
     started(passkeys::start_registration(&ctx, &Client::at(ip), &claims.id).await?)
 }
 
+#[utoipa::path(post, path = "/api/auth/passkey/register", tag = "passkeys",
+    security(("bearer" = [])),
+    request_body = RegisterBody,
+    responses(
+        (status = 200, description = "The passkey is registered (and counts as a second factor)", body = Registered),
+        (status = 400, description = "A malformed credential or name, or a credential the ceremony refuses", body = schema::Message),
+        (status = 401, description = "No such ceremony (used, lapsed, another user's)", body = schema::Message),
+        (status = 404, description = "Passkeys are off", body = schema::Message),
+        (status = 409, description = "This passkey is registered already", body = schema::Message),
+    ))]
 pub async fn register(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
@@ -84,13 +143,19 @@ pub async fn register(
     Ok(Json(json!({ "passkey": view(&stored) })))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct SignInOptionsBody {
     /// For the browser's autofill (`mediation: "conditional"`) rather than a dialog.
     #[serde(default)]
     conditional: bool,
 }
 
+#[utoipa::path(post, path = "/api/auth/passkey/login/options", tag = "passkeys",
+    request_body = SignInOptionsBody,
+    responses(
+        (status = 200, description = "A sign-in ceremony for any discoverable credential", body = CeremonyOptions),
+        (status = 404, description = "Passkeys are off", body = schema::Message),
+    ))]
 pub async fn sign_in_options(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
@@ -99,14 +164,24 @@ pub async fn sign_in_options(
     started(passkeys::start_sign_in(&ctx, &Client::at(ip), body.conditional).await?)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AssertionBody {
     ceremony_id: Option<String>,
+    /// The browser's `PublicKeyCredential.toJSON()` (an object, or that object as a string).
+    #[schema(value_type = Option<Object>)]
     credential: Option<Value>,
     temp_token: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/auth/passkey/login", tag = "passkeys",
+    request_body = AssertionBody,
+    responses(
+        (status = 200, description = "Signed in, as `/api/auth/login` answers (and its cookies)", body = schema::Session),
+        (status = 400, description = "A malformed credential", body = schema::Message),
+        (status = 401, description = "The passkey was not accepted (one answer for every reason)", body = schema::Message),
+        (status = 404, description = "Passkeys are off", body = schema::Message),
+    ))]
 pub async fn sign_in(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
@@ -123,12 +198,20 @@ pub async fn sign_in(
     Ok(session_response(&ctx, &signed_in))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TempTokenBody {
     temp_token: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/auth/passkey/2fa/options", tag = "passkeys",
+    request_body = TempTokenBody,
+    responses(
+        (status = 200, description = "A ceremony for the passkeys of the user the temp token names", body = CeremonyOptions),
+        (status = 400, description = "No temp token, or the user has no passkey", body = schema::Message),
+        (status = 401, description = "The temp token is invalid or expired", body = schema::Message),
+        (status = 404, description = "Passkeys are off", body = schema::Message),
+    ))]
 pub async fn second_factor_options(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
@@ -137,6 +220,14 @@ pub async fn second_factor_options(
     started(passkeys::start_second_factor(&ctx, &Client::at(ip), body.temp_token.as_deref()).await?)
 }
 
+#[utoipa::path(post, path = "/api/auth/passkey/2fa", tag = "passkeys",
+    request_body = AssertionBody,
+    responses(
+        (status = 200, description = "The second step done: signed in as `/api/auth/2fa/verify-temp` answers", body = schema::Session),
+        (status = 400, description = "No temp token, or a malformed credential", body = schema::Message),
+        (status = 401, description = "The temp token is invalid, or the passkey was not accepted", body = schema::Message),
+        (status = 404, description = "Passkeys are off", body = schema::Message),
+    ))]
 pub async fn second_factor(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
@@ -154,6 +245,12 @@ pub async fn second_factor(
     Ok(session_response(&ctx, &signed_in))
 }
 
+#[utoipa::path(get, path = "/api/auth/passkey", tag = "passkeys",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's passkeys", body = Listed),
+        (status = 404, description = "Passkeys are off", body = schema::Message),
+    ))]
 pub async fn list(
     State(ctx): State<Arc<AppContext>>,
     AuthUser(claims): AuthUser,
@@ -164,11 +261,20 @@ pub async fn list(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RenameBody {
     name: Option<String>,
 }
 
+#[utoipa::path(patch, path = "/api/auth/passkey/{id}", tag = "passkeys",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The passkey's id")),
+    request_body = RenameBody,
+    responses(
+        (status = 200, description = "Renamed", body = schema::Empty),
+        (status = 400, description = "Invalid passkey name", body = schema::Message),
+        (status = 404, description = "No such passkey of the caller's, or passkeys are off", body = schema::Message),
+    ))]
 pub async fn rename(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
@@ -180,6 +286,13 @@ pub async fn rename(
     Ok(Json(json!({})))
 }
 
+#[utoipa::path(delete, path = "/api/auth/passkey/{id}", tag = "passkeys",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The passkey's id")),
+    responses(
+        (status = 200, description = "Removed", body = schema::Empty),
+        (status = 404, description = "No such passkey of the caller's, or passkeys are off", body = schema::Message),
+    ))]
 pub async fn remove(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
@@ -197,16 +310,18 @@ pub async fn remove(
     Ok(Json(json!({})))
 }
 
-/// The routes, mounted by `router.rs`.
-pub fn routes(router: axum::Router<Arc<AppContext>>) -> axum::Router<Arc<AppContext>> {
-    use axum::routing::{get, patch, post};
+/// The routes, mounted by `router.rs` (through `routes!`, so each is in the OpenAPI document).
+pub fn routes(
+    router: utoipa_axum::router::OpenApiRouter<Arc<AppContext>>,
+) -> utoipa_axum::router::OpenApiRouter<Arc<AppContext>> {
+    use utoipa_axum::routes;
     router
-        .route("/api/auth/passkey", get(list))
-        .route("/api/auth/passkey/{id}", patch(rename).delete(remove))
-        .route("/api/auth/passkey/register/options", post(register_options))
-        .route("/api/auth/passkey/register", post(register))
-        .route("/api/auth/passkey/login/options", post(sign_in_options))
-        .route("/api/auth/passkey/login", post(sign_in))
-        .route("/api/auth/passkey/2fa/options", post(second_factor_options))
-        .route("/api/auth/passkey/2fa", post(second_factor))
+        .routes(routes!(list))
+        .routes(routes!(rename, remove))
+        .routes(routes!(register_options))
+        .routes(routes!(register))
+        .routes(routes!(sign_in_options))
+        .routes(routes!(sign_in))
+        .routes(routes!(second_factor_options))
+        .routes(routes!(second_factor))
 }

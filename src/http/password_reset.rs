@@ -1,6 +1,7 @@
 //! `/api/auth/requestPasswordReset` and `/api/auth/resetPassword` on the wire; the rules are
 //! `usecases::password_reset`.
 
+use super::openapi_schemas as schema;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -18,11 +19,19 @@ use crate::usecases::Client;
 pub const RESET_REQUESTED: &str =
     "If an account with that email exists, a password reset link has been sent to it.";
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RequestBody {
     email: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/auth/requestPasswordReset", tag = "auth",
+    request_body = RequestBody,
+    responses(
+        (status = 200, description = "The one answer, known email or not", body = schema::Message),
+        (status = 400, description = "The email's domain is not allowed", body = schema::ResetDomainRefused),
+        (status = 403, description = "Banned (JSON), or password reset off (LibreChat's text)",
+            content((schema::Message = "application/json"), (String = "text/plain"))),
+    ))]
 pub async fn request(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
@@ -32,7 +41,7 @@ pub async fn request(
     Ok(Json(json!({ "message": RESET_REQUESTED })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ResetBody {
     #[serde(rename = "userId")]
     user_id: Option<String>,
@@ -41,6 +50,15 @@ pub struct ResetBody {
     confirm_password: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/auth/resetPassword", tag = "auth",
+    request_body = ResetBody,
+    responses(
+        (status = 200, description = "The password is changed and every session ended", body = schema::Message),
+        (status = 400, description = "Invalid or expired password reset token", body = schema::Message),
+        (status = 403, description = "Banned (JSON), or password reset off (text)",
+            content((schema::Message = "application/json"), (String = "text/plain"))),
+        (status = 404, description = "The new password breaks the rules", body = schema::Message),
+    ))]
 pub async fn reset(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,

@@ -1,6 +1,7 @@
 //! `GET /api/config`: what the login pages need to render. Anonymous callers get the public
 //! payload; a valid Bearer token adds the authenticated fields. Never a 401.
 
+use super::openapi_schemas as schema;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -103,6 +104,9 @@ fn authenticated_extras(c: &Config, p: &mut Map<String, Value>) {
     );
 }
 
+#[utoipa::path(get, path = "/api/config", tag = "config",
+    security(("bearer" = []), ()),
+    responses((status = 200, description = "What the login page needs; a valid token adds the signed-in fields (never a 401)", body = schema::StartupConfig)))]
 pub async fn get(
     State(ctx): State<Arc<AppContext>>,
     OptionalAuthUser(user): OptionalAuthUser,

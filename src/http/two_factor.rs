@@ -1,6 +1,7 @@
 //! `/api/auth/2fa/*` on the wire: enrolment, confirmation, codes, and the second step of a
 //! login. The rules are `usecases::second_factor` and `usecases::sign_in`.
 
+use super::openapi_schemas as schema;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -17,7 +18,7 @@ use crate::twofactor::Code;
 use crate::usecases::{second_factor, sign_in, Client};
 
 /// `{"token"?, "backupCode"?}`: a TOTP code or a backup code.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CodeBody {
     token: Option<String>,
     #[serde(rename = "backupCode")]
@@ -30,6 +31,13 @@ impl CodeBody {
     }
 }
 
+#[utoipa::path(method(get, post), path = "/api/auth/2fa/enable", tag = "2fa",
+    security(("bearer" = [])),
+    request_body = CodeBody,
+    responses(
+        (status = 200, description = "A new secret and backup codes, to confirm", body = schema::TwoFactorEnrolment),
+        (status = 400, description = "2FA is on already (a code is needed to start over), or the code is wrong", body = schema::Message),
+    ))]
 pub async fn enable(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
@@ -43,6 +51,13 @@ pub async fn enable(
     })))
 }
 
+#[utoipa::path(post, path = "/api/auth/2fa/verify", tag = "2fa",
+    security(("bearer" = [])),
+    request_body = CodeBody,
+    responses(
+        (status = 200, description = "The code is right", body = schema::Empty),
+        (status = 400, description = "A missing or wrong code, or 2FA in the wrong state", body = schema::Message),
+    ))]
 pub async fn verify(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
@@ -53,6 +68,13 @@ pub async fn verify(
     Ok(Json(json!({})))
 }
 
+#[utoipa::path(post, path = "/api/auth/2fa/confirm", tag = "2fa",
+    security(("bearer" = [])),
+    request_body = CodeBody,
+    responses(
+        (status = 200, description = "2FA is on", body = schema::Empty),
+        (status = 400, description = "A missing or wrong code, or 2FA in the wrong state", body = schema::Message),
+    ))]
 pub async fn confirm(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
@@ -63,6 +85,13 @@ pub async fn confirm(
     Ok(Json(json!({})))
 }
 
+#[utoipa::path(post, path = "/api/auth/2fa/disable", tag = "2fa",
+    security(("bearer" = [])),
+    request_body = CodeBody,
+    responses(
+        (status = 200, description = "2FA is off", body = schema::Empty),
+        (status = 400, description = "A missing or wrong code, or 2FA in the wrong state", body = schema::Message),
+    ))]
 pub async fn disable(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
@@ -73,6 +102,13 @@ pub async fn disable(
     Ok(Json(json!({})))
 }
 
+#[utoipa::path(post, path = "/api/auth/2fa/backup/regenerate", tag = "2fa",
+    security(("bearer" = [])),
+    request_body = CodeBody,
+    responses(
+        (status = 200, description = "New backup codes", body = schema::BackupCodes),
+        (status = 400, description = "A missing or wrong code, or 2FA in the wrong state", body = schema::Message),
+    ))]
 pub async fn regenerate(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
@@ -87,7 +123,7 @@ pub async fn regenerate(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct VerifyTempBody {
     #[serde(rename = "tempToken")]
     temp_token: Option<String>,
@@ -97,6 +133,13 @@ pub struct VerifyTempBody {
 
 /// The second step of a login: a temp token from `/api/auth/login` and a code. Success is a
 /// login in every way (session, cookies, `{token, user}`).
+#[utoipa::path(post, path = "/api/auth/2fa/verify-temp", tag = "2fa",
+    request_body = VerifyTempBody,
+    responses(
+        (status = 200, description = "Signed in, as a login is", body = schema::Session),
+        (status = 400, description = "A missing or wrong code", body = schema::Message),
+        (status = 401, description = "A missing, expired or wrong temp token", body = schema::Message),
+    ))]
 pub async fn verify_temp(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,

@@ -1,6 +1,7 @@
 //! `/api/user` on the wire: the signed-in user, their acceptance of the terms, and deleting
 //! the account. The rules are `usecases::account`.
 
+use super::openapi_schemas as schema;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -18,6 +19,9 @@ use crate::gateway::proxy;
 use crate::twofactor::Code;
 use crate::usecases::{account, Client};
 
+#[utoipa::path(get, path = "/api/user", tag = "user",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The signed-in user", body = schema::PublicUser)))]
 pub async fn me(
     State(ctx): State<Arc<AppContext>>,
     AuthUser(claims): AuthUser,
@@ -26,6 +30,10 @@ pub async fn me(
     Ok(Json(PublicUser::from(user.as_ref())).into_response())
 }
 
+#[utoipa::path(get, path = "/api/user/terms", tag = "user",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Whether the user accepted the terms", body = schema::Terms),
+        (status = 404, description = "User not found", body = schema::Message)))]
 pub async fn terms(
     State(ctx): State<Arc<AppContext>>,
     AuthUser(claims): AuthUser,
@@ -38,6 +46,10 @@ pub async fn terms(
     .into_response())
 }
 
+#[utoipa::path(post, path = "/api/user/terms/accept", tag = "user",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Accepted", body = schema::TermsAccepted),
+        (status = 404, description = "User not found", body = schema::Message)))]
 pub async fn accept_terms(
     State(ctx): State<Arc<AppContext>>,
     AuthUser(claims): AuthUser,
@@ -50,7 +62,7 @@ pub async fn accept_terms(
     .into_response())
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 pub struct DeleteBody {
     token: Option<String>,
     #[serde(rename = "backupCode")]
@@ -61,6 +73,12 @@ pub struct DeleteBody {
 /// the chat backend deletes its data of the user first (the request goes on to it, after
 /// Bouncer's checks, with the proxy's identity headers); the account is deleted here only when
 /// the backend answered 2xx, else the client gets the backend's answer (or 502 / 504).
+#[utoipa::path(delete, path = "/api/user/delete", tag = "user",
+    security(("bearer" = [])),
+    request_body(content = DeleteBody, description = "With 2FA on: a code or a backup code"),
+    responses((status = 200, description = "The account is deleted and the cookies cleared", body = schema::Message),
+        (status = 400, description = "A code is needed or wrong", body = schema::Message),
+        (status = 403, description = "Account deletion is off, banned", body = schema::Message)))]
 pub async fn delete_account(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,

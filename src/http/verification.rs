@@ -1,6 +1,7 @@
 //! `/api/user/verify` and `/api/user/verify/resend` on the wire; the rules are
 //! `usecases::email_verification`.
 
+use super::openapi_schemas as schema;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -14,12 +15,17 @@ use crate::app::AppContext;
 use crate::error::Result;
 use crate::usecases::{email_verification, Client};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct VerifyBody {
     email: Option<String>,
     token: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/user/verify", tag = "user",
+    request_body = VerifyBody,
+    responses((status = 200, description = "The email is verified", body = schema::EmailVerified),
+        (status = 400, description = "Invalid or expired email verification token", body = schema::Message),
+        (status = 404, description = "Not found", body = schema::Message)))]
 pub async fn verify(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
@@ -38,11 +44,16 @@ pub async fn verify(
     })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ResendBody {
     email: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/user/verify/resend", tag = "user",
+    request_body = ResendBody,
+    responses((status = 200, description = "The one answer, known email or not", body = schema::Message),
+        (status = 400, description = "No email given", body = schema::Message),
+        (status = 404, description = "Not found", body = schema::Message)))]
 pub async fn resend(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,

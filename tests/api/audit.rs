@@ -587,3 +587,46 @@ async fn a_clean_shutdown_stores_every_event_first() {
             .unwrap();
     assert_eq!(registered, 1);
 }
+
+/// schemathesis's finding (tests/peers/schemathesis/run.sh): a `user` filter naming no user is
+/// a JSON 404 on both readings, before any line of the export is sent, and the OpenAPI
+/// document names that answer.
+#[tokio::test]
+async fn an_unknown_user_filter_is_a_documented_404() {
+    let app = spawn_app().await;
+    let ops = admin(&app, "ops@example.com").await;
+    for path in ["/api/bouncer/audit", "/api/bouncer/audit/export"] {
+        let response = app
+            .browser
+            .get(app.url(&format!("{path}?user=nobody%40example.com")))
+            .bearer_auth(&ops.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        assert_eq!(
+            response.headers()["content-type"].to_str().unwrap(),
+            "application/json"
+        );
+        let body: Value = response.json().await.unwrap();
+        assert!(body["message"].is_string(), "{path}: {body}");
+    }
+    let doc: Value = app
+        .browser
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in ["/api/bouncer/audit", "/api/bouncer/audit/export"] {
+        let documented = &doc["paths"][path]["get"]["responses"]["404"];
+        assert!(
+            documented
+                .to_string()
+                .contains("#/components/schemas/Message"),
+            "{path}: {documented}"
+        );
+    }
+}

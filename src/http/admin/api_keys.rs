@@ -2,14 +2,16 @@
 //! never a key) and every user's for admins (`/api-keys`, behind `AdminCaller`). A key's
 //! secret is in the creation's answer only; no answer ever holds its digest.
 
+use crate::http::openapi_schemas as schema;
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::accounts::iso_time;
 use crate::api_keys::scopes::Scopes;
@@ -20,12 +22,12 @@ use crate::store::api_keys::ApiKey;
 use crate::usecases::api_keys::{self, Acting, KeyRequest};
 use crate::usecases::Client;
 
-pub fn routes() -> Router<Arc<AppContext>> {
-    Router::new()
-        .route("/account/api-keys", get(list_own).post(create_own))
-        .route("/account/api-keys/{id}", delete(revoke_own))
-        .route("/api-keys", get(list_all))
-        .route("/api-keys/{id}", delete(revoke_any))
+pub fn routes() -> OpenApiRouter<Arc<AppContext>> {
+    OpenApiRouter::new()
+        .routes(routes!(list_own, create_own))
+        .routes(routes!(revoke_own))
+        .routes(routes!(list_all))
+        .routes(routes!(revoke_any))
 }
 
 /// A key as every listing shows it.
@@ -87,6 +89,9 @@ fn key_request(body: &Value) -> Result<KeyRequest> {
     })
 }
 
+#[utoipa::path(get, path = "/account/api-keys", tag = "api-keys",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The signed-in user's keys", body = schema::ApiKeys)))]
 async fn list_own(
     State(ctx): State<Arc<AppContext>>,
     AuthUser(user): AuthUser,
@@ -96,6 +101,13 @@ async fn list_own(
     Ok(Json(json!({ "keys": keys })).into_response())
 }
 
+#[utoipa::path(post, path = "/account/api-keys", tag = "api-keys",
+    security(("bearer" = [])),
+    request_body = schema::ApiKeyRequest,
+    responses((status = 201, description = "The key, its secret shown this once", body = schema::ApiKey),
+        (status = 400, description = "A bad field, named", body = schema::Message),
+        (status = 403, description = "A scope the user may not hold", body = schema::Message),
+        (status = 409, description = "Too many keys", body = schema::Message)))]
 async fn create_own(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
@@ -115,6 +127,11 @@ async fn create_own(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
+#[utoipa::path(delete, path = "/account/api-keys/{id}", tag = "api-keys",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The key's id")),
+    responses((status = 200, description = "Revoked", body = schema::ApiKey),
+        (status = 404, description = "No such key of this user", body = schema::Message)))]
 async fn revoke_own(
     State(ctx): State<Arc<AppContext>>,
     ClientIp(ip): ClientIp,
@@ -131,6 +148,10 @@ async fn revoke_own(
     Ok(Json(listed(&revoked)).into_response())
 }
 
+#[utoipa::path(get, path = "/api-keys", tag = "admin",
+    security(("bearer" = []), ("adminApiKey" = [])),
+    params(("user" = Option<String>, Query, description = "A user's id or email")),
+    responses((status = 200, description = "Every user's keys", body = schema::ApiKeys), (status = 403, description = "Not an admin, or an admin without 2FA (`REQUIRE_2FA_FOR_ADMINS`)", body = schema::Message), (status = 400, description = "A bad parameter, named", body = schema::Message)))]
 async fn list_all(
     State(ctx): State<Arc<AppContext>>,
     AdminCaller(_admin): AdminCaller,
@@ -148,6 +169,10 @@ async fn list_all(
     Ok(Json(json!({ "keys": keys })).into_response())
 }
 
+#[utoipa::path(delete, path = "/api-keys/{id}", tag = "admin",
+    security(("bearer" = []), ("adminApiKey" = [])),
+    params(("id" = String, Path, description = "The key's id")),
+    responses((status = 200, description = "Revoked", body = schema::ApiKey), (status = 403, description = "Not an admin, or an admin without 2FA (`REQUIRE_2FA_FOR_ADMINS`)", body = schema::Message), (status = 404, description = "No such key", body = schema::Message)))]
 async fn revoke_any(
     State(ctx): State<Arc<AppContext>>,
     AdminCaller(admin): AdminCaller,

@@ -1,27 +1,33 @@
 //! The admin API's `audit` routes: a page of events (`GET /audit`) and every matching event as
 //! JSON lines (`GET /audit/export`), with the same filters.
 
+use crate::http::openapi_schemas as schema;
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppContext;
 use crate::error::{Error, Result};
 use crate::http::extract::AdminCaller;
 use crate::usecases::audit::{self, AuditQuery, FilterText, LIMIT_MAX};
 
-pub fn routes() -> Router<Arc<AppContext>> {
-    Router::new()
-        .route("/audit", get(list))
-        .route("/audit/export", get(export))
+pub fn routes() -> OpenApiRouter<Arc<AppContext>> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(export))
 }
 
+#[utoipa::path(get, path = "/audit", tag = "admin",
+    security(("bearer" = []), ("adminApiKey" = [])),
+    params(("user" = Option<String>, Query, description = "A user's id or email"), ("kind" = Option<String>, Query, description = "An event kind"), ("since" = Option<String>, Query, description = "From (ISO 8601 or ms)"), ("until" = Option<String>, Query, description = "Until (ISO 8601 or ms)"), ("cursor" = Option<String>, Query, description = "The previous page's `next`"), ("limit" = Option<String>, Query, description = "Events per page")),
+    responses((status = 200, description = "A page of events, newest first", body = schema::AuditPage), (status = 403, description = "Not an admin, or an admin without 2FA (`REQUIRE_2FA_FOR_ADMINS`)", body = schema::Message), (status = 400, description = "A bad parameter, named", body = schema::Message), (status = 404, description = "The `user` filter names no user", body = schema::Message)))]
 async fn list(
     State(ctx): State<Arc<AppContext>>,
     AdminCaller(admin): AdminCaller,
@@ -35,6 +41,11 @@ async fn list(
 
 /// Pages through the matching events (newest first) as the body is sent: memory holds one
 /// page whatever the log's size.
+#[utoipa::path(get, path = "/audit/export", tag = "admin",
+    security(("bearer" = []), ("adminApiKey" = [])),
+    params(("user" = Option<String>, Query, description = "A user's id or email"), ("kind" = Option<String>, Query, description = "An event kind"), ("since" = Option<String>, Query, description = "From (ISO 8601 or ms)"), ("until" = Option<String>, Query, description = "Until (ISO 8601 or ms)"), ("cursor" = Option<String>, Query, description = "The previous page's `next`")),
+    responses((status = 200, description = "Every matching event, one JSON object a line", content_type = "application/x-ndjson", body = String),
+        (status = 403, description = "Not an admin", body = schema::Message), (status = 400, description = "A bad parameter, named", body = schema::Message), (status = 404, description = "The `user` filter names no user", body = schema::Message)))]
 async fn export(
     State(ctx): State<Arc<AppContext>>,
     AdminCaller(admin): AdminCaller,

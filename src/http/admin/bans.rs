@@ -1,23 +1,25 @@
 //! The admin API's `bans` routes: the bans in force, banning a user, an address or a network,
 //! and lifting a ban. The rules are `usecases/admin_bans.rs`.
 
+use crate::http::openapi_schemas as schema;
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppContext;
 use crate::error::{Error, Result};
 use crate::http::extract::{AdminCaller, ApiJson};
 use crate::usecases::admin::{self, Actor, BanTarget, NewBan};
 
-pub fn routes() -> Router<Arc<AppContext>> {
-    Router::new().route("/bans", get(list).post(ban).delete(lift))
+pub fn routes() -> OpenApiRouter<Arc<AppContext>> {
+    OpenApiRouter::new().routes(routes!(list, ban, lift))
 }
 
 /// `{ "user": id | email }` or `{ "ip": "1.2.3.4" | "10.0.0.0/8" }`; for a ban also
@@ -53,6 +55,9 @@ fn duration(value: Option<&Value>) -> Result<i64> {
     }
 }
 
+#[utoipa::path(get, path = "/bans", tag = "admin",
+    security(("bearer" = []), ("adminApiKey" = [])),
+    responses((status = 200, description = "The bans in force", body = schema::Bans), (status = 403, description = "Not an admin, or an admin without 2FA (`REQUIRE_2FA_FOR_ADMINS`)", body = schema::Message)))]
 async fn list(
     State(ctx): State<Arc<AppContext>>,
     AdminCaller(admin): AdminCaller,
@@ -61,6 +66,10 @@ async fn list(
     Ok(Json(json!({ "bans": bans })).into_response())
 }
 
+#[utoipa::path(post, path = "/bans", tag = "admin",
+    security(("bearer" = []), ("adminApiKey" = [])),
+    request_body = schema::BanRequest,
+    responses((status = 201, description = "Banned", body = schema::BanCreated), (status = 403, description = "Not an admin, or an admin without 2FA (`REQUIRE_2FA_FOR_ADMINS`)", body = schema::Message), (status = 400, description = "A bad parameter, named", body = schema::Message), (status = 404, description = "User not found", body = schema::Message)))]
 async fn ban(
     State(ctx): State<Arc<AppContext>>,
     AdminCaller(admin): AdminCaller,
@@ -75,6 +84,10 @@ async fn ban(
     Ok((StatusCode::CREATED, Json(json!({ "ban": ban }))).into_response())
 }
 
+#[utoipa::path(delete, path = "/bans", tag = "admin",
+    security(("bearer" = []), ("adminApiKey" = [])),
+    request_body = schema::BanRequest,
+    responses((status = 200, description = "Whether a ban was lifted", body = schema::BanLifted), (status = 403, description = "Not an admin, or an admin without 2FA (`REQUIRE_2FA_FOR_ADMINS`)", body = schema::Message), (status = 400, description = "A bad parameter, named", body = schema::Message), (status = 404, description = "User not found", body = schema::Message)))]
 async fn lift(
     State(ctx): State<Arc<AppContext>>,
     AdminCaller(admin): AdminCaller,

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::app::AppContext;
 
@@ -15,8 +15,8 @@ pub mod settings;
 pub mod users;
 
 /// The routes, relative to `/api/bouncer`.
-pub fn routes() -> Router<Arc<AppContext>> {
-    Router::new()
+pub fn routes() -> OpenApiRouter<Arc<AppContext>> {
+    OpenApiRouter::new()
         .merge(users::routes())
         .merge(bans::routes())
         .merge(settings::routes())

@@ -2,16 +2,18 @@
 //! creating, the role, disabling and enabling, signing out everywhere, resetting 2FA, mailing a
 //! password reset, deleting, and a user's sessions. The rules are `usecases/admin_users.rs`.
 
+use crate::http::openapi_schemas as schema;
 use std::sync::Arc;
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppContext;
 use crate::error::{Error, Result};
@@ -22,20 +24,17 @@ use crate::store::users::Role;
 use crate::usecases::admin::{self, Actor, AdminNewUser, Created, Order, UserQuery, UserSort};
 use crate::usecases::notices::Invitation;
 
-pub fn routes() -> Router<Arc<AppContext>> {
-    Router::new()
-        .route("/users", get(list).post(create))
-        .route("/users/{id}", get(detail).patch(update).delete(delete_user))
-        .route("/users/{id}/disable", post(disable))
-        .route("/users/{id}/enable", post(enable))
-        .route("/users/{id}/sign-out", post(sign_out))
-        .route("/users/{id}/reset-2fa", post(reset_2fa))
-        .route("/users/{id}/password-reset", post(password_reset))
-        .route(
-            "/users/{id}/sessions",
-            get(sessions).delete(revoke_sessions),
-        )
-        .route("/users/{id}/sessions/{session_id}", delete(revoke_session))
+pub fn routes() -> OpenApiRouter<Arc<AppContext>> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(detail, update, delete_user))
+        .routes(routes!(disable))
+        .routes(routes!(enable))
+        .routes(routes!(sign_out))
+        .routes(routes!(reset_2fa))
+        .routes(routes!(password_reset))
+        .routes(routes!(sessions, revoke_sessions))
+        .routes(routes!(revoke_session))
 }
 
 /// A path parameter; a malformed one is the JSON 400 of every other input.
@@ -97,6 +96,10 @@ fn user_query(raw: Option<&str>) -> Result<UserQuery> {
     Ok(q)
 }
 
+#[utoipa::path(get, path = "/users", tag = "admin",
+    security(("bearer" = []), ("adminApiKey" = [])),
+    params(("search" = Option<String>, Query, description = "Email, name or username contains"), ("role" = Option<String>, Query, description = "ADMIN or USER"), ("provider" = Option<String>, Query, description = "local, openid, …"), ("two_factor" = Option<String>, Query, description = "true or false"), ("banned" = Option<String>, Query, description = "true or false"), ("unverified" = Option<String>, Query, description = "true or false"), ("disabled" = Option<String>, Query, description = "true or false"), ("sort" = Option<String>, Query, description = "created_at, email, name or username"), ("order" = Option<String>, Query, description = "asc or desc"), ("cursor" = Option<String>, Query, description = "The previous page's `next`"), ("limit" = Option<String>, Query, description = "1 to the page maximum")),
+    responses((status = 200, description = "A page of users", body = schema::UserPage), (status = 403, description = "Not an admin, or an admin without 2FA (`REQUIRE_2FA_FOR_ADMINS`)", body = schema::Message), (status = 400, description = "A bad parameter, named", body = schema::Message)))]
 async fn list(
     State(ctx): State<Arc<AppContext>>,
     AdminCaller(admin): AdminCaller,
@@ -129,6 +132,10 @@ fn identity_json(i: &BoundIdentity) -> Value {
     })
 }
 
+#[utoipa::path(get, path = "/users/{id}", tag = "admin",
+    security(("bearer" = []), ("adminApiKey" = [])),
+    params(("id" = String, Path, description = "The user's id")),
+    responses((status = 200, description = "The user, their sessions, identities and bans", body = schema::UserDetail), (status = 403, description = "Not an admin, or an admin without 2FA (`REQUIRE_2FA_FOR_ADMINS`)", body = schema::Message), (status = 404, description = "User not found", body = schema::Message)))]
 async fn detail(
     State(ctx): State<Arc<AppContext>>,
     AdminCaller(admin): AdminCaller,
@@ -166,6 +173,10 @@ fn role(text: &str) -> Result<Role> {
     }
 }
 
+#[utoipa::path(post, path = "/users", tag = "admin",
+    security(("bearer" = []), ("adminApiKey" = [])),
+    request_body = schema::NewUserRequest,
+    responses((status = 201, description = "Created", body = schema::UserCreated), (status = 403, description = "Not an admin, or an admin without 2FA (`REQUIRE_2FA_FOR_ADMINS`)", body = schema::Message), (status = 202, description = "Invited (`REQUIRE_INVITE`)", body = schema::UserInvited), (status = 400, description = "A bad parameter, named", body = schema::Message), (status = 409, description = "The email or username is taken", body = schema::Message)))]
 async fn create(
     State(ctx): State<Arc<AppContext>>,
     AdminCaller(admin): AdminCaller,
@@ -230,6 +241,11 @@ struct UpdateBody {
     role: Option<String>,
 }
 
+#[utoipa::path(patch, path = "/users/{id}", tag = "admin",
+    security(("bearer" = []), ("adminApiKey" = [])),
+    request_body = schema::RoleRequest,
+    params(("id" = String, Path, description = "The user's id")),
+    responses((status = 200, description = "The role is set", body = schema::OneUser), (status = 403, description = "Not an admin, or an admin without 2FA (`REQUIRE_2FA_FOR_ADMINS`)", body = schema::Message), (status = 400, description = "A bad parameter, named", body = schema::Message), (status = 404, description = "User not found", body = schema::Message), (status = 409, description = "The last admin", body = schema::Message)))]
 async fn update(
     State(ctx): State<Arc<AppContext>>,
     AdminCaller(admin): AdminCaller,
@@ -244,6 +260,10 @@ async fn update(
     Ok(Json(json!({ "user": user })).into_response())
 }
 
+#[utoipa::path(post, path = "/users/{id}/disable", tag = "admin",
+    security(("bearer" = []), ("adminApiKey" = [])),
+    params(("id" = String, Path, description = "The user's id")),
+    responses((status = 200, description = "Disabled", body = schema::OneUser), (status = 403, description = "Not an admin, or an admin without 2FA (`REQUIRE_2FA_FOR_ADMINS`)", body = schema::Message), (status = 404, description = "User not found", body = schema::Message), (status = 409, description = "The last admin, or oneself", body = schema::Message)))]
 async fn disable(
     State(ctx): State<Arc<AppContext>>,
     AdminCaller(admin): AdminCaller,
@@ -253,6 +273,10 @@ async fn disable(
     Ok(Json(json!({ "user": user })).into_response())
 }
 
+#[utoipa::path(post, path = "/users/{id}/enable", tag = "admin",
+    security(("bearer" = []), ("adminApiKey" = [])),
+    params(("id" = String, Path, description = "The user's id")),
+    responses((status = 200, description = "Enabled", body = schema::OneUser), (status = 403, description = "Not an admin, or an admin without 2FA (`REQUIRE_2FA_FOR_ADMINS`)", body = schema::Message), (status = 404, description = "User not found", body = schema::Message)))]
 async fn enable(
     State(ctx): State<Arc<AppContext>>,
     AdminCaller(admin): AdminCaller,
@@ -262,6 +286,10 @@ async fn enable(
     Ok(Json(json!({ "user": user })).into_response())
 }
 
+#[utoipa::path(post, path = "/users/{id}/sign-out", tag = "admin",
+    security(("bearer" = []), ("adminApiKey" = [])),
+    params(("id" = String, Path, description = "The user's id")),
+    responses((status = 200, description = "Every session ended", body = schema::SessionsRevoked), (status = 403, description = "Not an admin, or an admin without 2FA (`REQUIRE_2FA_FOR_ADMINS`)", body = schema::Message), (status = 404, description = "User not found", body = schema::Message)))]
 async fn sign_out(
     State(ctx): State<Arc<AppContext>>,
     AdminCaller(admin): AdminCaller,
@@ -271,6 +299,10 @@ async fn sign_out(
     Ok(Json(json!({ "sessionsRevoked": n })).into_response())
 }
 
+#[utoipa::path(post, path = "/users/{id}/reset-2fa", tag = "admin",
+    security(("bearer" = []), ("adminApiKey" = [])),
+    params(("id" = String, Path, description = "The user's id")),
+    responses((status = 200, description = "2FA is off", body = schema::SessionsRevoked), (status = 403, description = "Not an admin, or an admin without 2FA (`REQUIRE_2FA_FOR_ADMINS`)", body = schema::Message), (status = 404, description = "User not found", body = schema::Message)))]
 async fn reset_2fa(
     State(ctx): State<Arc<AppContext>>,
     AdminCaller(admin): AdminCaller,
@@ -280,6 +312,10 @@ async fn reset_2fa(
     Ok(Json(json!({ "message": "2FA reset", "sessionsRevoked": n })).into_response())
 }
 
+#[utoipa::path(post, path = "/users/{id}/password-reset", tag = "admin",
+    security(("bearer" = []), ("adminApiKey" = [])),
+    params(("id" = String, Path, description = "The user's id")),
+    responses((status = 200, description = "The mail is sent", body = schema::Message), (status = 403, description = "Not an admin (JSON), or password reset is off (`ALLOW_PASSWORD_RESET`, LibreChat's text)", content((schema::Message = "application/json"), (String = "text/plain"))), (status = 404, description = "User not found", body = schema::Message), (status = 409, description = "Not a local account", body = schema::Message)))]
 async fn password_reset(
     State(ctx): State<Arc<AppContext>>,
     AdminCaller(admin): AdminCaller,
@@ -289,6 +325,10 @@ async fn password_reset(
     Ok(Json(json!({ "message": "Password reset email sent" })).into_response())
 }
 
+#[utoipa::path(delete, path = "/users/{id}", tag = "admin",
+    security(("bearer" = []), ("adminApiKey" = [])),
+    params(("id" = String, Path, description = "The user's id")),
+    responses((status = 200, description = "Deleted", body = schema::SessionsRevoked), (status = 403, description = "Not an admin, or an admin without 2FA (`REQUIRE_2FA_FOR_ADMINS`)", body = schema::Message), (status = 404, description = "User not found", body = schema::Message), (status = 409, description = "The last admin, or oneself", body = schema::Message)))]
 async fn delete_user(
     State(ctx): State<Arc<AppContext>>,
     AdminCaller(admin): AdminCaller,
@@ -298,6 +338,10 @@ async fn delete_user(
     Ok(Json(json!({ "message": "User deleted", "sessionsRevoked": n })).into_response())
 }
 
+#[utoipa::path(get, path = "/users/{id}/sessions", tag = "admin",
+    security(("bearer" = []), ("adminApiKey" = [])),
+    params(("id" = String, Path, description = "The user's id")),
+    responses((status = 200, description = "The user's sessions", body = schema::Sessions), (status = 403, description = "Not an admin, or an admin without 2FA (`REQUIRE_2FA_FOR_ADMINS`)", body = schema::Message), (status = 404, description = "User not found", body = schema::Message)))]
 async fn sessions(
     State(ctx): State<Arc<AppContext>>,
     AdminCaller(admin): AdminCaller,
@@ -310,6 +354,10 @@ async fn sessions(
     )
 }
 
+#[utoipa::path(delete, path = "/users/{id}/sessions", tag = "admin",
+    security(("bearer" = []), ("adminApiKey" = [])),
+    params(("id" = String, Path, description = "The user's id")),
+    responses((status = 200, description = "Every session ended", body = schema::SessionsRevoked), (status = 403, description = "Not an admin, or an admin without 2FA (`REQUIRE_2FA_FOR_ADMINS`)", body = schema::Message), (status = 404, description = "User not found", body = schema::Message)))]
 async fn revoke_sessions(
     State(ctx): State<Arc<AppContext>>,
     AdminCaller(admin): AdminCaller,
@@ -319,6 +367,10 @@ async fn revoke_sessions(
     Ok(Json(json!({ "sessionsRevoked": n })).into_response())
 }
 
+#[utoipa::path(delete, path = "/users/{id}/sessions/{session_id}", tag = "admin",
+    security(("bearer" = []), ("adminApiKey" = [])),
+    params(("id" = String, Path, description = "The user's id"), ("session_id" = String, Path, description = "The session's id")),
+    responses((status = 200, description = "The session ended", body = schema::Message), (status = 403, description = "Not an admin, or an admin without 2FA (`REQUIRE_2FA_FOR_ADMINS`)", body = schema::Message), (status = 404, description = "No such user or session", body = schema::Message)))]
 async fn revoke_session(
     State(ctx): State<Arc<AppContext>>,
     AdminCaller(admin): AdminCaller,
