@@ -81,6 +81,7 @@ pub fn router(ctx: Arc<AppContext>) -> Router {
         // The sign-in pages (their own 404 page and security headers).
         .nest(&ctx.config.pages.prefix, crate::pages::router(&ctx))
         .merge(provider_routes(&ctx))
+        .merge(crate::http::metrics::routes(&ctx))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .route_layer(middleware::from_fn(body_limit::refuse_declared_oversize))
@@ -93,6 +94,7 @@ pub fn router(ctx: Arc<AppContext>) -> Router {
     } else {
         router = router.fallback(not_found);
     }
+    router = crate::http::metrics_layer::install(router, &ctx);
     // Targets are made canonical before routing, so the router and the gateway read one path.
     Router::new()
         .fallback_service(router.with_state(ctx.clone()))

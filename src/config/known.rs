@@ -22,6 +22,7 @@ const TABLES: &[&[&Variable]] = &[
     super::provider::VARIABLES,
     super::ldap::VARIABLES,
     super::audit::VARIABLES,
+    super::metrics::VARIABLES,
     super::unsupported::VARIABLES,
 ];
 
