@@ -24,8 +24,9 @@ fn get_with_token(client: &reqwest::Client, url: String, token: String) -> Op {
     })
 }
 
-/// The row: a Bouncer of its own with metrics on, loaded as the token row is; `bare` and
-/// `without` are the bare route's and the metrics-off Bouncer's results of the same run.
+/// The row of the full benchmark: a Bouncer of its own with metrics on, loaded as the token
+/// row is; `bare` and `without` are the bare route's and the metrics-off Bouncer's results of
+/// the same run.
 pub async fn row(
     binary: &Path,
     client: &reqwest::Client,
@@ -43,43 +44,18 @@ pub async fn row(
         &[("METRICS_SECRET", METRICS_SECRET)],
     )
     .await?;
-    let base = server.base.clone();
-    if !register(client, &base, "metrics@example.com").await {
+    if !register(client, &server.base, "metrics@example.com").await {
         bail!("registering the metrics benchmark user failed");
     }
-    let (token, _) = login(client, &base, "metrics@example.com").await?;
+    let (token, _) = login(client, &server.base, "metrics@example.com").await?;
     let with = load::run(
         AUTH_CONNECTIONS,
         d,
-        get_with_token(client, format!("{base}/api/user"), token),
+        get_with_token(client, format!("{}/api/user", server.base), token),
     )
     .await;
-    // The requests were counted: the scrape shows the route's counter.
-    let scrape = client
-        .get(format!("{base}/metrics"))
-        .bearer_auth(METRICS_SECRET)
-        .send()
-        .await?
-        .text()
-        .await?;
-    scrape
-        .lines()
-        .find(|l| l.starts_with("bouncer_http_requests_total{") && l.contains("/api/user"))
-        .context("the metrics Bouncer did not count its requests")?;
-    Ok(Row {
-        scenario: format!(
-            "token-authenticated `GET /api/user` with `METRICS_SECRET` set, {AUTH_CONNECTIONS} connections"
-        ),
-        bouncer: format!(
-            "{} ({:.2} of metrics off: {:.0} req/s)",
-            latency(&with),
-            with.rate() / without.rate(),
-            without.rate()
-        ),
-        limit: format!("bare HS256 route: {}", latency(bare)),
-        ratio: Some(with.rate() / bare.rate()),
-        value: with.rate(),
-    })
+    counted(client, &server.base).await?;
+    Ok(metrics_row(&with, without, bare))
 }
 
 /// `--metrics`: the bare route, the token GET without metrics and with them, in one run.
@@ -97,20 +73,54 @@ pub async fn rows(mode: super::Mode) -> anyhow::Result<Vec<Row>> {
     }
     let (token, _) = login(&client, &plain.base, "bench@example.com").await?;
     let reference = processes::start_reference(processes::free_port()).await?;
-    let bare = load::run(
-        AUTH_CONNECTIONS,
-        d,
-        get_with_token(&client, format!("{}/verify", reference.base), token.clone()),
+    // A Bouncer with metrics on beside it, loaded in turns with the others: on a shared
+    // machine, a burst of someone else's work then falls on every contestant alike.
+    let on_dir = tempfile::tempdir()?;
+    let on_url = format!("sqlite://{}/bouncer.db", on_dir.path().display());
+    let on = processes::start_bouncer_with(
+        &binary,
+        on_dir.path(),
+        &on_url,
+        processes::free_port(),
+        &[("METRICS_SECRET", METRICS_SECRET)],
     )
-    .await;
-    let without = load::run(
-        AUTH_CONNECTIONS,
-        d,
-        get_with_token(&client, format!("{}/api/user", plain.base), token),
-    )
-    .await;
+    .await?;
+    if !register(&client, &on.base, "metrics@example.com").await {
+        bail!("registering the metrics benchmark user failed");
+    }
+    let (on_token, _) = login(&client, &on.base, "metrics@example.com").await?;
+    let (mut bare, mut without, mut with) = (Vec::new(), Vec::new(), Vec::new());
+    let slice = d / ROUNDS;
+    for _ in 0..ROUNDS {
+        bare.push(
+            load::run(
+                AUTH_CONNECTIONS,
+                slice,
+                get_with_token(&client, format!("{}/verify", reference.base), token.clone()),
+            )
+            .await,
+        );
+        without.push(
+            load::run(
+                AUTH_CONNECTIONS,
+                slice,
+                get_with_token(&client, format!("{}/api/user", plain.base), token.clone()),
+            )
+            .await,
+        );
+        with.push(
+            load::run(
+                AUTH_CONNECTIONS,
+                slice,
+                get_with_token(&client, format!("{}/api/user", on.base), on_token.clone()),
+            )
+            .await,
+        );
+    }
+    let (bare, without, with) = (merged(bare), merged(without), merged(with));
+    counted(&client, &on.base).await?;
+    drop(on);
     drop(plain);
-    let with = row(&binary, &client, &bare, &without, d).await?;
     Ok(vec![
         Row {
             scenario: format!(
@@ -121,6 +131,60 @@ pub async fn rows(mode: super::Mode) -> anyhow::Result<Vec<Row>> {
             ratio: Some(without.rate() / bare.rate()),
             value: without.rate(),
         },
-        with,
+        metrics_row(&with, &without, &bare),
     ])
+}
+
+/// How many turns each contestant gets in `--metrics`.
+const ROUNDS: u32 = 5;
+
+/// The results of several turns as one.
+fn merged(results: Vec<LoadResult>) -> LoadResult {
+    let mut all = LoadResult {
+        ok: 0,
+        failed: 0,
+        elapsed: Duration::ZERO,
+        latencies_us: Vec::new(),
+    };
+    for r in results {
+        all.ok += r.ok;
+        all.failed += r.failed;
+        all.elapsed += r.elapsed;
+        all.latencies_us.extend(r.latencies_us);
+    }
+    all.latencies_us.sort_unstable();
+    all
+}
+
+/// The requests were counted: the scrape shows the route's counter.
+async fn counted(client: &reqwest::Client, base: &str) -> anyhow::Result<()> {
+    let scrape = client
+        .get(format!("{base}/metrics"))
+        .bearer_auth(METRICS_SECRET)
+        .send()
+        .await?
+        .text()
+        .await?;
+    scrape
+        .lines()
+        .find(|l| l.starts_with("bouncer_http_requests_total{") && l.contains("/api/user"))
+        .context("the metrics Bouncer did not count its requests")?;
+    Ok(())
+}
+
+fn metrics_row(with: &LoadResult, without: &LoadResult, bare: &LoadResult) -> Row {
+    Row {
+        scenario: format!(
+            "token-authenticated `GET /api/user` with `METRICS_SECRET` set, {AUTH_CONNECTIONS} connections"
+        ),
+        bouncer: format!(
+            "{} ({:.2} of metrics off: {:.0} req/s)",
+            latency(with),
+            with.rate() / without.rate(),
+            without.rate()
+        ),
+        limit: format!("bare HS256 route: {}", latency(bare)),
+        ratio: Some(with.rate() / bare.rate()),
+        value: with.rate(),
+    }
 }

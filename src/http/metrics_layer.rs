@@ -48,7 +48,8 @@ async fn record(State(recording): State<Recording>, request: Request, next: Next
     let route = match request.extensions().get::<MatchedPath>() {
         // A nested router's own fallback (the admin API's, the pages'): its wildcard is no route.
         Some(path) if path.as_str().contains("__private__") => SharedString::const_str(UNMATCHED),
-        Some(path) => SharedString::from_owned(path.as_str().to_owned()),
+        // Shared: the two series' keys and their retained copies hold this one allocation.
+        Some(path) => SharedString::from_shared(Arc::<str>::from(path.as_str())),
         None => SharedString::const_str(recording.fallback),
     };
     let method = method_label(request.method());

@@ -381,3 +381,51 @@ fn metric_names(expr: &str) -> Vec<String> {
     }
     names
 }
+
+#[tokio::test]
+async fn the_gateway_counts_proxied_paths_as_one_route_and_the_upstreams_answers() {
+    let upstream = crate::upstream_peer::Upstream::start().await;
+    let app = spawn_app_with(&[
+        ("METRICS_SECRET", SECRET),
+        ("UPSTREAM_URL", upstream.url.as_str()),
+    ])
+    .await;
+    let s = app.signed_in_user("ada@example.com").await;
+    for path in [
+        "/api/convos?page=1",
+        "/api/convos/abc123",
+        "/api/messages/xyz",
+    ] {
+        let r = app
+            .bare
+            .get(app.url(path))
+            .bearer_auth(&s.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    let text = scrape(&app).await;
+    let value = |name: &str, labels: &[(&str, &str)]| sample(&text, name, labels);
+    assert_eq!(
+        value(
+            "bouncer_http_requests_total",
+            &[("route", "gateway"), ("method", "GET"), ("status", "200")]
+        ),
+        Some(3.0),
+        "{text}"
+    );
+    assert!(!text.contains("abc123") && !text.contains("/api/convos"));
+    assert_eq!(
+        value("bouncer_upstream_requests_total", &[("outcome", "2xx")]),
+        Some(3.0)
+    );
+    assert_eq!(
+        value("bouncer_upstream_request_duration_seconds_count", &[]),
+        Some(3.0)
+    );
+    assert_eq!(
+        value("bouncer_upstream_errors_total", &[("kind", "unavailable")]),
+        None
+    );
+}
