@@ -53,12 +53,20 @@ pub struct AppContext {
     pub api_keys: crate::api_keys::ApiKeys,
     /// Passkeys (WebAuthn), when `PASSKEYS` is on.
     pub passkeys: Option<crate::passkeys::Passkeys>,
+    /// This context's Prometheus metrics (a recorder of its own; off without
+    /// `METRICS_SECRET`).
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl AppContext {
     /// Opens and migrates the database and wires the services.
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<Self>> {
         let db = Db::connect(&config.database_url, config.database_max_connections).await?;
+        let metrics = if config.metrics.enabled() {
+            crate::metrics::Metrics::enabled()
+        } else {
+            crate::metrics::Metrics::disabled()
+        };
         let keys = TokenKeys::new(
             config.sessions.jwt_secret.expose(),
             config.sessions.jwt_refresh_secret.expose(),
@@ -85,7 +93,8 @@ impl AppContext {
             PasswordHasher::per_core(
                 Duration::from_millis(config.password_hash_memory_release_ms as u64),
                 config.password_hash_queue_max,
-            ),
+            )
+            .observed_by(metrics.password_hash()),
             clock.clone(),
             AccountRules::new(&config, PasswordBlocklist::load(&config.passwords)?),
             sessions.clone(),
@@ -110,9 +119,11 @@ impl AppContext {
             audit.clone(),
         )
         .await
-        .map_err(|e| anyhow::anyhow!("loading bans: {e}"))?;
-        let mail =
-            Mailer::new(&config, clock.clone()).map_err(|e| anyhow::anyhow!("mail: {e:#}"))?;
+        .map_err(|e| anyhow::anyhow!("loading bans: {e}"))?
+        .observed_by(metrics.clone());
+        let mail = Mailer::new(&config, clock.clone())
+            .map_err(|e| anyhow::anyhow!("mail: {e:#}"))?
+            .observed_by(metrics.clone());
         let two_factor = TwoFactor::new(
             db.clone(),
             config.creds_key.0,
@@ -182,6 +193,7 @@ impl AppContext {
             .transpose()?;
         let ctx = Arc::new(Self {
             passkeys,
+            metrics,
             audit,
             api_keys,
             content_moderator,

@@ -16,6 +16,7 @@ pub mod http;
 pub mod ids;
 pub mod ldap;
 pub mod mail;
+pub mod metrics;
 pub mod migration;
 pub mod moderation;
 pub mod pages;
@@ -57,7 +58,29 @@ pub async fn serve(
         ctx.config.database_max_connections,
         ctx.config.gateway.upstream.is_some(),
     );
-    server::serve(listener, router::router(ctx), limits, shutdown).await
+    let Some(port) = ctx.config.metrics.own_port() else {
+        return server::serve(listener, router::router(ctx), limits, shutdown).await;
+    };
+    // `/metrics` on a listener of its own (METRICS_PORT), started beside the main one and
+    // stopped by the same signal.
+    let address = format!("{}:{port}", ctx.config.host);
+    let metrics_listener = tokio::net::TcpListener::bind(&address).await.map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot listen on {address} (METRICS_PORT): {e}"),
+        )
+    })?;
+    tracing::info!(address = %metrics_listener.local_addr()?, "metrics listening");
+    let shutdown = futures_util::FutureExt::shared(Box::pin(shutdown));
+    let metrics = tokio::spawn(server::serve(
+        metrics_listener,
+        http::metrics::metrics_router(ctx.clone()),
+        limits,
+        shutdown.clone(),
+    ));
+    let served = server::serve(listener, router::router(ctx), limits, shutdown).await;
+    let _ = metrics.await;
+    served
 }
 
 /// Background work for as long as the server runs: reading revocations and bans written by
@@ -100,6 +123,7 @@ pub fn spawn_maintenance(ctx: Arc<AppContext>) -> tokio::task::JoinHandle<()> {
         }
     });
     spawn_api_key_upkeep(ctx.clone());
+    spawn_metrics_upkeep(ctx.clone());
     let keys = ctx.clone();
     tokio::spawn(async move {
         // A key added by `bouncer rotate-signing-key` signs here within this bound; until
@@ -147,6 +171,33 @@ pub fn spawn_maintenance(ctx: Arc<AppContext>) -> tokio::task::JoinHandle<()> {
             }
         }
     })
+}
+
+/// How often, with metrics on, the live sessions are counted and the histograms' memory is
+/// bounded between scrapes.
+const METRICS_UPKEEP_EVERY: Duration = Duration::from_secs(15);
+
+/// The metrics' periodic work (with metrics on): the live sessions counted by one indexed
+/// query per period, never per scrape or request; and the exporter's upkeep.
+fn spawn_metrics_upkeep(ctx: Arc<AppContext>) {
+    if !ctx.metrics.is_enabled() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(METRICS_UPKEEP_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            ctx.metrics.upkeep();
+            if !ctx.db.is_available() {
+                continue;
+            }
+            match store::sessions::count_live(&ctx.db, ctx.clock.now_ms()).await {
+                Ok(count) => ctx.metrics.sessions_active(count.max(0) as u64),
+                Err(e) => tracing::warn!(error = %e, "counting live sessions failed"),
+            }
+        }
+    });
 }
 
 /// The API keys' batches: their last uses written every `FLUSH_EVERY`, the whole index read

@@ -72,7 +72,8 @@ pub fn router(ctx: Arc<AppContext>) -> Router {
         // The sign-in pages (their own 404 page and security headers; HTML, not in the
         // document).
         .nest(&ctx.config.pages.prefix, crate::pages::router(&ctx).into())
-        .merge(provider_routes(&ctx));
+        .merge(provider_routes(&ctx))
+        .merge(crate::http::metrics::routes(&ctx));
     let (router, document) = router.split_for_parts();
     let mut router = router
         .layer(openapi::served(document))
@@ -88,6 +89,7 @@ pub fn router(ctx: Arc<AppContext>) -> Router {
     } else {
         router = router.fallback(not_found);
     }
+    router = crate::http::metrics_layer::install(router, &ctx);
     // Targets are made canonical before routing, so the router and the gateway read one path.
     Router::new()
         .fallback_service(router.with_state(ctx.clone()))

@@ -4,6 +4,7 @@
 //!     cargo run --release --example bench -- --quick    # a few seconds: every scenario once
 //!     cargo run --release --example bench -- --full     # 10 s per scenario, for BENCHMARKS.md
 //!     cargo run --release --example bench -- --admin-users   # the admin user list at 100,000 users
+//!     cargo run --release --example bench -- --metrics   # the token GET with and without metrics
 //!
 //! It builds and starts the release `bouncer` binary on a fresh database (limiters opened wide),
 //! starts a minimal reference server that only verifies the same HS256 JWT, and drives both
@@ -14,6 +15,7 @@ mod content;
 mod ldap;
 mod load;
 mod memory;
+mod metrics;
 mod migration;
 mod moderation;
 mod nginx;
@@ -42,6 +44,23 @@ fn main() -> ExitCode {
         return match runtime.block_on(admin_users::run()) {
             Ok(report) => {
                 println!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("bench: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if args.first().map(String::as_str) == Some("--metrics") {
+        let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+        let full = Mode {
+            name: "full, metrics rows",
+            duration: Duration::from_secs(10),
+        };
+        return match runtime.block_on(metrics::rows(full)) {
+            Ok(rows) => {
+                println!("{}", scenarios::report(full, rows));
                 ExitCode::SUCCESS
             }
             Err(e) => {

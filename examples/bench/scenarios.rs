@@ -70,6 +70,15 @@ impl fmt::Display for Report {
     }
 }
 
+/// A report of `rows` (for the modes that run only some scenarios).
+pub fn report(mode: Mode, rows: Vec<Row>) -> Report {
+    Report {
+        mode: mode.name,
+        machine: machine(),
+        rows,
+    }
+}
+
 fn machine() -> String {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -337,6 +346,8 @@ pub async fn run_all(mode: Mode) -> anyhow::Result<Report> {
         ratio: Some(auth.rate() / bare.rate()),
         value: auth.rate(),
     });
+    // The same GET with metrics on (a Bouncer of its own), against the same bare route.
+    rows.push(super::metrics::row(&binary, &client, &bare, &auth, d).await?);
 
     // The gateway: the forward-auth check, and the reverse proxy in front of the bare server
     // (which checks the token again), against that server reached directly.

@@ -248,6 +248,11 @@ impl Accounts {
         CachedUsers(self.cache.clone())
     }
 
+    /// Password checks waiting for a hashing thread now.
+    pub fn hash_queue_depth(&self) -> usize {
+        self.hasher.queued()
+    }
+
     /// Registers a local user after LibreChat's validation and `allowedDomains` rule. The
     /// password is hashed before the email is checked, so a taken email costs the same time.
     /// `ALLOW_REGISTRATION` is the caller's business.

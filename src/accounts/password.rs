@@ -52,6 +52,10 @@ pub struct PasswordHasher {
     jobs: Sender<Job>,
     /// How many workers hold a work area now.
     areas_held: Arc<AtomicUsize>,
+    /// Each job's wait for a worker, and the refusals of a full queue (no-ops unless metrics
+    /// are on).
+    wait: metrics::Histogram,
+    refused: metrics::Counter,
 }
 
 impl PasswordHasher {
@@ -78,7 +82,19 @@ impl PasswordHasher {
                 .spawn(move || work(&queue, release_after, Workspace::new(areas_held)))
                 .expect("spawning a password hashing thread");
         }
-        Self { jobs, areas_held }
+        Self {
+            jobs,
+            areas_held,
+            wait: metrics::Histogram::noop(),
+            refused: metrics::Counter::noop(),
+        }
+    }
+
+    /// Records each job's wait in `wait` and each refusal of a full queue in `refused`.
+    pub fn observed_by(mut self, (wait, refused): (metrics::Histogram, metrics::Counter)) -> Self {
+        self.wait = wait;
+        self.refused = refused;
+        self
     }
 
     /// One worker per core; `queue_max`: jobs that may wait, or `None` for
@@ -107,11 +123,17 @@ impl PasswordHasher {
         work: impl FnOnce(&mut Workspace) -> T + Send + 'static,
     ) -> Result<T> {
         let (reply, answer) = oneshot::channel();
+        let queued_at = std::time::Instant::now();
+        let wait = self.wait.clone();
         let job: Job = Box::new(move |ws| {
+            wait.record(queued_at.elapsed().as_secs_f64());
             let _ = reply.send(work(ws));
         });
         self.jobs.try_send(job).map_err(|e| match e {
-            crossbeam_channel::TrySendError::Full(_) => Error::Overloaded,
+            crossbeam_channel::TrySendError::Full(_) => {
+                self.refused.increment(1);
+                Error::Overloaded
+            }
             crossbeam_channel::TrySendError::Disconnected(_) => {
                 anyhow!("password hasher stopped").into()
             }

@@ -24,6 +24,7 @@ const TABLES: &[&[&Variable]] = &[
     super::ldap::VARIABLES,
     super::audit::VARIABLES,
     super::passkeys::VARIABLES,
+    super::metrics::VARIABLES,
     super::unsupported::VARIABLES,
 ];
 

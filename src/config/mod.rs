@@ -12,6 +12,7 @@ pub mod gateway;
 mod known;
 pub mod ldap;
 pub mod mail;
+pub mod metrics;
 pub mod moderation;
 pub mod openid;
 pub mod pages;
@@ -118,6 +119,8 @@ pub struct Config {
     pub port: u16,
     /// Connection timeouts and the connection cap.
     pub server: server::ServerConfig,
+    /// Prometheus metrics (`METRICS_SECRET`, `METRICS_PORT`).
+    pub metrics: metrics::MetricsConfig,
     pub database_url: String,
     /// Pool size of the database connections.
     pub database_max_connections: u32,
@@ -359,6 +362,7 @@ impl Config {
             host: vars.text(&HOST, "localhost"),
             port,
             server: server::ServerConfig::from_vars(vars)?,
+            metrics: metrics::MetricsConfig::from_vars(vars, port)?,
             database_url,
             features: Features {
                 allow_email_login: vars.flag(&ALLOW_EMAIL_LOGIN, true),

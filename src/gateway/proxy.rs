@@ -10,7 +10,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::body::Bytes;
@@ -26,6 +26,7 @@ use crate::app::AppContext;
 use crate::config::gateway::Upstream;
 use crate::error::Error;
 use crate::http::extract::ClientIp;
+use crate::metrics::UpstreamOutcome;
 use crate::request_target::{self as target, Target};
 use crate::usecases::chat_access::{Host, Slot};
 use crate::usecases::chat_content::{self, ChatMessage};
@@ -260,7 +261,11 @@ pub async fn forward(
     *outgoing.headers_mut() = headers;
 
     let timeout = Duration::from_millis(ctx.config.gateway.upstream_timeout_ms as u64);
-    let response = match tokio::time::timeout(timeout, ctx.upstream.request(outgoing)).await {
+    let sent_at = Instant::now();
+    let answer = tokio::time::timeout(timeout, ctx.upstream.request(outgoing)).await;
+    ctx.metrics
+        .upstream(upstream_outcome(&answer), sent_at.elapsed());
+    let response = match answer {
         Ok(Ok(response)) => response,
         Ok(Err(e)) => {
             tracing::warn!(error = %crate::sso::chain(&e), path = %target.path(), "upstream unavailable");
@@ -316,7 +321,11 @@ pub async fn relay(
     *outgoing.uri_mut() = uri;
     *outgoing.headers_mut() = headers;
     let timeout = Duration::from_millis(ctx.config.gateway.upstream_timeout_ms as u64);
-    match tokio::time::timeout(timeout, ctx.upstream.request(outgoing)).await {
+    let sent_at = Instant::now();
+    let answer = tokio::time::timeout(timeout, ctx.upstream.request(outgoing)).await;
+    ctx.metrics
+        .upstream(upstream_outcome(&answer), sent_at.elapsed());
+    match answer {
         Ok(Ok(response)) => {
             let (mut parts, body) = response.into_parts();
             strip_hop_by_hop(&mut parts.headers);
@@ -333,6 +342,17 @@ pub async fn relay(
                 "Upstream timed out",
             ))
         }
+    }
+}
+
+/// What the metrics call an upstream request's end: its answer's status, or why none came.
+fn upstream_outcome<B, E>(
+    answer: &Result<Result<axum::http::Response<B>, E>, tokio::time::error::Elapsed>,
+) -> UpstreamOutcome {
+    match answer {
+        Ok(Ok(response)) => UpstreamOutcome::Answered(response.status().as_u16()),
+        Ok(Err(_)) => UpstreamOutcome::Unavailable,
+        Err(_) => UpstreamOutcome::Timeout,
     }
 }
 

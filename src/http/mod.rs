@@ -10,6 +10,8 @@ pub mod cookies;
 pub mod error_response;
 pub mod extract;
 pub mod health;
+pub mod metrics;
+pub mod metrics_layer;
 pub mod oauth;
 pub mod oidc;
 pub mod openapi;

@@ -103,6 +103,10 @@ impl Modify for SecuritySchemes {
                 "An access token issued by Bouncer's OpenID provider (`/oidc/token`).",
             ),
         );
+        components.add_security_scheme(
+            "metricsBearer",
+            bearer("opaque", "`METRICS_SECRET`, for a Prometheus scraper."),
+        );
     }
 }
 

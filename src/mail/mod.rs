@@ -20,6 +20,7 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::metrics::{MailOutcome, Metrics};
 pub use templates::Templates;
 use transport::Transport;
 pub use transport::{Outgoing, SEND_TIMEOUT};
@@ -76,6 +77,8 @@ pub struct Mailer {
     clock: Arc<dyn Clock>,
     sending: Semaphore,
     queued: Arc<Queued>,
+    /// Messages queued, dropped, sent and failed are counted here.
+    metrics: Metrics,
 }
 
 #[derive(Default)]
@@ -138,7 +141,14 @@ impl Mailer {
             clock,
             sending: Semaphore::new(MAX_CONCURRENT_SENDS),
             queued: Arc::default(),
+            metrics: Metrics::disabled(),
         })
+    }
+
+    /// Counts messages queued, dropped, sent and failed in `metrics`.
+    pub fn observed_by(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     pub fn configured(&self) -> bool {
@@ -252,11 +262,19 @@ impl Mailer {
             anyhow::bail!("no mail transport is configured (set EMAIL_HOST or EMAIL_SERVICE, or MAILGUN_API_KEY and MAILGUN_DOMAIN, and EMAIL_FROM)");
         };
         let message = self.render(&notice)?;
-        let _slot = tokio::time::timeout(SEND_TIMEOUT, self.sending.acquire())
-            .await
-            .map_err(|_| anyhow::anyhow!("too many messages waiting for the mail server"))?
-            .context("mailer closed")?;
-        transport.deliver(&self.from, &message).await
+        let delivered = async {
+            let _slot = tokio::time::timeout(SEND_TIMEOUT, self.sending.acquire())
+                .await
+                .map_err(|_| anyhow::anyhow!("too many messages waiting for the mail server"))?
+                .context("mailer closed")?;
+            transport.deliver(&self.from, &message).await
+        }
+        .await;
+        self.metrics.mail(match delivered {
+            Ok(()) => MailOutcome::Sent,
+            Err(_) => MailOutcome::Failed,
+        });
+        delivered
     }
 
     /// Runs `task` (which issues a token and sends a message) after the caller has answered.
@@ -269,9 +287,11 @@ impl Mailer {
         task: impl Future<Output = anyhow::Result<()>> + Send + 'static,
     ) {
         let Some(place) = QueuePlace::take(&self.queued) else {
+            self.metrics.mail(MailOutcome::Dropped);
             tracing::warn!(what, "mail queue full: message dropped");
             return;
         };
+        self.metrics.mail(MailOutcome::Queued);
         tokio::spawn(async move {
             let _place = place;
             // The task is only run, never looked at again after a panic: unwind-safe enough.

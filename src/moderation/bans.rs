@@ -132,6 +132,22 @@ impl BanList {
         }
     }
 
+    /// How many bans are in force at `now_ms` (for the metrics, at scrape time: a pass over
+    /// the in-memory list, no database round trip).
+    pub fn active_count(&self, now_ms: i64) -> usize {
+        let users = self
+            .users
+            .read()
+            .map(|m| m.values().filter(|until| **until > now_ms).count())
+            .unwrap_or(0);
+        let ips = self
+            .ips
+            .read()
+            .map(|bans| bans.nets.values().filter(|until| **until > now_ms).count())
+            .unwrap_or(0);
+        users + ips
+    }
+
     /// Replaces the whole list with the bans the database holds (so lifted bans disappear).
     /// A row holding a single IPv6 address (stored before IPv6 prefixes) keeps banning that
     /// address alone, as a /128: it was made for one address, and it ends with its duration.

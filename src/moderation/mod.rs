@@ -30,6 +30,7 @@ pub use state::{MemoryState, ModerationState};
 use crate::clock::Clock;
 use crate::config::ModerationConfig;
 use crate::error::{Error, Result};
+use crate::metrics::Metrics;
 use crate::sessions::Sessions;
 use crate::store::{self, bans::Ban, Db};
 
@@ -74,6 +75,8 @@ pub struct Moderation {
     /// Where the automatic bans are recorded (an operator's ban is recorded by its use case,
     /// with the acting admin).
     audit: Arc<Audit>,
+    /// Violations, bans and limiter refusals are counted here.
+    metrics: Metrics,
 }
 
 impl Moderation {
@@ -98,9 +101,21 @@ impl Moderation {
             changes,
             sessions,
             audit,
+            metrics: Metrics::disabled(),
         };
         moderation.sync_bans().await?;
         Ok(moderation)
+    }
+
+    /// Counts violations, bans and limiter refusals in `metrics`.
+    pub fn observed_by(mut self, metrics: Metrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Bans in force now, from the in-memory list.
+    pub fn active_ban_count(&self) -> usize {
+        self.bans.active_count(self.clock.now_ms())
     }
 
     /// The client IP of a request (see `client_ip`).
@@ -181,6 +196,7 @@ impl Moderation {
         if count <= limiter.settings.max {
             return Ok(());
         }
+        self.metrics.limiter_refusal(limiter.name);
         self.violation(scored, limiter.violation_type, limiter.score)
             .await?;
         Err(Error::RateLimited(limiter.message.clone()))
@@ -201,6 +217,7 @@ impl Moderation {
         if let Err(e) = self.state.leave(&key).await {
             self.degraded(e)?;
         }
+        self.metrics.limiter_refusal("concurrent_message");
         let subject = Subject::User { id: user_id, ip };
         self.violation(subject, "concurrent", self.config.scores.concurrent)
             .await?;
@@ -242,13 +259,14 @@ impl Moderation {
     pub async fn violation(
         &self,
         subject: Subject<'_>,
-        violation_type: &str,
+        violation_type: &'static str,
         score: i64,
     ) -> Result<bool> {
         // A score of 0 records nothing (LibreChat's prompt-usage limiter; an operator's choice).
         if score <= 0 {
             return Ok(false);
         }
+        self.metrics.violation(violation_type);
         let subject_key = subject.key(self.config.ipv6_prefix_length);
         // `scores:`, not LibreChat-era `violations:`: a score is now a hash with the time of its
         // last violation, and an old plain counter under the old name is simply not read.
@@ -344,6 +362,7 @@ impl Moderation {
             };
             store::bans::upsert(&self.db, &ban).await?;
             self.bans.insert(kind, &target, ban.expires_at);
+            self.metrics.ban_issued(kind.as_str());
             self.changes.announce();
             tracing::warn!(
                 kind = kind.as_str(),

@@ -102,6 +102,12 @@ impl Db {
         self.availability.is_up()
     }
 
+    /// The pool's open connections and how many of them are idle, as the pool counts them (no
+    /// round trip).
+    pub fn pool_connections(&self) -> (u32, usize) {
+        (self.pool.size(), self.pool.num_idle())
+    }
+
     /// The executor for one statement: the pool, under the availability verdict.
     pub(crate) fn pool(&self) -> Tracked<'_, &AnyPool> {
         Tracked {

@@ -220,6 +220,7 @@ pub async fn ban(ctx: &AppContext, by: &Actor, new: NewBan) -> Result<BanEntry> 
         event = event.detail("reason", reason.as_str());
     }
     by.record(ctx, event);
+    ctx.metrics.ban_issued(kind.as_str());
     tracing::warn!(kind = kind.as_str(), subject = %subject, by = %created_by, duration_ms = new.duration_ms, "operator ban");
     Ok(BanEntry {
         kind: kind.as_str().to_string(),

@@ -9,6 +9,7 @@ use crate::accounts::ExternalRules;
 use crate::app::AppContext;
 use crate::audit::{Event, Kind};
 use crate::error::Error;
+use crate::metrics::SignInOutcome;
 use crate::sso::social::CallbackExtras;
 use crate::sso::state::FlowState;
 use crate::sso::{SsoFailure, Started};
@@ -86,6 +87,14 @@ pub async fn finish(
     callback: Result<Callback, SsoFailure>,
 ) -> Outcome<SignedIn> {
     let outcome = finish_flow(ctx, &client, provider, callback).await;
+    ctx.metrics.sign_in(
+        crate::metrics::provider_method(provider),
+        match &outcome {
+            Ok(_) => SignInOutcome::Success,
+            Err(ProviderSignInError::Refused(e)) => SignInOutcome::of_error(e),
+            Err(ProviderSignInError::Failed(_)) => SignInOutcome::Refused,
+        },
+    );
     let event = match &outcome {
         Ok(signed_in) => Event::new(Kind::SignInSucceeded).user(&signed_in.user.id),
         Err(refusal) => {

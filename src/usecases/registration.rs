@@ -10,11 +10,23 @@ use crate::accounts::{Email, RegisterOptions, Registration};
 use crate::app::AppContext;
 use crate::audit::{Event, Kind};
 use crate::error::{Error, Result};
+use crate::metrics::RegistrationOutcome;
 
 /// Registers an account. `Ok` tells nothing about whether the email was new: a taken email gets
 /// the same answer after the same hashing work, and the verification mail goes out after the
 /// answer, so its timing tells nothing either.
 pub async fn register(
+    ctx: &Arc<AppContext>,
+    client: Client,
+    input: &RegistrationInput,
+    invitation: Option<&str>,
+) -> Result<()> {
+    let outcome = register_account(ctx, client, input, invitation).await;
+    ctx.metrics.registration(RegistrationOutcome::of(&outcome));
+    outcome
+}
+
+async fn register_account(
     ctx: &Arc<AppContext>,
     client: Client,
     input: &RegistrationInput,

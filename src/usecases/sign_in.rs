@@ -9,6 +9,7 @@ use crate::app::AppContext;
 use crate::audit::{Event, Kind};
 use crate::error::{Error, Result};
 use crate::ldap::{Directory, DirectoryError};
+use crate::metrics::SignInOutcome;
 use crate::moderation::Subject;
 use crate::store::users::{Provider, User};
 use crate::twofactor::Code;
@@ -53,6 +54,14 @@ pub async fn sign_in(
 ) -> Result<SignIn> {
     let outcome = password_sign_in(ctx, &client, email, password).await;
     let method = password_method(ctx);
+    ctx.metrics.sign_in(
+        method,
+        match &outcome {
+            Ok(SignIn::SignedIn(_)) => SignInOutcome::Success,
+            Ok(SignIn::SecondFactorRequired { .. }) => SignInOutcome::SecondFactorRequired,
+            Err(e) => SignInOutcome::of_error(e),
+        },
+    );
     match &outcome {
         Ok(SignIn::SignedIn(signed_in)) => ctx.audit.record(
             Event::new(Kind::SignInSucceeded)
@@ -227,6 +236,13 @@ pub async fn complete_second_factor(
     let outcome = second_step(ctx, &client, &user_id, code).await;
     let method = password_method(ctx);
     let second_factor = if backup { "backup_code" } else { "totp" };
+    ctx.metrics.sign_in(
+        second_factor,
+        match &outcome {
+            Ok(_) => SignInOutcome::Success,
+            Err(e) => SignInOutcome::of_error(e),
+        },
+    );
     match &outcome {
         Ok(_) => {
             if backup {

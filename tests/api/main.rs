@@ -23,6 +23,7 @@ mod log_capture;
 mod login;
 mod logout;
 mod mail_peers;
+mod metrics;
 mod migration;
 mod moderation;
 mod oidc_peer;
